@@ -1,0 +1,213 @@
+//! Small filesystem helpers shared by the state modules: atomic writes, bounded reads.
+//!
+//! Nothing here knows about checklists or logs; it never spawns a process.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The largest state file longrun reads into memory (32 MiB). Larger files stop with a
+/// clear size error instead of exhausting memory.
+pub const MAX_STATE_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// An I/O failure that names its file.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("cannot read `{path}`")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write `{path}`")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{path}` is {size} bytes, larger than the {limit} bytes longrun reads")]
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    #[error("`{path}` is not valid UTF-8 (line {line}, column {column})")]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
+}
+
+impl FsError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            FsError::Read { path, .. }
+            | FsError::Write { path, .. }
+            | FsError::TooLarge { path, .. }
+            | FsError::NotUtf8 { path, .. } => path,
+        }
+    }
+
+    /// True when the file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, FsError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+/// Reads a whole file as bytes, refusing files larger than `limit`.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
+    let read_error = |source| FsError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
+    if size > limit {
+        return Err(FsError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    // `take` guards against a file that grows while it is read.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > limit {
+        return Err(FsError::TooLarge {
+            path: path.to_path_buf(),
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads a whole file as UTF-8 text; invalid UTF-8 is an error naming line and column.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, FsError> {
+    let bytes = read_bounded(path, limit)?;
+    String::from_utf8(bytes).map_err(|error| {
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let (line, column) = line_column_of_bytes(valid, valid.len());
+        FsError::NotUtf8 {
+            path: path.to_path_buf(),
+            line,
+            column,
+        }
+    })
+}
+
+/// One-based line and column (in characters) of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    line_column_of_bytes(text.as_bytes(), offset)
+}
+
+fn line_column_of_bytes(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let offset = offset.min(bytes.len());
+    let before = &bytes[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// Writes `contents` to `path` atomically: a temp file in the same directory, synced, then
+/// renamed over the target. Readers see the old or the new file, never half of one.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FsError> {
+    let write_error = |source| FsError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp_path = directory.join(format!(
+        ".{file_name}.longrun-tmp.{}.{}",
+        std::process::id(),
+        unique_suffix()
+    ));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp_path)?;
+        if let Ok(metadata) = fs::metadata(path) {
+            // Keep the permissions a person gave the file.
+            file.set_permissions(metadata.permissions())?;
+        }
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&temp_path, path)?;
+        // Sync the directory so the rename itself survives a crash.
+        if let Ok(dir) = File::open(&directory) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp_path);
+    }
+    result.map_err(write_error)
+}
+
+fn unique_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    (COUNTER.fetch_add(1, Ordering::Relaxed) << 32) ^ nanos
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_column_counts_characters() {
+        let text = "ab\ncé\nx";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 3), (2, 1));
+        // 'é' is two bytes: the byte after it is column 3.
+        assert_eq!(line_column(text, 6), (2, 3));
+        assert_eq!(line_column(text, 7), (3, 1));
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.txt");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(entries.len(), 1);
+    }
+
+    #[test]
+    fn bounded_read_refuses_large_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        fs::write(&path, vec![b'x'; 100]).unwrap();
+        assert!(matches!(
+            read_bounded(&path, 10),
+            Err(FsError::TooLarge { size: 100, .. })
+        ));
+        assert_eq!(read_bounded(&path, 100).unwrap().len(), 100);
+    }
+
+    #[test]
+    fn invalid_utf8_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad");
+        fs::write(&path, b"ok\nab\xffc").unwrap();
+        match read_text(&path, 100) {
+            Err(FsError::NotUtf8 { line, column, .. }) => assert_eq!((line, column), (2, 3)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

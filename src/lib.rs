@@ -1,0 +1,41 @@
+//! longrun: a git-native control plane for long-running coding-agent work.
+//!
+//! The binary is a thin wrapper around [`run`]. Layers, one way: `cli` (clap types) →
+//! `commands` (validate, call the domain, print through `output`) → domain modules
+//! (`state`, `git`) that never print and never read argv or the environment.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod error;
+pub mod exit;
+pub mod fsutil;
+pub mod git;
+pub mod output;
+pub mod state;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::exit::ExitStatus;
+
+/// Runs one `longrun` invocation and returns its exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help and version to stdout and usage errors to stderr.
+            let _ = error.print();
+            return match error.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    ExitStatus::Success.into()
+                }
+                _ => ExitStatus::Error.into(),
+            };
+        }
+    };
+    commands::run(cli).into()
+}

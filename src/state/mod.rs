@@ -1,0 +1,5 @@
+//! State files of a user's repository: pure data, parsers and atomic I/O.
+//!
+//! Nothing in `state/` spawns a process, prints, or reads the environment.
+
+pub mod model;
