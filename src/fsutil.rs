@@ -26,7 +26,11 @@ pub enum FsError {
         source: io::Error,
     },
     #[error("`{path}` is {size} bytes, larger than the {limit} bytes longrun reads")]
-    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
     #[error("`{path}` is not valid UTF-8 (line {line}, column {column})")]
     NotUtf8 {
         path: PathBuf,
@@ -105,8 +109,14 @@ fn line_column_of_bytes(bytes: &[u8], offset: usize) -> (usize, usize) {
     let offset = offset.min(bytes.len());
     let before = &bytes[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -152,6 +162,30 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FsError> {
         let _ = fs::remove_file(&temp_path);
     }
     result.map_err(write_error)
+}
+
+/// Takes an exclusive OS lock on `path` (created if missing, parents too), waiting for
+/// other holders. The lock is released when the returned file is dropped or the process
+/// dies, so a crashed holder never blocks anyone.
+pub fn lock_exclusive(path: &Path) -> Result<File, FsError> {
+    let write_error = |source| FsError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        fs::create_dir_all(parent).map_err(write_error)?;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(write_error)?;
+    file.lock().map_err(write_error)?;
+    Ok(file)
 }
 
 fn unique_suffix() -> u64 {

@@ -1,0 +1,461 @@
+//! `checklist.yaml`: the typed model, loading (with a derived snapshot), validation, and the
+//! in-place editor.
+//!
+//! The file is the only source of truth. The snapshot under `.longrun/cache/` is a cache
+//! keyed by a hash of the file's bytes, used only when the hash matches. Nothing here
+//! prints, spawns a process or reads the environment.
+
+mod edit;
+mod parse;
+mod snapshot;
+mod validate;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use edit::{EditError, FieldValue, SummaryField, TaskEdit, TaskField, render_edits};
+pub use parse::SyntaxError;
+pub use validate::{Problem, ProblemKind, ValidateOptions};
+
+use crate::fsutil::{self, FsError, MAX_STATE_FILE_BYTES};
+use crate::state::model::{Approval, Risk, TaskId, TaskStatus};
+
+/// A parsed checklist plus where its parts are in the text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checklist {
+    pub version: Option<u32>,
+    pub summary: Summary,
+    pub instructions: Option<String>,
+    pub guidelines: Vec<String>,
+    pub tasks: Vec<Task>,
+    /// Top-level keys longrun does not know. Kept in the file, reported as warnings.
+    pub unknown_keys: Vec<UnknownKey>,
+    pub(crate) summary_key: Option<Position>,
+    pub(crate) tasks_key: Option<Position>,
+}
+
+/// The `summary` block that longrun maintains after each cycle.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub last_updated: String,
+    pub active_task_id: String,
+    pub status: String,
+    pub blockers: Vec<String>,
+    pub next_actions: Vec<String>,
+    pub verification_loop: VerificationLoop,
+    pub unknown_keys: Vec<UnknownKey>,
+    pub(crate) fields: Vec<FieldSpan>,
+    pub(crate) value_pos: Option<Position>,
+}
+
+/// The checklist-wide validators: `fast` for every task, `full` at milestones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VerificationLoop {
+    pub fast: Vec<Validator>,
+    pub full: Vec<Validator>,
+}
+
+/// One task. Text fields keep what the file says; statuses may be unknown words, which
+/// `check` reports.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub task_id: String,
+    pub title: String,
+    pub description: String,
+    pub acceptance_criteria: Vec<String>,
+    pub implementation_notes: String,
+    pub note: String,
+    pub status: StatusValue,
+    pub depends_on: Vec<String>,
+    /// `None` when the task has no `validators` key; `Some(vec![])` when it is empty.
+    pub validators: Option<Vec<Validator>>,
+    pub risk: Option<Risk>,
+    pub approval: Option<Approval>,
+    pub agent: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub paths: Vec<String>,
+    pub milestone: Option<String>,
+    pub timeout: Option<String>,
+    pub attempts: u32,
+    pub unknown_keys: Vec<UnknownKey>,
+    /// Where the task's mapping starts (the first key, or `{` of a flow mapping).
+    pub(crate) pos: Position,
+    pub(crate) fields: Vec<FieldSpan>,
+}
+
+/// A task's status as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatusValue {
+    /// No `status` key: the task has not started.
+    #[default]
+    Missing,
+    Known(TaskStatus),
+    /// A word that is not a status; `check` reports it and nothing acts on the task.
+    Unknown(String),
+}
+
+impl StatusValue {
+    /// The status to act on: a missing status is `not_started`; an unknown word is none.
+    pub fn effective(&self) -> Option<TaskStatus> {
+        match self {
+            StatusValue::Missing => Some(TaskStatus::NotStarted),
+            StatusValue::Known(status) => Some(*status),
+            StatusValue::Unknown(_) => None,
+        }
+    }
+
+    /// The word to show a person.
+    pub fn display(&self) -> &str {
+        match self {
+            StatusValue::Missing => TaskStatus::NotStarted.as_str(),
+            StatusValue::Known(status) => status.as_str(),
+            StatusValue::Unknown(text) => text,
+        }
+    }
+}
+
+/// A validator command. Never run through a shell unless written as `{shell: "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Validator {
+    Argv(Vec<String>),
+    Shell(String),
+}
+
+impl Validator {
+    /// How the command reads in messages and logs.
+    pub fn display(&self) -> String {
+        match self {
+            Validator::Argv(argv) => argv
+                .iter()
+                .map(|arg| {
+                    if !arg.is_empty()
+                        && arg
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+                    {
+                        arg.clone()
+                    } else {
+                        format!("'{}'", arg.replace('\'', "'\\''"))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            Validator::Shell(script) => format!("sh -c '{}'", script.replace('\'', "'\\''")),
+        }
+    }
+}
+
+/// A key longrun does not know, with its place in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownKey {
+    pub task_index: Option<usize>,
+    pub key: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A place in the text: byte offset and length, one-based line and column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub offset: usize,
+    pub len: usize,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Where a key and its value are in the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldSpan {
+    pub key: String,
+    pub key_pos: Position,
+    pub value_pos: Position,
+}
+
+/// Errors loading or writing the checklist. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ChecklistError {
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    #[error("{path}:{line}:{column}: {message}", path = path.display())]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("cannot change `{path}`: {source}", path = path.display())]
+    Edit {
+        path: PathBuf,
+        #[source]
+        source: EditError,
+    },
+    #[error(
+        "`{path}` kept changing while longrun tried to write it ({attempts} attempts); nothing was written",
+        path = path.display()
+    )]
+    Contended { path: PathBuf, attempts: usize },
+}
+
+impl Task {
+    /// The task id if it is valid.
+    pub fn id(&self) -> Option<TaskId> {
+        TaskId::parse(&self.task_id).ok()
+    }
+
+    /// The 1-based line where the task starts.
+    pub fn line(&self) -> usize {
+        self.pos.line
+    }
+
+    /// The validators this task brings itself (not the checklist's verification loop).
+    pub fn own_validators(&self) -> &[Validator] {
+        self.validators.as_deref().unwrap_or(&[])
+    }
+}
+
+impl Checklist {
+    /// Parses checklist text; `path` names the file in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Checklist, ChecklistError> {
+        let mut checklist = parse::parse(text).map_err(|error| ChecklistError::Syntax {
+            path: path.to_path_buf(),
+            line: error.line,
+            column: error.column,
+            message: error.message,
+        })?;
+        for (index, task) in checklist.tasks.iter_mut().enumerate() {
+            for unknown in &mut task.unknown_keys {
+                unknown.task_index = Some(index);
+            }
+        }
+        Ok(checklist)
+    }
+
+    /// Finds a task by id (the first one, if ids are duplicated).
+    pub fn task(&self, task_id: &str) -> Option<&Task> {
+        self.tasks.iter().find(|task| task.task_id == task_id)
+    }
+
+    /// Index of a task by id.
+    pub fn task_index(&self, task_id: &str) -> Option<usize> {
+        self.tasks.iter().position(|task| task.task_id == task_id)
+    }
+
+    /// Every unknown key, top level, summary and tasks, in file order.
+    pub fn all_unknown_keys(&self) -> Vec<&UnknownKey> {
+        let mut keys: Vec<&UnknownKey> = self
+            .unknown_keys
+            .iter()
+            .chain(&self.summary.unknown_keys)
+            .chain(self.tasks.iter().flat_map(|task| &task.unknown_keys))
+            .collect();
+        keys.sort_by_key(|key| (key.line, key.column));
+        keys
+    }
+
+    /// Tasks ready to start, in file order: `not_started`, every dependency `complete` or
+    /// `archived`, and not in `excluded` (claimed elsewhere).
+    pub fn ready_tasks<'a>(&'a self, excluded: &dyn Fn(&str) -> bool) -> Vec<&'a Task> {
+        let statuses: HashMap<&str, Option<TaskStatus>> = self
+            .tasks
+            .iter()
+            .map(|task| (task.task_id.as_str(), task.status.effective()))
+            .collect();
+        self.tasks
+            .iter()
+            .filter(|task| task.status.effective() == Some(TaskStatus::NotStarted))
+            .filter(|task| task.approval != Some(Approval::Before))
+            .filter(|task| {
+                task.depends_on.iter().all(|dependency| {
+                    statuses
+                        .get(dependency.as_str())
+                        .copied()
+                        .flatten()
+                        .is_some_and(TaskStatus::satisfies_dependency)
+                })
+            })
+            .filter(|task| !excluded(&task.task_id))
+            .collect()
+    }
+}
+
+/// A loaded checklist with the exact bytes it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedChecklist {
+    pub path: PathBuf,
+    pub text: String,
+    pub hash: u128,
+    pub checklist: Checklist,
+    /// True when the model came from the snapshot rather than a fresh parse.
+    pub from_snapshot: bool,
+}
+
+/// Where the derived snapshot lives; `None` disables it.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub snapshot_path: Option<PathBuf>,
+}
+
+/// Reads and parses `path`, using the snapshot when its hash matches the file's bytes.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<LoadedChecklist, ChecklistError> {
+    let text = fsutil::read_text(path, MAX_STATE_FILE_BYTES)?;
+    from_text(path, text, options)
+}
+
+fn from_text(
+    path: &Path,
+    text: String,
+    options: &LoadOptions,
+) -> Result<LoadedChecklist, ChecklistError> {
+    let hash = snapshot::hash_bytes(text.as_bytes());
+    if let Some(snapshot_path) = &options.snapshot_path
+        && let Some(checklist) = snapshot::read(snapshot_path, hash)
+    {
+        return Ok(LoadedChecklist {
+            path: path.to_path_buf(),
+            text,
+            hash,
+            checklist,
+            from_snapshot: true,
+        });
+    }
+    let checklist = Checklist::parse(path, &text)?;
+    if let Some(snapshot_path) = &options.snapshot_path {
+        // The snapshot is a cache: failing to write it only costs speed next time.
+        let _ = snapshot::write(snapshot_path, hash, &checklist);
+    }
+    Ok(LoadedChecklist {
+        path: path.to_path_buf(),
+        text,
+        hash,
+        checklist,
+        from_snapshot: false,
+    })
+}
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// The file was rewritten with the edits.
+    Written,
+    /// Every edit was already in place; the file was not touched.
+    Unchanged,
+}
+
+/// Applies edits to the checklist in place and writes it atomically.
+///
+/// `make_edits` sees the current checklist and returns the edits to make. When the file
+/// changed since it was read (a person saved it meanwhile), the edits are made again on the
+/// new content; the file is never written from a stale copy. `lock_path` is an exclusive
+/// lock that serialises longrun's own writers.
+pub fn update<F>(
+    path: &Path,
+    lock_path: &Path,
+    options: &LoadOptions,
+    mut make_edits: F,
+) -> Result<UpdateOutcome, ChecklistError>
+where
+    F: FnMut(&Checklist) -> Result<Vec<TaskEdit>, ChecklistError>,
+{
+    const ATTEMPTS: usize = 5;
+    let _lock = crate::fsutil::lock_exclusive(lock_path)?;
+    for _ in 0..ATTEMPTS {
+        let loaded = load(path, options)?;
+        let edits = make_edits(&loaded.checklist)?;
+        let new_text = render_edits(&loaded.text, &loaded.checklist, &edits).map_err(|source| {
+            ChecklistError::Edit {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        if new_text == loaded.text {
+            return Ok(UpdateOutcome::Unchanged);
+        }
+        // Re-read just before the rename: a person may have saved in between.
+        let current = fsutil::read_bounded(path, MAX_STATE_FILE_BYTES)?;
+        if snapshot::hash_bytes(&current) != loaded.hash {
+            continue;
+        }
+        fsutil::write_atomic(path, new_text.as_bytes())?;
+        if let Some(snapshot_path) = &options.snapshot_path
+            && let Ok(checklist) = Checklist::parse(path, &new_text)
+        {
+            let _ = snapshot::write(
+                snapshot_path,
+                snapshot::hash_bytes(new_text.as_bytes()),
+                &checklist,
+            );
+        }
+        return Ok(UpdateOutcome::Written);
+    }
+    Err(ChecklistError::Contended {
+        path: path.to_path_buf(),
+        attempts: ATTEMPTS,
+    })
+}
+
+/// Splits a command line like a POSIX shell would into words, without expanding anything:
+/// single and double quotes, backslash escapes. Never runs a shell.
+pub fn split_command_line(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => current.push(c),
+                        None => return Err(format!("unclosed single quote in `{text}`")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => current.push(c),
+                            Some(c) => {
+                                current.push('\\');
+                                current.push(c);
+                            }
+                            None => return Err(format!("unclosed double quote in `{text}`")),
+                        },
+                        Some(c) => current.push(c),
+                        None => return Err(format!("unclosed double quote in `{text}`")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => current.push(c),
+                    None => return Err(format!("trailing backslash in `{text}`")),
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                current.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(current);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,509 @@
+use std::path::Path;
+
+use super::*;
+use crate::state::model::TaskStatus;
+
+const COMMENTED: &str = r#"# The team's checklist. Comments must survive every write.
+version: 1
+summary:
+  last_updated: "2026-11-20 10:00"   # set by longrun
+  active_task_id: ""
+  status: in_progress
+  blockers: []
+  next_actions:
+    - "ship it"
+  verification_loop:
+    fast: ["cargo test --lib"]
+    full:
+      - [cargo, test]
+
+instructions: |-
+  Work the tasks.
+
+guidelines:
+  - "Small steps."
+
+tasks:
+  # First task: block style, every field.
+  - task_id: T1
+    title: "Set up"   # trailing comment
+    description: |
+      Multi-line
+      description.
+    acceptance_criteria:
+      - "builds"
+    status: complete
+    validators:
+      - cargo build
+    note: ""
+  - {task_id: T2, title: 'Flow task', status: not_started, depends_on: [T1], validators: ["true"]}
+  # Third task has no status and no note.
+  - task_id: T3
+    title: Third
+    depends_on:
+    - T2
+    validators: [[sh, -c, "exit 0"]]
+    custom_field: kept   # unknown key
+  - task_id: "T4"
+    title: 'It''s quoted'
+    note: |-
+      line one
+      line two
+    status: "failed"
+    attempts: 2
+    validators:
+      - shell: "test -f x"
+"#;
+
+fn parse(text: &str) -> Checklist {
+    Checklist::parse(Path::new("checklist.yaml"), text).unwrap()
+}
+
+fn set(task: &str, field: TaskField, value: FieldValue) -> TaskEdit {
+    TaskEdit::Task {
+        task_id: task.to_string(),
+        field,
+        value,
+    }
+}
+
+fn text(value: &str) -> FieldValue {
+    FieldValue::Text(value.to_string())
+}
+
+#[test]
+fn parses_the_commented_checklist() {
+    let checklist = parse(COMMENTED);
+    assert_eq!(checklist.version, Some(1));
+    assert_eq!(checklist.tasks.len(), 4);
+    assert_eq!(checklist.summary.status, "in_progress");
+    assert_eq!(checklist.summary.next_actions, vec!["ship it"]);
+    assert_eq!(
+        checklist.summary.verification_loop.fast,
+        vec![Validator::Argv(vec![
+            "cargo".into(),
+            "test".into(),
+            "--lib".into()
+        ])]
+    );
+    let t1 = &checklist.tasks[0];
+    assert_eq!(t1.status, StatusValue::Known(TaskStatus::Complete));
+    assert_eq!(t1.description, "Multi-line\ndescription.\n");
+    let t1_line = COMMENTED
+        .lines()
+        .position(|l| l == "  - task_id: T1")
+        .unwrap()
+        + 1;
+    assert_eq!(t1.line(), t1_line);
+    let t2 = &checklist.tasks[1];
+    assert_eq!(t2.title, "Flow task");
+    assert_eq!(t2.depends_on, vec!["T1"]);
+    let t3 = &checklist.tasks[2];
+    assert_eq!(t3.status, StatusValue::Missing);
+    assert_eq!(t3.unknown_keys.len(), 1);
+    assert_eq!(t3.unknown_keys[0].key, "custom_field");
+    let t4 = &checklist.tasks[3];
+    assert_eq!(t4.title, "It's quoted");
+    assert_eq!(t4.attempts, 2);
+    assert_eq!(
+        t4.validators,
+        Some(vec![Validator::Shell("test -f x".into())])
+    );
+}
+
+#[test]
+fn the_playbook_template_loads_unchanged() {
+    let text = include_str!("../../../tests/fixtures/playbook-checklist.yaml");
+    let checklist = parse(text);
+    assert_eq!(checklist.tasks.len(), 2);
+    assert_eq!(checklist.tasks[0].task_id, "T001");
+    assert_eq!(checklist.guidelines.len(), 4);
+    assert!(checklist.all_unknown_keys().is_empty());
+    let problems = checklist.validate(ValidateOptions::default());
+    // The template has no validators: each task is reported, nothing else.
+    assert_eq!(problems.len(), 2);
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.kind == ProblemKind::MissingValidators)
+    );
+}
+
+#[test]
+fn syntax_errors_name_line_and_column() {
+    let error = Checklist::parse(Path::new("c.yaml"), "tasks:\n\t- task_id: T1\n").unwrap_err();
+    let message = error.to_string();
+    assert!(message.starts_with("c.yaml:2:"), "{message}");
+    let error = Checklist::parse(
+        Path::new("c.yaml"),
+        "tasks:\n  - task_id: T1\n    risk: huge\n",
+    )
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(message.starts_with("c.yaml:3:"), "{message}");
+    assert!(message.contains("huge"), "{message}");
+    let error = Checklist::parse(Path::new("c.yaml"), "\n  \n").unwrap_err();
+    assert!(error.to_string().contains("empty"));
+    let error = Checklist::parse(Path::new("c.yaml"), "tasks: [\n").unwrap_err();
+    assert!(error.to_string().starts_with("c.yaml:"));
+}
+
+#[test]
+fn validation_finds_ids_duplicates_unknown_deps_cycles() {
+    let text = r#"
+tasks:
+  - {task_id: "../../etc", validators: [x]}
+  - {task_id: T1, depends_on: [T3], validators: [x]}
+  - {task_id: T1, validators: [x]}
+  - {task_id: T3, depends_on: [T5], validators: [x]}
+  - {task_id: T5, depends_on: [T3, T9], status: done}
+"#;
+    let problems = parse(text).validate(ValidateOptions::default());
+    let kinds: Vec<ProblemKind> = problems.iter().map(|p| p.kind).collect();
+    assert!(kinds.contains(&ProblemKind::InvalidTaskId));
+    assert!(kinds.contains(&ProblemKind::DuplicateTaskId));
+    assert!(kinds.contains(&ProblemKind::UnknownDependency));
+    assert!(kinds.contains(&ProblemKind::UnknownStatus));
+    assert!(kinds.contains(&ProblemKind::MissingValidators));
+    let cycle = problems
+        .iter()
+        .find(|p| p.kind == ProblemKind::DependencyCycle)
+        .unwrap();
+    assert!(
+        cycle.message.contains("T3 -> T5 -> T3"),
+        "{}",
+        cycle.message
+    );
+    assert_eq!(
+        problems
+            .iter()
+            .filter(|p| p.kind == ProblemKind::DependencyCycle)
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn ready_tasks_follow_dependencies_and_file_order() {
+    let checklist = parse(COMMENTED);
+    let ready: Vec<&str> = checklist
+        .ready_tasks(&|_| false)
+        .iter()
+        .map(|t| t.task_id.as_str())
+        .collect();
+    assert_eq!(ready, vec!["T2"]);
+    let none = checklist.ready_tasks(&|id| id == "T2");
+    assert!(none.is_empty());
+}
+
+#[test]
+fn editing_a_block_task_changes_only_that_value() {
+    let checklist = parse(COMMENTED);
+    let new = render_edits(
+        COMMENTED,
+        &checklist,
+        &[set("T1", TaskField::Status, text("in_progress"))],
+    )
+    .unwrap();
+    assert_eq!(
+        new,
+        COMMENTED.replace("    status: complete\n", "    status: in_progress\n")
+    );
+}
+
+#[test]
+fn editing_a_flow_task_keeps_its_style() {
+    let checklist = parse(COMMENTED);
+    let new = render_edits(
+        COMMENTED,
+        &checklist,
+        &[
+            set("T2", TaskField::Status, text("complete")),
+            set("T2", TaskField::Note, text("done: see log")),
+            set("T2", TaskField::Attempts, FieldValue::Integer(1)),
+        ],
+    )
+    .unwrap();
+    assert!(new.contains(
+        "  - {task_id: T2, title: 'Flow task', status: complete, depends_on: [T1], validators: [\"true\"], note: \"done: see log\", attempts: 1}\n"
+    ), "{new}");
+    let reparsed = parse(&new);
+    assert_eq!(reparsed.tasks[1].note, "done: see log");
+}
+
+#[test]
+fn adding_missing_fields_to_a_block_task() {
+    let checklist = parse(COMMENTED);
+    let new = render_edits(
+        COMMENTED,
+        &checklist,
+        &[
+            set("T3", TaskField::Status, text("in_progress")),
+            set("T3", TaskField::Note, text("first line\nsecond line")),
+        ],
+    )
+    .unwrap();
+    assert!(
+        new.contains(
+            "    custom_field: kept   # unknown key\n    status: in_progress\n    note: |-\n      first line\n      second line\n  - task_id: \"T4\""
+        ),
+        "{new}"
+    );
+}
+
+#[test]
+fn replacing_block_scalars_and_quoted_values() {
+    let checklist = parse(COMMENTED);
+    let new = render_edits(
+        COMMENTED,
+        &checklist,
+        &[
+            set("T4", TaskField::Note, text("short")),
+            set("T4", TaskField::Status, text("not_started")),
+            set("T4", TaskField::Attempts, FieldValue::Integer(3)),
+        ],
+    )
+    .unwrap();
+    assert!(
+        new.contains("    note: short\n    status: \"not_started\"\n    attempts: 3\n"),
+        "{new}"
+    );
+}
+
+#[test]
+fn summary_lists_and_scalars() {
+    let checklist = parse(COMMENTED);
+    let new = render_edits(
+        COMMENTED,
+        &checklist,
+        &[
+            TaskEdit::Summary {
+                field: SummaryField::LastUpdated,
+                value: text("2026-11-21T09:00:00Z"),
+            },
+            TaskEdit::Summary {
+                field: SummaryField::Blockers,
+                value: FieldValue::List(vec!["T4: failed".into()]),
+            },
+            TaskEdit::Summary {
+                field: SummaryField::NextActions,
+                value: FieldValue::List(vec![]),
+            },
+        ],
+    )
+    .unwrap();
+    assert!(new.contains("  last_updated: \"2026-11-21T09:00:00Z\"   # set by longrun\n"));
+    assert!(new.contains("  blockers: [\"T4: failed\"]\n"), "{new}");
+    assert!(
+        new.contains("  next_actions: []\n  verification_loop:"),
+        "{new}"
+    );
+    let reparsed = parse(&new);
+    assert_eq!(reparsed.summary.blockers, vec!["T4: failed"]);
+}
+
+#[test]
+fn a_checklist_without_summary_gets_one() {
+    let text_in = "# comment\ntasks:\n  - task_id: T1\n";
+    let checklist = parse(text_in);
+    let new = render_edits(
+        text_in,
+        &checklist,
+        &[TaskEdit::Summary {
+            field: SummaryField::Status,
+            value: text("in_progress"),
+        }],
+    )
+    .unwrap();
+    assert_eq!(
+        new,
+        "# comment\nsummary:\n  status: in_progress\ntasks:\n  - task_id: T1\n"
+    );
+}
+
+#[test]
+fn awkward_strings_round_trip() {
+    let checklist = parse(COMMENTED);
+    for value in [
+        "yes",
+        "123",
+        "a: b",
+        "# not a comment",
+        "quote \" and ' and \\",
+        "trailing space ",
+        "tab\there",
+        "multi\nline\n",
+        "  leading",
+        "",
+        "ünïcödé → ok",
+        "- dash",
+        "[brackets]",
+        "{braces}",
+        "null",
+        "~",
+    ] {
+        for task in ["T1", "T2", "T3", "T4"] {
+            let new = render_edits(
+                COMMENTED,
+                &checklist,
+                &[set(task, TaskField::Note, text(value))],
+            )
+            .unwrap_or_else(|e| panic!("{task} {value:?}: {e}"));
+            let reparsed = parse(&new);
+            assert_eq!(
+                reparsed.task(task).unwrap().note,
+                value,
+                "{task} {value:?}\n{new}"
+            );
+        }
+    }
+}
+
+#[test]
+fn unknown_and_ambiguous_tasks_are_refused() {
+    let checklist = parse(COMMENTED);
+    assert_eq!(
+        render_edits(
+            COMMENTED,
+            &checklist,
+            &[set("T9", TaskField::Status, text("complete"))]
+        ),
+        Err(EditError::NoSuchTask("T9".into()))
+    );
+    let dup = "tasks:\n  - {task_id: A}\n  - {task_id: A}\n";
+    let checklist = parse(dup);
+    assert!(matches!(
+        render_edits(
+            dup,
+            &checklist,
+            &[set("A", TaskField::Status, text("complete"))]
+        ),
+        Err(EditError::AmbiguousTask(_))
+    ));
+}
+
+#[test]
+fn command_lines_split_like_a_shell_without_one() {
+    assert_eq!(
+        split_command_line(r#"cargo test -- "a b" 'c d' e\ f"#).unwrap(),
+        vec!["cargo", "test", "--", "a b", "c d", "e f"]
+    );
+    assert_eq!(
+        split_command_line("echo $(rm -rf /) ; ls").unwrap(),
+        vec!["echo", "$(rm", "-rf", "/)", ";", "ls"]
+    );
+    assert!(split_command_line("echo 'open").is_err());
+}
+
+#[test]
+fn update_writes_once_and_keeps_unchanged_files_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checklist.yaml");
+    std::fs::write(&path, COMMENTED).unwrap();
+    let lock = dir.path().join(".longrun/locks/checklist.lock");
+    let options = LoadOptions {
+        snapshot_path: Some(dir.path().join(".longrun/cache/checklist.snapshot")),
+    };
+    let outcome = update(&path, &lock, &options, |_| {
+        Ok(vec![set("T1", TaskField::Status, text("complete"))])
+    })
+    .unwrap();
+    assert_eq!(outcome, UpdateOutcome::Unchanged);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), COMMENTED);
+    let outcome = update(&path, &lock, &options, |_| {
+        Ok(vec![set("T2", TaskField::Status, text("in_progress"))])
+    })
+    .unwrap();
+    assert_eq!(outcome, UpdateOutcome::Written);
+    let loaded = load(&path, &options).unwrap();
+    assert!(loaded.from_snapshot, "the write refreshes the snapshot");
+    assert_eq!(
+        loaded.checklist.task("T2").unwrap().status,
+        StatusValue::Known(TaskStatus::InProgress)
+    );
+}
+
+#[test]
+fn snapshot_is_used_only_when_the_bytes_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checklist.yaml");
+    std::fs::write(&path, COMMENTED).unwrap();
+    let options = LoadOptions {
+        snapshot_path: Some(dir.path().join("snap")),
+    };
+    assert!(!load(&path, &options).unwrap().from_snapshot);
+    assert!(load(&path, &options).unwrap().from_snapshot);
+    std::fs::write(&path, COMMENTED.replace("title: Third", "title: Changed")).unwrap();
+    let loaded = load(&path, &options).unwrap();
+    assert!(!loaded.from_snapshot);
+    assert_eq!(loaded.checklist.task("T3").unwrap().title, "Changed");
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn field_and_value() -> impl Strategy<Value = (TaskField, FieldValue)> {
+        prop_oneof![
+            prop::sample::select(TaskStatus::ALL.to_vec())
+                .prop_map(|s| (TaskField::Status, FieldValue::Text(s.as_str().to_string()))),
+            "[ -~\\n]{0,40}".prop_map(|s| (TaskField::Note, FieldValue::Text(s))),
+            any::<u16>().prop_map(|n| (TaskField::Attempts, FieldValue::Integer(n as u64))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Random edits to random tasks change exactly the edited values: every other task
+        /// parses to the same thing, and every comment line is still in the file.
+        #[test]
+        fn random_edits_change_nothing_else(
+            edits in prop::collection::vec((0usize..4, field_and_value()), 1..6)
+        ) {
+            let checklist = parse(COMMENTED);
+            let ids = ["T1", "T2", "T3", "T4"];
+            let task_edits: Vec<TaskEdit> = edits
+                .iter()
+                .map(|(i, (field, value))| set(ids[*i], *field, value.clone()))
+                .collect();
+            let new = render_edits(COMMENTED, &checklist, &task_edits).unwrap();
+            let reparsed = parse(&new);
+            for comment in COMMENTED.lines().filter(|l| l.contains('#') && !l.contains("\"#")) {
+                let comment_part = &comment[comment.find('#').unwrap()..];
+                prop_assert!(new.contains(comment_part), "lost comment {comment_part}");
+            }
+            for (index, original) in checklist.tasks.iter().enumerate() {
+                let mut expected = original.clone();
+                for edit in &task_edits {
+                    if let TaskEdit::Task { task_id, field, value } = edit
+                        && *task_id == original.task_id
+                    {
+                        match (field, value) {
+                            (TaskField::Status, FieldValue::Text(s)) => {
+                                expected.status = StatusValue::Known(s.parse().unwrap())
+                            }
+                            (TaskField::Note, FieldValue::Text(s)) => expected.note = s.clone(),
+                            (TaskField::Attempts, FieldValue::Integer(n)) => {
+                                expected.attempts = *n as u32
+                            }
+                            _ => unreachable!(),
+                        }
+                    }
+                }
+                let actual = &reparsed.tasks[index];
+                prop_assert_eq!(&actual.task_id, &expected.task_id);
+                prop_assert_eq!(&actual.title, &expected.title);
+                prop_assert_eq!(&actual.description, &expected.description);
+                prop_assert_eq!(&actual.status, &expected.status);
+                prop_assert_eq!(&actual.note, &expected.note);
+                prop_assert_eq!(actual.attempts, expected.attempts);
+                prop_assert_eq!(&actual.validators, &expected.validators);
+                prop_assert_eq!(&actual.depends_on, &expected.depends_on);
+                prop_assert_eq!(&actual.unknown_keys.len(), &expected.unknown_keys.len());
+            }
+            prop_assert_eq!(&reparsed.summary.status, &checklist.summary.status);
+            prop_assert_eq!(&reparsed.instructions, &checklist.instructions);
+        }
+    }
+}
