@@ -115,7 +115,11 @@ macro_rules! user_error_from {
     };
 }
 
-user_error_from!(crate::fsutil::FsError, std::io::Error);
+user_error_from!(
+    crate::fsutil::FsError,
+    std::io::Error,
+    crate::state::checklist::ChecklistError,
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod git;
 pub mod output;
 pub mod state;
+pub mod workspace;
 
 use std::ffi::OsString;
 

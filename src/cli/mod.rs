@@ -1,9 +1,11 @@
 //! clap types only: what the command line accepts. Arguments are typed (task ids, statuses,
-//! durations); nothing here reads files or decides anything.
+//! event kinds); nothing here reads files or decides anything.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::state::model::{TaskId, TaskStatus};
 
 /// A git-native control plane for long-running coding-agent work.
 #[derive(Debug, Parser)]
@@ -41,8 +43,26 @@ pub enum ColorArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create the memory files (plan.md, checklist.yaml, run-log.md), config and policy.
+    Init(InitArgs),
     /// Check checklist.yaml, plan.md and run-log.md for problems.
     Check(CheckArgs),
+    /// The 30-second view: counts, active, next, blocked, awaiting approval, last events.
+    Status(StatusArgs),
+    /// Ready tasks in file order: dependencies complete, not claimed.
+    Next(NextArgs),
+    /// Append an event to run-log.md.
+    Log(LogArgs),
+    /// Show or change one task.
+    #[command(subcommand)]
+    Task(TaskCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Create a git repository first when the folder is not in one.
+    #[arg(long)]
+    pub git: bool,
 }
 
 #[derive(Debug, Args)]
@@ -50,7 +70,63 @@ pub struct CheckArgs {
     /// Print the findings as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Do not report tasks without validators (validation then passes vacuously: unsafe).
+    /// Accept tasks without validators (they then pass vacuously: unsafe).
     #[arg(long)]
     pub allow_missing_validators: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NextArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// How many tasks to list.
+    #[arg(short = 'n', long = "count", default_value_t = 10)]
+    pub count: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Event kind: decision, evidence, failure, fix, note, claim, release, dispatch, merge,
+    /// reject, approve, block, cost, cycle.
+    pub kind: crate::state::model::EventKind,
+    /// The task the event is about.
+    #[arg(long)]
+    pub task: Option<TaskId>,
+    /// What happened (one line).
+    pub message: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Change a task's status and note in place (comments and layout are kept).
+    Set(TaskSetArgs),
+    /// Show one task.
+    Show(TaskShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TaskSetArgs {
+    pub task: TaskId,
+    /// New status.
+    #[arg(long)]
+    pub status: Option<TaskStatus>,
+    /// New note (replaces the note).
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TaskShowArgs {
+    pub task: TaskId,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

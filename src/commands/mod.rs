@@ -1,22 +1,167 @@
 //! One file per command. This module holds the only `match` on the command enum and the
 //! context every command receives.
 
-use crate::cli::{Cli, Command};
+mod check;
+mod next;
+mod status;
+mod task;
+
+use std::path::PathBuf;
+
+use crate::cli::{Cli, ColorArg, Command, TaskCommand};
+use crate::clock::Clock;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::output::Ui;
+use crate::output::{ColorChoice, Ui};
+use crate::state::checklist::{self, LoadOptions, LoadedChecklist, Problem};
+use crate::workspace::Workspace;
+
+/// What every command gets: the output, the clock, and where it runs.
+pub struct Context {
+    pub ui: Ui,
+    pub clock: Clock,
+    pub cwd: PathBuf,
+}
 
 /// Runs a parsed command line and returns its exit status.
 pub fn run(cli: Cli) -> ExitStatus {
-    let ui = Ui::new(false, cli.global.quiet);
-    let result: Result<ExitStatus, CommandError> = match cli.command {
-        Command::Check(_) => Err(CommandError::internal("`check` is not built yet")),
+    let color_choice = match cli.global.color {
+        ColorArg::Auto => ColorChoice::Auto,
+        ColorArg::Always => ColorChoice::Always,
+        ColorArg::Never => ColorChoice::Never,
     };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ui = Ui::new(Ui::color_wanted(color_choice, no_color), cli.global.quiet);
+    init_tracing(cli.global.verbose);
+    let result = context(&cli, ui).and_then(|ctx| {
+        let outcome = dispatch(&ctx, cli.command);
+        if let Err(error) = &outcome {
+            ctx.ui.error_line(&error.to_string());
+        }
+        outcome.or_else(|error| Ok(error.exit_status()))
+    });
     match result {
         Ok(status) => status,
         Err(error) => {
-            ui.error_line(&error.to_string());
+            Ui::new(false, false).error_line(&error.to_string());
             error.exit_status()
         }
     }
+}
+
+fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError> {
+    match command {
+        Command::Init(_) | Command::Log(_) => {
+            Err(CommandError::internal("this command is not built yet"))
+        }
+        Command::Check(args) => check::run(ctx, &args),
+        Command::Status(args) => status::run(ctx, &args),
+        Command::Next(args) => next::run(ctx, &args),
+        Command::Task(TaskCommand::Set(args)) => task::set(ctx, &args),
+        Command::Task(TaskCommand::Show(args)) => task::show(ctx, &args),
+    }
+}
+
+fn context(cli: &Cli, ui: Ui) -> Result<Context, CommandError> {
+    let clock =
+        Clock::from_setting(std::env::var("LONGRUN_NOW").ok().as_deref()).map_err(|error| {
+            CommandError::user(format!("`LONGRUN_NOW` is not a timestamp: {error}"))
+        })?;
+    let cwd = match &cli.global.directory {
+        Some(directory) => std::path::absolute(directory)?,
+        None => std::env::current_dir()?,
+    };
+    Ok(Context { ui, clock, cwd })
+}
+
+/// Debug logging only when asked for, so a plain command pays nothing for it.
+fn init_tracing(verbose: u8) {
+    let from_env = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
+    let filter = match (from_env, verbose) {
+        (Some(filter), _) => filter,
+        (None, 0) => return,
+        (None, 1) => "longrun=debug".to_string(),
+        (None, _) => "longrun=trace".to_string(),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+impl Context {
+    /// The workspace around the working directory.
+    pub fn workspace(&self) -> Result<Workspace, CommandError> {
+        Workspace::discover(&self.cwd).map_err(|error| {
+            CommandError::user(error.to_string())
+                .with_hint("run `longrun init` in the repository first")
+        })
+    }
+
+    /// Loads checklist.yaml (through the snapshot) and requires run-log.md to exist.
+    pub fn load_checklist(&self, workspace: &Workspace) -> Result<LoadedChecklist, CommandError> {
+        let run_log = workspace.run_log();
+        if !run_log.is_file() {
+            return Err(CommandError::user(format!(
+                "{}:1:1: the run log is missing",
+                run_log.display()
+            ))
+            .with_hint("`longrun init` creates it without touching the other files"));
+        }
+        let options = LoadOptions {
+            snapshot_path: Some(workspace.checklist_snapshot()),
+        };
+        let loaded = checklist::load(&workspace.checklist(), &options)?;
+        Ok(loaded)
+    }
+
+    /// Refuses to act on a checklist with problems that make acting unsafe.
+    pub fn require_actionable(&self, loaded: &LoadedChecklist) -> Result<(), CommandError> {
+        let blocking: Vec<Problem> = loaded
+            .checklist
+            .validate(checklist::ValidateOptions {
+                allow_missing_validators: true,
+            })
+            .into_iter()
+            .filter(Problem::blocks_action)
+            .collect();
+        if blocking.is_empty() {
+            return Ok(());
+        }
+        let mut error = CommandError::user(format!(
+            "`{}` has {} problem(s) that make acting on it unsafe; nothing was changed",
+            loaded.path.display(),
+            blocking.len()
+        ));
+        for problem in blocking.iter().take(10) {
+            error = error.with_cause(format!(
+                "{}:{}:{}: {}",
+                loaded.path.display(),
+                problem.line,
+                problem.column,
+                problem.message
+            ));
+        }
+        Ok(Err(
+            error.with_hint("run `longrun check` for the full list")
+        )?)
+    }
+}
+
+/// Task ids with a claim file in `current_tasks/`.
+fn claimed_task_ids(workspace: &Workspace) -> std::collections::HashSet<String> {
+    let Ok(entries) = std::fs::read_dir(workspace.current_tasks()) else {
+        return Default::default();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.strip_suffix(".lock"))
+                .map(str::to_string)
+        })
+        .collect()
 }

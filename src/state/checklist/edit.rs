@@ -242,6 +242,18 @@ fn splice_for(
                 b'|' | b'>' => return Err(unverified("unexpected block scalar position")),
                 _ => (value_start + field.value_pos.len, Style::Plain),
             };
+            // Several lines read best as a literal block, whatever the old value looked like.
+            if !flow_mapping
+                && let FieldValue::Text(new_text) = value
+                && new_text.contains('\n')
+                && block_scalar_safe(new_text)
+            {
+                return Ok(Splice {
+                    start: colon + 1,
+                    end,
+                    text: render_block(value, key_indent, key_indent + 2),
+                });
+            }
             let rendered = render_inline(value, style, flow_mapping || style == Style::Flow);
             return Ok(Splice {
                 start: value_start,

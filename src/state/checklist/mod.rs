@@ -8,7 +8,7 @@
 mod edit;
 mod parse;
 mod snapshot;
-mod validate;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
