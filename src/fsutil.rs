@@ -26,7 +26,11 @@ pub enum FsError {
         source: io::Error,
     },
     #[error("`{path}` is {size} bytes, larger than the {limit} bytes longrun reads")]
-    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
     #[error("`{path}` is not valid UTF-8 (line {line}, column {column})")]
     NotUtf8 {
         path: PathBuf,
@@ -105,8 +109,14 @@ fn line_column_of_bytes(bytes: &[u8], offset: usize) -> (usize, usize) {
     let offset = offset.min(bytes.len());
     let before = &bytes[..offset];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -117,6 +127,84 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FsError> {
         path: path.to_path_buf(),
         source,
     };
+    let (directory, temp_path) = temp_path_for(path);
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp_path)?;
+        if let Ok(metadata) = fs::metadata(path) {
+            // Keep the permissions a person gave the file.
+            file.set_permissions(metadata.permissions())?;
+        }
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&temp_path, path)?;
+        sync_directory(&directory);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp_path);
+    }
+    result.map_err(write_error)
+}
+
+/// What [`create_new_atomic`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// The file did not exist and now holds the contents.
+    Created,
+    /// Something already existed at the path; it was left untouched.
+    AlreadyExists,
+}
+
+/// Creates `path` holding `contents`, only if nothing exists there yet, atomically: readers
+/// never see a half-written file, and a file that appears concurrently is never clobbered.
+///
+/// The complete temp file is hard-linked to the target, which fails when the target exists
+/// (the same guarantee as `O_CREAT|O_EXCL`). On file systems without hard links it falls back
+/// to checking just before a rename, which leaves only a tiny race.
+pub fn create_new_atomic(path: &Path, contents: &[u8]) -> Result<CreateOutcome, FsError> {
+    let write_error = |source| FsError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (directory, temp_path) = temp_path_for(path);
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp_path)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        drop(file);
+        let outcome = match fs::hard_link(&temp_path, path) {
+            Ok(()) => CreateOutcome::Created,
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                CreateOutcome::AlreadyExists
+            }
+            Err(_) => {
+                if fs::symlink_metadata(path).is_ok() {
+                    CreateOutcome::AlreadyExists
+                } else {
+                    fs::rename(&temp_path, path)?;
+                    CreateOutcome::Created
+                }
+            }
+        };
+        Ok(outcome)
+    })();
+    // After a link (or no link) the temp name is still there; after a rename it is gone.
+    let _ = fs::remove_file(&temp_path);
+    let outcome = result.map_err(write_error)?;
+    if outcome == CreateOutcome::Created {
+        sync_directory(&directory);
+    }
+    Ok(outcome)
+}
+
+/// The directory of `path` and a fresh temp file name next to it.
+fn temp_path_for(path: &Path) -> (PathBuf, PathBuf) {
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -130,28 +218,15 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FsError> {
         std::process::id(),
         unique_suffix()
     ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp_path)?;
-        if let Ok(metadata) = fs::metadata(path) {
-            // Keep the permissions a person gave the file.
-            file.set_permissions(metadata.permissions())?;
-        }
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&temp_path, path)?;
-        // Sync the directory so the rename itself survives a crash.
-        if let Ok(dir) = File::open(&directory) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp_path);
+    (directory, temp_path)
+}
+
+/// Syncs a directory so a rename or link in it survives a crash. Best effort: some
+/// platforms cannot open a directory for syncing, and the data itself is already synced.
+fn sync_directory(directory: &Path) {
+    if let Ok(dir) = File::open(directory) {
+        let _ = dir.sync_all();
     }
-    result.map_err(write_error)
 }
 
 fn unique_suffix() -> u64 {
@@ -184,6 +259,23 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
+        let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(entries.len(), 1);
+    }
+
+    #[test]
+    fn create_new_never_clobbers_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.txt");
+        assert_eq!(
+            create_new_atomic(&path, b"one").unwrap(),
+            CreateOutcome::Created
+        );
+        assert_eq!(
+            create_new_atomic(&path, b"two").unwrap(),
+            CreateOutcome::AlreadyExists
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"one");
         let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(entries.len(), 1);
     }
