@@ -127,6 +127,84 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FsError> {
         path: path.to_path_buf(),
         source,
     };
+    let (directory, temp_path) = temp_path_for(path);
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp_path)?;
+        if let Ok(metadata) = fs::metadata(path) {
+            // Keep the permissions a person gave the file.
+            file.set_permissions(metadata.permissions())?;
+        }
+        file.write_all(contents)?;
+        file.sync_all()?;
+        fs::rename(&temp_path, path)?;
+        sync_directory(&directory);
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp_path);
+    }
+    result.map_err(write_error)
+}
+
+/// What [`create_new_atomic`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// The file did not exist and now holds the contents.
+    Created,
+    /// Something already existed at the path; it was left untouched.
+    AlreadyExists,
+}
+
+/// Creates `path` holding `contents`, only if nothing exists there yet, atomically: readers
+/// never see a half-written file, and a file that appears concurrently is never clobbered.
+///
+/// The complete temp file is hard-linked to the target, which fails when the target exists
+/// (the same guarantee as `O_CREAT|O_EXCL`). On file systems without hard links it falls back
+/// to checking just before a rename, which leaves only a tiny race.
+pub fn create_new_atomic(path: &Path, contents: &[u8]) -> Result<CreateOutcome, FsError> {
+    let write_error = |source| FsError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (directory, temp_path) = temp_path_for(path);
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp_path)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        drop(file);
+        let outcome = match fs::hard_link(&temp_path, path) {
+            Ok(()) => CreateOutcome::Created,
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                CreateOutcome::AlreadyExists
+            }
+            Err(_) => {
+                if fs::symlink_metadata(path).is_ok() {
+                    CreateOutcome::AlreadyExists
+                } else {
+                    fs::rename(&temp_path, path)?;
+                    CreateOutcome::Created
+                }
+            }
+        };
+        Ok(outcome)
+    })();
+    // After a link (or no link) the temp name is still there; after a rename it is gone.
+    let _ = fs::remove_file(&temp_path);
+    let outcome = result.map_err(write_error)?;
+    if outcome == CreateOutcome::Created {
+        sync_directory(&directory);
+    }
+    Ok(outcome)
+}
+
+/// The directory of `path` and a fresh temp file name next to it.
+fn temp_path_for(path: &Path) -> (PathBuf, PathBuf) {
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -140,28 +218,15 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FsError> {
         std::process::id(),
         unique_suffix()
     ));
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp_path)?;
-        if let Ok(metadata) = fs::metadata(path) {
-            // Keep the permissions a person gave the file.
-            file.set_permissions(metadata.permissions())?;
-        }
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&temp_path, path)?;
-        // Sync the directory so the rename itself survives a crash.
-        if let Ok(dir) = File::open(&directory) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp_path);
+    (directory, temp_path)
+}
+
+/// Syncs a directory so a rename or link in it survives a crash. Best effort: some
+/// platforms cannot open a directory for syncing, and the data itself is already synced.
+fn sync_directory(directory: &Path) {
+    if let Ok(dir) = File::open(directory) {
+        let _ = dir.sync_all();
     }
-    result.map_err(write_error)
 }
 
 /// Takes an exclusive OS lock on `path` (created if missing, parents too), waiting for
@@ -218,6 +283,23 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
+        let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(entries.len(), 1);
+    }
+
+    #[test]
+    fn create_new_never_clobbers_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.txt");
+        assert_eq!(
+            create_new_atomic(&path, b"one").unwrap(),
+            CreateOutcome::Created
+        );
+        assert_eq!(
+            create_new_atomic(&path, b"two").unwrap(),
+            CreateOutcome::AlreadyExists
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"one");
         let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(entries.len(), 1);
     }

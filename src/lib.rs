@@ -12,7 +12,9 @@ pub mod exit;
 pub mod fsutil;
 pub mod git;
 pub mod output;
+pub mod scaffold;
 pub mod state;
+pub mod templates;
 pub mod workspace;
 
 use std::ffi::OsString;

@@ -4,3 +4,4 @@
 
 pub mod checklist;
 pub mod model;
+pub mod plan;
