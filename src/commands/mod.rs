@@ -2,6 +2,7 @@
 //! context every command receives.
 
 mod check;
+mod init;
 mod next;
 mod status;
 mod task;
@@ -51,9 +52,8 @@ pub fn run(cli: Cli) -> ExitStatus {
 
 fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError> {
     match command {
-        Command::Init(_) | Command::Log(_) => {
-            Err(CommandError::internal("this command is not built yet"))
-        }
+        Command::Init(args) => init::run(ctx, &args),
+        Command::Log(_) => Err(CommandError::internal("this command is not built yet")),
         Command::Check(args) => check::run(ctx, &args),
         Command::Status(args) => status::run(ctx, &args),
         Command::Next(args) => next::run(ctx, &args),

@@ -63,3 +63,10 @@ pub fn init_repository(dir: &Path) -> Result<(), GitError> {
 pub fn is_inside_work_tree(dir: &Path) -> bool {
     run_git(dir, &["rev-parse", "--is-inside-work-tree"]).is_ok_and(|out| out.trim() == "true")
 }
+
+/// The checked-out branch's short name, or `None` on a detached HEAD or outside a repository.
+pub fn current_branch(dir: &Path) -> Option<String> {
+    let output = run_git(dir, &["symbolic-ref", "--quiet", "--short", "HEAD"]).ok()?;
+    let branch = output.trim();
+    (!branch.is_empty()).then(|| branch.to_string())
+}
