@@ -1,0 +1,195 @@
+//! The one integration test binary: a module per command, all driving the real `longrun`
+//! binary in a temp dir holding a real git repository, with a clean environment and a
+//! fixed clock.
+
+mod bad_input;
+mod check;
+mod help;
+mod init;
+mod next_status;
+mod task;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A temp dir with a git repository, a clean environment and a fixed clock.
+pub struct TestEnv {
+    _temp: tempfile::TempDir,
+    pub root: PathBuf,
+    home: PathBuf,
+}
+
+/// What one run of `longrun` did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+pub const NOW: &str = "2026-11-21T09:00:00Z";
+
+impl TestEnv {
+    /// An empty folder that is not a git repository.
+    pub fn bare() -> TestEnv {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let base = temp.path().canonicalize().expect("canonical temp dir");
+        let root = base.join("repo");
+        let home = base.join("home");
+        std::fs::create_dir_all(&root).expect("repo dir");
+        std::fs::create_dir_all(&home).expect("home dir");
+        TestEnv {
+            _temp: temp,
+            root,
+            home,
+        }
+    }
+
+    /// A git repository with one commit.
+    pub fn new() -> TestEnv {
+        let env = TestEnv::bare();
+        env.git(&["init", "--quiet", "--initial-branch=main"]);
+        std::fs::write(env.root.join("README.md"), "# test project\n").expect("readme");
+        env.git(&["add", "README.md"]);
+        env.git(&["commit", "--quiet", "-m", "initial"]);
+        env
+    }
+
+    /// A repository after `longrun init`.
+    pub fn initialized() -> TestEnv {
+        let env = TestEnv::new();
+        let run = env.longrun(&["init"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        env
+    }
+
+    fn clean(&self, command: &mut Command) {
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Test Author")
+            .env("GIT_AUTHOR_EMAIL", "author@example.com")
+            .env("GIT_COMMITTER_NAME", "Test Committer")
+            .env("GIT_COMMITTER_EMAIL", "committer@example.com")
+            .env("GIT_AUTHOR_DATE", "2026-11-21T08:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-11-21T08:00:00Z")
+            .env("LONGRUN_NOW", NOW)
+            .env("NO_COLOR", "1")
+            .current_dir(&self.root)
+            .stdin(Stdio::null());
+    }
+
+    /// Runs git in the repository; panics when it fails.
+    pub fn git(&self, args: &[&str]) -> String {
+        let mut command = Command::new("git");
+        self.clean(&mut command);
+        let output = command.args(args).output().expect("run git");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Runs `longrun` with `args` in the repository root.
+    pub fn longrun(&self, args: &[&str]) -> Run {
+        self.longrun_in(&self.root, args)
+    }
+
+    /// Runs `longrun` with `args` in `dir`.
+    pub fn longrun_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_longrun"));
+        self.clean(&mut command);
+        command.current_dir(dir);
+        let output: Output = command.args(args).output().expect("run longrun");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    pub fn write(&self, relative: &str, contents: impl AsRef<[u8]>) {
+        let path = self.path(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("parent dir");
+        }
+        std::fs::write(path, contents).expect("write file");
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path(relative)).expect("read file")
+    }
+
+    pub fn read_bytes(&self, relative: &str) -> Vec<u8> {
+        std::fs::read(self.path(relative)).expect("read file")
+    }
+
+    /// Replaces the temp path in output so snapshots are stable.
+    pub fn redact(&self, text: &str) -> String {
+        text.replace(&self.root.display().to_string(), "[REPO]")
+    }
+}
+
+/// A small, commented checklist used across tests: T1 complete, T2 ready, T3 waits on T2.
+pub const CHECKLIST: &str = r#"# Team checklist: comments must survive.
+version: 1
+summary:
+  last_updated: ""
+  active_task_id: ""
+  status: in_progress
+  blockers: []
+  next_actions: []
+  verification_loop:
+    fast: []
+    full: []
+
+tasks:
+  - task_id: T1
+    title: "Set up the project"   # done last week
+    status: complete
+    validators: [["true"]]
+    note: ""
+  - {task_id: T2, title: Parser, status: not_started, depends_on: [T1], validators: ["true"]}
+  # T3 waits for the parser.
+  - task_id: T3
+    title: 'Writer'
+    depends_on:
+      - T2
+    validators:
+      - "true"
+  - task_id: T4
+    title: Blocked one
+    status: blocked
+    note: |-
+      tried twice
+      same failure: linker error
+    validators: [["true"]]
+"#;
+
+pub const RUN_LOG: &str = "# Run log\n\n## Context\n- Repo: test\n\n## Events (append-only)\n- 2026-11-20T10:00:00Z decision: use the parser crate\n\n## Follow-ups\n- Skills to extract:\n";
+
+/// A repository with CHECKLIST and RUN_LOG in place.
+pub fn with_checklist() -> TestEnv {
+    let env = TestEnv::initialized();
+    env.write("checklist.yaml", CHECKLIST);
+    env.write("run-log.md", RUN_LOG);
+    env
+}
