@@ -143,9 +143,7 @@ impl Context {
                 problem.message
             ));
         }
-        Ok(Err(
-            error.with_hint("run `longrun check` for the full list")
-        )?)
+        Err(error.with_hint("run `longrun check` for the full list"))
     }
 }
 
