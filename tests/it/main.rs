@@ -55,6 +55,7 @@ impl TestEnv {
     }
 
     /// A git repository with one commit.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> TestEnv {
         let env = TestEnv::bare();
         env.git(&["init", "--quiet", "--initial-branch=main"]);
