@@ -3,3 +3,4 @@
 //! Nothing in `state/` spawns a process, prints, or reads the environment.
 
 pub mod model;
+pub mod runlog;

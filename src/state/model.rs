@@ -183,6 +183,26 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// What a run-log event records: the playbook's five kinds, then longrun's own.
+    EventKind, "event kind" {
+        Decision = "decision",
+        Evidence = "evidence",
+        Failure = "failure",
+        Fix = "fix",
+        Note = "note",
+        Claim = "claim",
+        Release = "release",
+        Dispatch = "dispatch",
+        Merge = "merge",
+        Reject = "reject",
+        Approve = "approve",
+        Block = "block",
+        Cost = "cost",
+        Cycle = "cycle",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
