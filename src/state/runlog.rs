@@ -464,7 +464,8 @@ pub fn append_event(
 /// else is read beyond the tail. When a section follows (the playbook's Follow-ups), the file
 /// is read whole and rewritten atomically with the lines inserted before the blank lines that
 /// end Events. A run log without an Events section gets one, before Follow-ups or at the end.
-/// Existing lines keep their bytes; new lines use the file's line ending.
+/// Existing lines keep their bytes; new lines use the file's line ending. An empty `events`
+/// does nothing.
 pub fn append_events(
     path: &Path,
     lock_path: &Path,
@@ -491,7 +492,7 @@ pub fn append_events(
                 path: path.to_path_buf(),
             });
         }
-        Err(error) => return Err(read_error(error)),
+        Err(error) => return Err(write_error(error)),
     };
     let length = file.metadata().map_err(read_error)?.len();
     let end = inspect_end(&file, length).map_err(read_error)?;
@@ -1370,6 +1371,13 @@ with `longrun log <kind> --task <id> \"...\"`; long output belongs in files unde
             );
             assert_eq!(Event::parse_line(&line).unwrap().text, text, "{line:?}");
         }
+        let precise = Event::new(at("2026-11-21T09:14:03.25Z"), EventKind::Cost, "x");
+        assert!(
+            precise
+                .render()
+                .starts_with("- 2026-11-21T09:14:03.25Z cost:")
+        );
+        assert_eq!(Event::parse_line(&precise.render()).unwrap(), precise);
         // Backslashes that cannot be mistaken for escapes are written as they are.
         assert!(
             event(0, r"grep '\d+' C:\tmp")
