@@ -5,3 +5,4 @@
 pub mod checklist;
 pub mod model;
 pub mod plan;
+pub mod runlog;
