@@ -16,19 +16,33 @@ struct Report<'a> {
     errors: usize,
     warnings: usize,
     problems: &'a [Problem],
+    run_log_warnings: &'a [String],
 }
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
     let loaded = ctx.load_checklist(&workspace)?;
-    let problems = loaded.checklist.validate(ValidateOptions {
+    let mut problems = loaded.checklist.validate(ValidateOptions {
         allow_missing_validators: args.allow_missing_validators,
     });
+    let run_log = crate::state::runlog::load(&workspace.run_log())?;
+    let run_log_path = workspace.run_log().display().to_string();
+    let log_warnings: Vec<String> = run_log
+        .garbage
+        .iter()
+        .map(|line| {
+            format!(
+                "{run_log_path}:{}:1: warning: kept as written and skipped: {}",
+                line.line, line.error
+            )
+        })
+        .collect();
     let errors = problems
         .iter()
         .filter(|p| p.severity == Severity::Error)
         .count();
-    let warnings = problems.len() - errors;
+    let warnings = problems.len() - errors + log_warnings.len();
+    problems.sort_by_key(|p| (p.line, p.column));
     let file = loaded.path.display().to_string();
     if args.json {
         ctx.ui.json(&Report {
@@ -37,6 +51,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
             errors,
             warnings,
             problems: &problems,
+            run_log_warnings: &log_warnings,
         });
     } else {
         let mut out = String::new();
@@ -49,6 +64,10 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
                 "{file}:{}:{}: {severity}: {}\n",
                 problem.line, problem.column, problem.message
             ));
+        }
+        for warning in &log_warnings {
+            out.push_str(warning);
+            out.push('\n');
         }
         ctx.ui.data(&out);
         ctx.ui.status(&format!(

@@ -3,6 +3,7 @@
 
 mod check;
 mod init;
+mod log;
 mod next;
 mod status;
 mod task;
@@ -53,7 +54,7 @@ pub fn run(cli: Cli) -> ExitStatus {
 fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError> {
     match command {
         Command::Init(args) => init::run(ctx, &args),
-        Command::Log(_) => Err(CommandError::internal("this command is not built yet")),
+        Command::Log(args) => log::run(ctx, &args),
         Command::Check(args) => check::run(ctx, &args),
         Command::Status(args) => status::run(ctx, &args),
         Command::Next(args) => next::run(ctx, &args),
@@ -114,6 +115,20 @@ impl Context {
         };
         let loaded = checklist::load(&workspace.checklist(), &options)?;
         Ok(loaded)
+    }
+
+    /// Appends events to run-log.md in one write, under its lock.
+    pub fn append_events(
+        &self,
+        workspace: &Workspace,
+        events: &[crate::state::runlog::Event],
+    ) -> Result<(), CommandError> {
+        crate::state::runlog::append_events(
+            &workspace.run_log(),
+            &workspace.run_log_lock(),
+            events,
+        )?;
+        Ok(())
     }
 
     /// Refuses to act on a checklist with problems that make acting unsafe.

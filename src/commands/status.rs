@@ -36,6 +36,7 @@ struct TaskLine<'a> {
 }
 
 const LIST_LIMIT: usize = 5;
+const EVENT_LIMIT: usize = 5;
 
 pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
@@ -104,7 +105,11 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
     let awaiting_approval: Vec<TaskLine> = with_status(TaskStatus::AwaitingApproval)
         .map(plain)
         .collect();
-    let events = Vec::new();
+    let events: Vec<String> =
+        crate::state::runlog::read_last_events(&workspace.run_log(), EVENT_LIMIT)?
+            .iter()
+            .map(|event| event.render())
+            .collect();
 
     let view = StatusView {
         tasks: checklist.tasks.len(),

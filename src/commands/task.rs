@@ -5,6 +5,8 @@ use crate::cli::{TaskSetArgs, TaskShowArgs};
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::state::checklist::{self, FieldValue, LoadOptions, TaskEdit, TaskField, UpdateOutcome};
+use crate::state::model::EventKind;
+use crate::state::runlog::{Event, FieldKey};
 
 pub fn set(ctx: &Context, args: &TaskSetArgs) -> Result<ExitStatus, CommandError> {
     if args.status.is_none() && args.note.is_none() {
@@ -48,7 +50,28 @@ pub fn set(ctx: &Context, args: &TaskSetArgs) -> Result<ExitStatus, CommandError
         },
     )?;
     match outcome {
-        UpdateOutcome::Written => ctx.ui.status(&format!("updated task `{task_id}`")),
+        UpdateOutcome::Written => {
+            let mut changes = Vec::new();
+            if let Some(status) = args.status {
+                changes.push(format!("status → {status}"));
+            }
+            if args.note.is_some() {
+                changes.push("note replaced".to_string());
+            }
+            let mut event = Event::new(
+                ctx.clock.now(),
+                EventKind::Note,
+                format!("task set by hand: {}", changes.join(", ")),
+            )
+            .with_task(args.task.clone());
+            if let Some(status) = args.status
+                && let Ok(key) = FieldKey::parse("status")
+            {
+                event = event.with_field(key, status.as_str());
+            }
+            ctx.append_events(&workspace, &[event])?;
+            ctx.ui.status(&format!("updated task `{task_id}`"));
+        }
         UpdateOutcome::Unchanged => ctx.ui.status(&format!(
             "task `{task_id}` already says that; nothing written"
         )),

@@ -251,8 +251,10 @@ impl fmt::Display for FieldKey {
 }
 
 impl Event {
-    /// An event without task or fields.
+    /// An event without task or fields. The time is kept to the second: the log is read by
+    /// people, and sub-second digits would only make every line longer.
     pub fn new(timestamp: Timestamp, kind: EventKind, text: impl Into<String>) -> Event {
+        let timestamp = Timestamp::from_second(timestamp.as_second()).unwrap_or(timestamp);
         Event {
             timestamp,
             kind,
@@ -1373,9 +1375,8 @@ with `longrun log <kind> --task <id> \"...\"`; long output belongs in files unde
         }
         let precise = Event::new(at("2026-11-21T09:14:03.25Z"), EventKind::Cost, "x");
         assert!(
-            precise
-                .render()
-                .starts_with("- 2026-11-21T09:14:03.25Z cost:")
+            // Kept to the second.
+            precise.render().starts_with("- 2026-11-21T09:14:03Z cost:")
         );
         assert_eq!(Event::parse_line(&precise.render()).unwrap(), precise);
         // Backslashes that cannot be mistaken for escapes are written as they are.

@@ -6,6 +6,7 @@ mod bad_input;
 mod check;
 mod help;
 mod init;
+mod log;
 mod next_status;
 mod task;
 
