@@ -507,3 +507,57 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_persons_save_between_read_and_write_is_never_clobbered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checklist.yaml");
+    std::fs::write(&path, COMMENTED).unwrap();
+    let lock = dir.path().join("lock");
+    let options = LoadOptions::default();
+    let persons_version = COMMENTED.replace("title: Third", "title: Third (renamed by a person)");
+    let mut calls = 0;
+    let outcome = update(&path, &lock, &options, |_| {
+        calls += 1;
+        if calls == 1 {
+            // A person saves the file after longrun read it and before it writes.
+            std::fs::write(&path, &persons_version).unwrap();
+        }
+        Ok(vec![set("T2", TaskField::Status, text("complete"))])
+    })
+    .unwrap();
+    assert_eq!(outcome, UpdateOutcome::Written);
+    assert_eq!(calls, 2, "the edit is made again on the new content");
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        after,
+        persons_version.replace(
+            "'Flow task', status: not_started",
+            "'Flow task', status: complete"
+        )
+    );
+}
+
+#[test]
+fn a_file_that_keeps_changing_is_refused_not_clobbered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checklist.yaml");
+    std::fs::write(&path, COMMENTED).unwrap();
+    let mut round = 0;
+    let result = update(
+        &path,
+        &dir.path().join("lock"),
+        &LoadOptions::default(),
+        |_| {
+            round += 1;
+            std::fs::write(&path, format!("{COMMENTED}# save {round}\n")).unwrap();
+            Ok(vec![set("T2", TaskField::Status, text("complete"))])
+        },
+    );
+    assert!(matches!(result, Err(ChecklistError::Contended { .. })));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        format!("{COMMENTED}# save {round}\n"),
+        "the person's last save is what stays"
+    );
+}
