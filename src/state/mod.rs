@@ -2,4 +2,5 @@
 //!
 //! Nothing in `state/` spawns a process, prints, or reads the environment.
 
+pub mod claims;
 pub mod model;

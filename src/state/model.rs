@@ -190,7 +190,16 @@ mod tests {
     #[test]
     fn task_ids_that_could_be_paths_are_refused() {
         for bad in [
-            "", "../../etc", "..", "a/b", "a b", ".hidden", "-x", "a\\b", "T1..", "é",
+            "",
+            "../../etc",
+            "..",
+            "a/b",
+            "a b",
+            ".hidden",
+            "-x",
+            "a\\b",
+            "T1..",
+            "é",
         ] {
             assert!(TaskId::parse(bad).is_err(), "{bad:?} should be refused");
         }
