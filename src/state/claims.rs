@@ -208,13 +208,13 @@ pub enum ClaimError {
 impl ClaimError {
     /// A refusal rather than a fault: the caller asked for something the current claim does
     /// not allow (wrong token, nothing to release, a live holder). Commands exit 1 on these.
+    /// A corrupt file is not a refusal: a person has to look at it.
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
             ClaimError::NotClaimed { .. }
                 | ClaimError::WrongToken { .. }
                 | ClaimError::HeldElsewhere { .. }
-                | ClaimError::Corrupt { .. }
         )
     }
 }
