@@ -38,7 +38,7 @@ use jiff::Timestamp;
 use crate::git::{GitError, git_command};
 use crate::state::claims::{
     Claim, ClaimEntry, ClaimError, ClaimInfo, ClaimOutcome, ClaimRequest, ClaimStore, ClaimToken,
-    HeldClaim,
+    HeldClaim, TakeoverOutcome,
 };
 use crate::state::model::TaskId;
 
@@ -668,23 +668,123 @@ pub fn claim_mirrored(
         token: Some(claim.token.clone()),
         ..request.clone()
     };
-    let local = store.claim(&mirrored_request);
-    let taken_locally = match local {
-        Ok(ClaimOutcome::Claimed(held)) => return Ok(MirroredOutcome::Claimed(held)),
-        Ok(ClaimOutcome::Taken(entry)) => Ok(entry),
-        Err(error) => Err(error),
+    let local = store.claim(&mirrored_request).map(|outcome| match outcome {
+        ClaimOutcome::Claimed(held) => Ok(held),
+        ClaimOutcome::Taken(entry) => Err(entry),
+    });
+    finish_mirror(remote, &request.task, claim, local)
+}
+
+/// Replaces the stale claim whose remote ref points at `stale_tip` (its lease ran out, as
+/// seen in a listing) and mirrors the new claim locally. The remote decides first (a push
+/// leased on `stale_tip`); a local lock file is then replaced only if it is stale too (no
+/// live process holds it, its lease ran out). If the local side refuses, the new remote
+/// claim is released again.
+pub fn take_over_mirrored(
+    store: &ClaimStore,
+    remote: &RemoteClaims,
+    request: &ClaimRequest,
+    stale_tip: &ClaimToken,
+) -> Result<MirroredOutcome, GitClaimError> {
+    let local = store.entry(&request.task, request.now)?;
+    let local_token = match local {
+        None => None,
+        Some(entry) => {
+            let stale_token = entry
+                .claim()
+                .filter(|_| entry.stale)
+                .map(|claim| claim.token.clone());
+            match stale_token {
+                Some(token) => Some(token),
+                // A live local holder, an unexpired lease or a corrupt file: not ours to
+                // replace, so the remote is not asked.
+                None => return Ok(MirroredOutcome::TakenLocally(entry)),
+            }
+        }
     };
+    let claim = match remote.take_over(request, stale_tip)? {
+        RemoteClaimOutcome::Won(claim) => claim,
+        RemoteClaimOutcome::Lost { holder } => {
+            return Ok(MirroredOutcome::TakenRemotely { holder });
+        }
+    };
+    let mirrored_request = ClaimRequest {
+        token: Some(claim.token.clone()),
+        ..request.clone()
+    };
+    let local = match &local_token {
+        None => store.claim(&mirrored_request).map(|outcome| match outcome {
+            ClaimOutcome::Claimed(held) => Ok(held),
+            ClaimOutcome::Taken(entry) => Err(entry),
+        }),
+        Some(local_token) => store
+            .take_over_stale(&mirrored_request, local_token)
+            .map(|outcome| match outcome {
+                TakeoverOutcome::TookOver { held, .. } | TakeoverOutcome::Claimed(held) => Ok(held),
+                TakeoverOutcome::Taken(entry) => Err(entry),
+            }),
+    };
+    finish_mirror(remote, &request.task, claim, local)
+}
+
+/// Renews a mirrored claim: the remote first (leased), then the lock file, so the lock file
+/// never shows a lease the remote did not grant.
+pub fn renew_mirrored(
+    store: &ClaimStore,
+    remote: &RemoteClaims,
+    task: &TaskId,
+    token: &ClaimToken,
+    now: Timestamp,
+    lease: Duration,
+) -> Result<Leased<Claim>, GitClaimError> {
+    match remote.renew(task, token, now, lease)? {
+        Leased::NotHolder { holder } => Ok(Leased::NotHolder { holder }),
+        Leased::Done(_) => Ok(Leased::Done(store.renew(task, token, now, lease)?)),
+    }
+}
+
+/// Releases a mirrored claim: the remote first (a leased delete), then the lock file. When
+/// the remote says the token no longer holds the task, a lock file still carrying that token
+/// is an outdated mirror and is removed too; a lock file with another token is left alone.
+pub fn release_mirrored(
+    store: &ClaimStore,
+    remote: &RemoteClaims,
+    task: &TaskId,
+    token: &ClaimToken,
+) -> Result<Leased<Claim>, GitClaimError> {
+    let remote_outcome = remote.release(task, token)?;
+    match store.release(task, token) {
+        Ok(_) | Err(ClaimError::NotClaimed { .. }) => {}
+        Err(ClaimError::WrongToken { .. })
+            if matches!(remote_outcome, Leased::NotHolder { .. }) => {}
+        Err(error) => return Err(error.into()),
+    }
+    Ok(remote_outcome)
+}
+
+/// The local half of a mirrored claim or takeover: keep the held lock file, or roll the
+/// remote claim back when the local side refused or failed.
+fn finish_mirror(
+    remote: &RemoteClaims,
+    task: &TaskId,
+    claim: Claim,
+    local: Result<Result<HeldClaim, ClaimEntry>, ClaimError>,
+) -> Result<MirroredOutcome, GitClaimError> {
+    if let Ok(Ok(held)) = local {
+        return Ok(MirroredOutcome::Claimed(held));
+    }
     // The lock file could not follow the remote: undo the remote claim so the task is not
     // held by nobody until its lease runs out.
-    if let Err(rollback) = remote.release(&request.task, &claim.token) {
+    if let Err(rollback) = remote.release(task, &claim.token) {
         return Err(GitClaimError::RollbackFailed {
-            reference: claim_ref(&request.task)?,
+            reference: claim_ref(task)?,
             token: claim.token,
             cause: Box::new(rollback),
         });
     }
-    match taken_locally {
-        Ok(entry) => Ok(MirroredOutcome::TakenLocally(entry)),
+    match local {
+        Ok(Ok(held)) => Ok(MirroredOutcome::Claimed(held)),
+        Ok(Err(entry)) => Ok(MirroredOutcome::TakenLocally(entry)),
         Err(error) => Err(GitClaimError::Store(error)),
     }
 }
@@ -1184,6 +1284,98 @@ mod tests {
             "the remote claim was not rolled back"
         );
         drop(held);
+    }
+
+    #[test]
+    fn mirrored_renew_release_and_takeover_keep_lock_files_in_step_with_the_remote() {
+        let (dir, bare, clones) = setup(2);
+        let store_a = ClaimStore::new(dir.path().join("clone0").join(CLAIMS_DIR_NAME));
+        let store_b = ClaimStore::new(dir.path().join("clone1").join(CLAIMS_DIR_NAME));
+        let (a, b) = (&clones[0], &clones[1]);
+        let t1 = task("T1");
+        let claimed = |outcome: MirroredOutcome| match outcome {
+            MirroredOutcome::Claimed(held) => held,
+            other => panic!("expected a claim, got {other:?}"),
+        };
+
+        // Heartbeat: both sides move together.
+        let held = claimed(claim_mirrored(&store_a, a, &request("T1", "alice", t0())).unwrap());
+        let token = held.token().clone();
+        let renewed = match renew_mirrored(&store_a, a, &t1, &token, later(300), LEASE).unwrap() {
+            Leased::Done(claim) => claim,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(renewed.info.lease_expires_at, later(900));
+        let local = store_a.entry(&t1, later(300)).unwrap().unwrap();
+        assert_eq!(local.claim(), Some(&renewed));
+        let RemoteContent::Claim(remote_claim) = a.holder(&t1).unwrap().unwrap().content else {
+            panic!("corrupt remote claim")
+        };
+        assert_eq!(*remote_claim, renewed);
+
+        // Alice's process dies; past the lease, Bob (another machine) takes over.
+        drop(held);
+        let stale_tip = b
+            .fetch_all()
+            .unwrap()
+            .into_iter()
+            .find(|claim| claim.task == t1)
+            .unwrap()
+            .tip;
+        let bob = claimed(
+            take_over_mirrored(&store_b, b, &request("T1", "bob", later(1000)), &stale_tip)
+                .unwrap(),
+        );
+        assert_eq!(
+            remote_ref(&bare, "T1").as_deref(),
+            Some(bob.token().as_str())
+        );
+        // Alice comes back: fenced out on the remote, and her outdated mirror goes away.
+        assert!(matches!(
+            renew_mirrored(&store_a, a, &t1, &token, later(1001), LEASE).unwrap(),
+            Leased::NotHolder { holder: Some(_) }
+        ));
+        assert!(matches!(
+            release_mirrored(&store_a, a, &t1, &token).unwrap(),
+            Leased::NotHolder { holder: Some(_) }
+        ));
+        assert!(store_a.entry(&t1, later(1001)).unwrap().is_none());
+        assert_eq!(
+            remote_ref(&bare, "T1").as_deref(),
+            Some(bob.token().as_str())
+        );
+
+        // Bob's process dies too; Carol on Bob's machine takes over the local stale mirror.
+        let bob_token = bob.token().clone();
+        drop(bob);
+        let carol = claimed(
+            take_over_mirrored(
+                &store_b,
+                b,
+                &request("T1", "carol", later(5000)),
+                &bob_token,
+            )
+            .unwrap(),
+        );
+        let local = store_b.entry(&t1, later(5000)).unwrap().unwrap();
+        assert_eq!(local.claim().unwrap().token, *carol.token());
+        assert_eq!(
+            remote_ref(&bare, "T1").as_deref(),
+            Some(carol.token().as_str())
+        );
+        // A takeover while Carol is alive is refused locally without asking the remote.
+        assert!(matches!(
+            take_over_mirrored(&store_b, b, &request("T1", "dave", later(9000)), carol.token())
+                .unwrap(),
+            MirroredOutcome::TakenLocally(entry) if entry.holder_alive
+        ));
+
+        assert!(matches!(
+            release_mirrored(&store_b, b, &t1, carol.token()).unwrap(),
+            Leased::Done(_)
+        ));
+        assert!(store_b.entry(&t1, later(5001)).unwrap().is_none());
+        assert_eq!(remote_ref(&bare, "T1"), None);
     }
 
     #[test]
