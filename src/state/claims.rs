@@ -501,6 +501,26 @@ impl ClaimStore {
         inspect(&path, &file, Some(task), now).map(Some)
     }
 
+    /// The current claim on `task` if `token` is its token: the fence a gate checks before it
+    /// merges a worker's result. Refused like [`ClaimStore::release`] otherwise. A snapshot:
+    /// the caller that acts on it must still hold the claim (its own [`HeldClaim`]) or
+    /// re-check under its own serialization.
+    pub fn verify(&self, task: &TaskId, token: &ClaimToken) -> Result<Claim, ClaimError> {
+        let path = self.lock_path(task)?;
+        if !self.dir.exists() {
+            return Err(ClaimError::NotClaimed {
+                task: task.clone(),
+                path,
+            });
+        }
+        let _mutex = self.mutex(MutexMode::Shared)?;
+        let file =
+            File::open(&path).map_err(|source| not_claimed_or_io(task, &path, source, "open"))?;
+        let current = read_claim(&path, &file)?;
+        check_token(task, &path, token, &current)?;
+        Ok(current)
+    }
+
     /// Every lock file in the store, sorted by path. Corrupt files are listed (as corrupt,
     /// with their path), never skipped. A missing store directory lists as empty.
     pub fn list(&self, now: Timestamp) -> Result<Vec<ClaimEntry>, ClaimError> {
@@ -1291,6 +1311,11 @@ mod tests {
         let error = store.release(&t1, &wrong).unwrap_err();
         assert!(matches!(error, ClaimError::WrongToken { .. }), "{error}");
 
+        assert_eq!(store.verify(&t1, held.token()).unwrap(), *held.claim());
+        assert!(matches!(
+            store.verify(&t1, &wrong).unwrap_err(),
+            ClaimError::WrongToken { .. }
+        ));
         let renewed = held.renew(&store, later(300), LEASE).unwrap().clone();
         assert_eq!(renewed.info.heartbeat_at, later(300));
         assert_eq!(renewed.info.lease_expires_at, later(900));
@@ -1638,5 +1663,12 @@ mod tests {
         let (_dir, store) = store();
         assert!(store.list(t0()).unwrap().is_empty());
         assert!(store.entry(&task("T1"), t0()).unwrap().is_none());
+        assert!(matches!(
+            store
+                .verify(&task("T1"), &ClaimToken::generate())
+                .unwrap_err(),
+            ClaimError::NotClaimed { .. }
+        ));
+        assert!(!store.dir().exists(), "reading created the store directory");
     }
 }
