@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod claims;
+
 /// A git invocation that failed, with its command line and stderr.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {

@@ -3,6 +3,7 @@
 //! Nothing in `state/` spawns a process, prints, or reads the environment.
 
 pub mod checklist;
+pub mod claims;
 pub mod model;
 pub mod plan;
 pub mod runlog;
