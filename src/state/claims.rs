@@ -17,7 +17,7 @@
 //!   lives ([`HeldClaim`]). The kernel drops it when the process dies, so "no live holder" is
 //!   a non-blocking `try_lock` that succeeds; no pid guessing.
 //! * **Mutations** (renew, release, takeover, adopt, forced removal) happen under an
-//!   exclusive `flock` on `current_tasks/.claims.mutex`; readers (listing, inspecting a taken
+//!   exclusive `flock` on `current_tasks/.claims-mutex.lock`; readers (listing, inspecting a taken
 //!   claim) take it shared. The liveness lock cannot double as the mutation lock: the live
 //!   holder keeps it forever, and a `longrun heartbeat` run by another process must still be
 //!   able to renew. Inside the mutex, a check ("the token is still X", "the lease expired and
@@ -44,7 +44,9 @@ pub const CLAIMS_DIR_NAME: &str = "current_tasks";
 
 /// The file every mutation locks exclusively (and every reader shared). It is never deleted:
 /// removing a lock file that someone may be waiting on would split the lock in two.
-pub const MUTEX_FILE_NAME: &str = ".claims.mutex";
+// Ends in `.lock` so the `current_tasks/*.lock` line of `.gitignore` covers it; the leading
+// dot keeps it out of claim listings (a task id never starts with a dot).
+pub const MUTEX_FILE_NAME: &str = ".claims-mutex.lock";
 
 /// Lock files are a few hundred bytes; anything far larger is not one of ours.
 const MAX_LOCK_FILE_BYTES: u64 = 64 * 1024;
@@ -775,7 +777,7 @@ impl ClaimStore {
             source,
         })?;
         let path = self.dir.join(format!(
-            ".{}.lock.{}.{}.tmp",
+            ".{}.{}.{}.tmp.lock",
             claim.info.task,
             std::process::id(),
             &random_hex_128()[..16]
