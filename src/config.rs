@@ -657,6 +657,9 @@ impl Config {
     /// task starts at the top of the escalation ladder when there is one. Every
     /// `escalation.after_failures` failed attempts move one step up the ladder, stopping at
     /// its top; a profile that is not on the ladder never moves.
+    ///
+    /// Profiles named in this file are checked at load; a task's own `agent` is not (it
+    /// comes from checklist.yaml): the caller looks it up with [`Config::profile`].
     pub fn route<'a>(
         &'a self,
         risk: Option<Risk>,
@@ -1001,7 +1004,7 @@ impl Reader<'_> {
 
     fn profile(&mut self, node: &Node, key: &str, name: &str, name_pos: Pos) -> Read<Profile> {
         let fields = self.fields(node, key, PROFILE_KEYS)?;
-        // The kind picks the built-in profile the others keys replace, so it comes first,
+        // The kind picks the built-in profile the other keys replace, so it comes first,
         // wherever it is written.
         let kind = match fields.iter().find(|field| field.key == "kind") {
             Some(field) => self.enumeration(&field.value, &join(key, "kind"))?,
