@@ -463,8 +463,11 @@ fn format_number(n: f64) -> String {
 /// A literal block scalar can hold `text` exactly.
 fn block_scalar_safe(text: &str) -> bool {
     let body = text.strip_suffix('\n').unwrap_or(text);
+    // A block scalar's indentation is taken from its first non-empty line, so that line
+    // must not start with a space (it would read back without it).
+    let first_content = body.split('\n').find(|line| !line.is_empty()).unwrap_or("");
     !body.is_empty()
-        && !body.starts_with([' ', '\t'])
+        && !first_content.starts_with([' ', '\t'])
         && !body.ends_with('\n')
         && !text.contains(['\r', '\t'])
         && body.split('\n').all(|line| line == line.trim_end())

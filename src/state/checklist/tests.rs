@@ -334,6 +334,8 @@ fn awkward_strings_round_trip() {
         "tab\there",
         "multi\nline\n",
         "  leading",
+        "\n !",
+        "\n\n  indented after blank lines\nx",
         "",
         "ünïcödé → ok",
         "- dash",
