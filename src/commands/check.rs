@@ -16,7 +16,7 @@ struct Report<'a> {
     errors: usize,
     warnings: usize,
     problems: &'a [Problem],
-    run_log_warnings: &'a [String],
+    file_warnings: &'a [String],
 }
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> {
@@ -25,6 +25,9 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
     let mut problems = loaded.checklist.validate(ValidateOptions {
         allow_missing_validators: args.allow_missing_validators,
     });
+    let (_config, config_warnings) = crate::config::Config::load(&workspace.config())
+        .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+    let config_path = workspace.config().display().to_string();
     let run_log = crate::state::runlog::load(&workspace.run_log())?;
     let run_log_path = workspace.run_log().display().to_string();
     let log_warnings: Vec<String> = run_log
@@ -36,6 +39,12 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
                 line.line, line.error
             )
         })
+        .chain(config_warnings.iter().map(|warning| {
+            format!(
+                "{config_path}:{}:{}: warning: {}",
+                warning.line, warning.column, warning.message
+            )
+        }))
         .collect();
     let errors = problems
         .iter()
@@ -51,7 +60,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
             errors,
             warnings,
             problems: &problems,
-            run_log_warnings: &log_warnings,
+            file_warnings: &log_warnings,
         });
     } else {
         let mut out = String::new();
