@@ -20,7 +20,7 @@ pub fn commit_all(
     message: &str,
     identity: &Identity,
 ) -> Result<Option<String>, GitError> {
-    run_git_as(dir, identity, ["add", "--all"])?.into_result()?;
+    run_git_output(dir, ["add", "--all"])?.into_result()?;
     let staged = run_git_output(dir, ["diff", "--cached", "--quiet", "--no-ext-diff"])?;
     match staged.code() {
         Some(0) => return Ok(None),

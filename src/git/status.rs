@@ -51,8 +51,8 @@ pub fn is_clean(dir: &Path) -> Result<bool, GitError> {
 /// means something wrote into this checkout (the worker, or the person working in it).
 ///
 /// Covers HEAD, the branch, every status entry, and the size and modification time of every
-/// path status lists. Ignored files are not covered. Costs two git runs plus one `stat` per
-/// listed path.
+/// path status lists. Ignored files are not covered. Costs three short git runs plus one
+/// `stat` per listed path.
 pub fn status_fingerprint(dir: &Path) -> Result<String, GitError> {
     let head = super::repo::rev_parse(dir, "HEAD")?;
     // `--branch` adds a `## <branch>` header, so switching branches changes the digest.

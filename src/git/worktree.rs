@@ -39,8 +39,8 @@ pub enum WorktreeAdded {
     AlreadyPresent { head: Option<String> },
 }
 
-/// Creates a worktree at `path` on `branch`. A new branch starts at `base` (any revision,
-/// usually the target branch's commit id); an existing one is checked out as it is.
+/// Creates a worktree at the absolute `path` on `branch`. A new branch starts at `base` (any
+/// revision, usually the target branch's commit id); an existing one is checked out as it is.
 /// Idempotent: a worktree already at `path` on `branch` is left alone, and a registration
 /// whose directory is gone is pruned first.
 pub fn worktree_add(
@@ -50,6 +50,7 @@ pub fn worktree_add(
     base: &str,
 ) -> Result<WorktreeAdded, GitError> {
     check_branch_name(branch)?;
+    check_absolute(path)?;
     for existing in worktree_list(primary)? {
         if !same_path(&existing.path, path) {
             continue;
@@ -111,6 +112,7 @@ pub fn worktree_add(
 /// Removes the worktree at `path`. Without `force`, git refuses when it holds modified or
 /// untracked files. A directory already gone is pruned instead, so a retry succeeds.
 pub fn worktree_remove(primary: &Path, path: &Path, force: bool) -> Result<(), GitError> {
+    check_absolute(path)?;
     if !path.exists() {
         return worktree_prune(primary);
     }
@@ -200,6 +202,20 @@ pub fn parse_worktree_list(output: &[u8]) -> Result<Vec<WorktreeInfo>, String> {
         }
     }
     Ok(worktrees)
+}
+
+/// Worktree paths must be absolute: git would resolve a relative one against the primary
+/// checkout, and the comparison with `worktree list` against the process's directory.
+fn check_absolute(path: &Path) -> Result<(), GitError> {
+    if path.is_absolute() {
+        Ok(())
+    } else {
+        Err(GitError::InvalidArgument {
+            what: "worktree path",
+            value: path.display().to_string(),
+            reason: "expected an absolute path",
+        })
+    }
 }
 
 /// True when both paths name the same directory; git stores worktree paths absolute and
@@ -330,6 +346,7 @@ mod tests {
         let repo = TestRepo::new();
         let path = repo.root.join("wt");
         assert!(worktree_add(&repo.primary, &path, "-b", "main").is_err());
+        assert!(worktree_add(&repo.primary, Path::new("wt"), "longrun/T1", "main").is_err());
         assert!(worktree_add(&repo.primary, &path, "longrun/T1", "no-such-base").is_err());
         // `main` is checked out in the primary checkout already.
         assert!(worktree_add(&repo.primary, &path, "main", "main").is_err());
