@@ -609,9 +609,18 @@ impl RemoteClaims {
     }
 
     fn output(&self, mut command: std::process::Command) -> Result<Output, GitClaimError> {
-        command
-            .output()
-            .map_err(|error| GitClaimError::Git(GitError::Spawn(error)))
+        let args = command
+            .get_args()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        command.output().map_err(|source| {
+            GitClaimError::Git(GitError::Spawn {
+                args,
+                dir: self.repo.clone(),
+                source,
+            })
+        })
     }
 
     /// Runs a local git command; a failure is a [`GitError`].
@@ -796,7 +805,11 @@ pub fn primary_checkout(dir: &Path) -> Result<PathBuf, GitClaimError> {
     let output = git_command(dir)
         .args(args)
         .output()
-        .map_err(GitError::Spawn)?;
+        .map_err(|source| GitError::Spawn {
+            args: args.join(" "),
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     let common_dir = PathBuf::from(checked(dir, &args, output)?.trim_end_matches('\n'));
     // A non-bare repository keeps its common directory at `<primary checkout>/.git`; a bare
     // one (or a `--separate-git-dir` layout) has no checkout that could hold claim files.

@@ -1,0 +1,270 @@
+//! Questions about a repository: what a revision names, which commit descends from which,
+//! where the common directory and the primary checkout are, which branches exist. Also the
+//! deletion of a branch. Read-only apart from [`branch_delete`]; nothing here touches a
+//! working tree.
+
+use std::path::{Path, PathBuf};
+
+use super::{
+    GitError, check_branch_name, check_object_id, path_from_bytes, run_git, run_git_output,
+    worktree,
+};
+
+/// A local branch and the commit it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Branch {
+    /// The short name, without `refs/heads/`.
+    pub name: String,
+    pub commit: String,
+}
+
+/// The full commit id `rev` names, or `None` when it names nothing or something that is not
+/// a commit (`rev-parse --verify --quiet <rev>^{commit}`).
+pub fn rev_parse(dir: &Path, rev: &str) -> Result<Option<String>, GitError> {
+    peel(dir, rev, "commit")
+}
+
+/// The tree id of `commit`; an error when `commit` does not name a commit.
+pub fn tree_of(dir: &Path, commit: &str) -> Result<String, GitError> {
+    peel(dir, commit, "tree")?.ok_or_else(|| GitError::Unexpected {
+        args: format!("rev-parse --verify --quiet {commit}^{{tree}}"),
+        dir: dir.to_path_buf(),
+        detail: format!("`{commit}` does not name a commit"),
+    })
+}
+
+fn peel(dir: &Path, rev: &str, kind: &str) -> Result<Option<String>, GitError> {
+    let spec = format!("{rev}^{{{kind}}}");
+    // `--end-of-options`: a revision from the caller that starts with `-` is a revision, not
+    // an option (plain `--` would make rev-parse treat what follows as paths).
+    let output = run_git_output(
+        dir,
+        [
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &spec,
+        ],
+    )?;
+    match output.code() {
+        Some(0) => {
+            let id = output.stdout_text().trim().to_string();
+            check_object_id("object id from rev-parse", &id)
+                .map_err(|_| output.unexpected(format!("expected an object id, got `{id}`")))?;
+            Ok(Some(id))
+        }
+        // `--verify --quiet` exits 1 when the revision does not resolve to a `kind` (no such
+        // revision, or one that peels to a tree or a blob); git dies with 128 for real
+        // failures (not a repository, a corrupt object).
+        Some(1) => Ok(None),
+        _ => Err(output.to_error()),
+    }
+}
+
+/// True when `ancestor` is `descendant` or one of its ancestors (`merge-base --is-ancestor`).
+pub fn is_ancestor(dir: &Path, ancestor: &str, descendant: &str) -> Result<bool, GitError> {
+    check_object_id("commit", ancestor)?;
+    check_object_id("commit", descendant)?;
+    let output = run_git_output(
+        dir,
+        ["merge-base", "--is-ancestor", "--", ancestor, descendant],
+    )?;
+    match output.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(output.to_error()),
+    }
+}
+
+/// The repository's common directory (the primary checkout's `.git`, or the bare repository),
+/// the same from every worktree. Claims and runtime files that all worktrees share live
+/// relative to it.
+pub fn common_dir(dir: &Path) -> Result<PathBuf, GitError> {
+    let output = run_git_output(
+        dir,
+        ["rev-parse", "--path-format=absolute", "--git-common-dir"],
+    )?
+    .into_result()?;
+    let mut bytes = output.stdout.as_slice();
+    while let Some((last, rest)) = bytes.split_last() {
+        if *last == b'\n' || *last == b'\r' {
+            bytes = rest;
+        } else {
+            break;
+        }
+    }
+    if bytes.is_empty() {
+        return Err(output.unexpected("no common directory in the output"));
+    }
+    Ok(path_from_bytes(bytes))
+}
+
+/// The primary checkout (the main worktree) of the repository `dir` belongs to, from any of
+/// its worktrees; `None` for a bare repository.
+pub fn primary_checkout(dir: &Path) -> Result<Option<PathBuf>, GitError> {
+    // git lists the main worktree first, also when `core.worktree` puts it somewhere other
+    // than next to the common directory.
+    let worktrees = worktree::worktree_list(dir)?;
+    Ok(worktrees
+        .into_iter()
+        .next()
+        .filter(|main| !main.bare)
+        .map(|main| main.path))
+}
+
+/// The local branches whose short name starts with `prefix` (all branches for `""`), in
+/// refname order.
+pub fn list_branches(dir: &Path, prefix: &str) -> Result<Vec<Branch>, GitError> {
+    let output = run_git_output(
+        dir,
+        [
+            "for-each-ref",
+            "--format=%(objectname)%00%(refname)",
+            "--",
+            "refs/heads/",
+        ],
+    )?
+    .into_result()?;
+    let branches = parse_branch_list(&output.stdout).map_err(|detail| output.unexpected(detail))?;
+    // Filtered here, not by a for-each-ref pattern: patterns match whole path components, so
+    // `longrun/T` would not find `longrun/T1`.
+    Ok(branches
+        .into_iter()
+        .filter(|branch| branch.name.starts_with(prefix))
+        .collect())
+}
+
+/// Parses `for-each-ref --format=%(objectname)%00%(refname)` output for `refs/heads/`: one
+/// line per ref (ref names cannot hold a newline or NUL).
+pub fn parse_branch_list(output: &[u8]) -> Result<Vec<Branch>, String> {
+    let text = String::from_utf8_lossy(output);
+    let mut branches = Vec::new();
+    for line in text.lines().filter(|line| !line.is_empty()) {
+        let (commit, refname) = line
+            .split_once('\0')
+            .ok_or_else(|| format!("no NUL separator in `{line}`"))?;
+        let name = refname
+            .strip_prefix("refs/heads/")
+            .ok_or_else(|| format!("`{refname}` is not under refs/heads/"))?;
+        branches.push(Branch {
+            name: name.to_string(),
+            commit: commit.to_string(),
+        });
+    }
+    Ok(branches)
+}
+
+/// Deletes a local branch. Without `force`, git refuses a branch not merged into the
+/// checked-out branch of `dir`; with or without, it refuses a branch checked out in any
+/// worktree. Returns false when the branch did not exist, so a retried cleanup succeeds.
+pub fn branch_delete(dir: &Path, branch: &str, force: bool) -> Result<bool, GitError> {
+    check_branch_name(branch)?;
+    if rev_parse(dir, &format!("refs/heads/{branch}"))?.is_none() {
+        return Ok(false);
+    }
+    let flag = if force { "-D" } else { "-d" };
+    run_git(dir, ["branch", "--quiet", flag, "--", branch])?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::testutil::TestRepo;
+
+    #[test]
+    fn branch_list_parses_names_and_commits() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        let output = format!("{a}\0refs/heads/longrun/T1\n{b}\0refs/heads/main\n");
+        let branches = parse_branch_list(output.as_bytes()).unwrap();
+        assert_eq!(
+            branches,
+            vec![
+                Branch {
+                    name: "longrun/T1".into(),
+                    commit: a
+                },
+                Branch {
+                    name: "main".into(),
+                    commit: b
+                },
+            ]
+        );
+        assert!(parse_branch_list(b"garbage\n").is_err());
+        assert_eq!(parse_branch_list(b"").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn rev_parse_answers_none_for_missing_and_non_commits() {
+        let repo = TestRepo::new();
+        let head = repo.head(&repo.primary);
+        assert_eq!(
+            rev_parse(&repo.primary, "main").unwrap(),
+            Some(head.clone())
+        );
+        assert_eq!(rev_parse(&repo.primary, "no-such-branch").unwrap(), None);
+        assert_eq!(rev_parse(&repo.primary, "--all").unwrap(), None);
+        let tree = tree_of(&repo.primary, &head).unwrap();
+        assert_ne!(tree, head);
+        // A tree is not a commit.
+        assert_eq!(rev_parse(&repo.primary, &tree).unwrap(), None);
+        assert!(tree_of(&repo.primary, "no-such-branch").is_err());
+    }
+
+    #[test]
+    fn rev_parse_outside_a_repository_is_an_error() {
+        let temp = tempfile::tempdir().unwrap();
+        assert!(rev_parse(temp.path(), "HEAD").is_err());
+    }
+
+    #[test]
+    fn ancestry_common_dir_primary_and_branches() {
+        let repo = TestRepo::new();
+        let first = repo.head(&repo.primary);
+        repo.write("a.txt", "a\n");
+        let second = repo.commit_everything(&repo.primary, "second");
+        assert!(is_ancestor(&repo.primary, &first, &second).unwrap());
+        assert!(!is_ancestor(&repo.primary, &second, &first).unwrap());
+        assert!(is_ancestor(&repo.primary, &second, &second).unwrap());
+        assert!(is_ancestor(&repo.primary, "HEAD", &second).is_err());
+
+        assert_eq!(
+            common_dir(&repo.primary).unwrap(),
+            repo.primary.join(".git")
+        );
+        assert_eq!(
+            primary_checkout(&repo.primary).unwrap(),
+            Some(repo.primary.clone())
+        );
+
+        run_git(&repo.primary, ["branch", "longrun/T1", &first]).unwrap();
+        run_git(&repo.primary, ["branch", "longrun/T2", &second]).unwrap();
+        let branches = list_branches(&repo.primary, "longrun/").unwrap();
+        let names: Vec<_> = branches.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["longrun/T1", "longrun/T2"]);
+        assert_eq!(branches[0].commit, first);
+        assert_eq!(list_branches(&repo.primary, "").unwrap().len(), 3);
+
+        // T1 is merged into main (an ancestor), so -d deletes it; a retry finds nothing.
+        assert!(branch_delete(&repo.primary, "longrun/T1", false).unwrap());
+        assert!(!branch_delete(&repo.primary, "longrun/T1", false).unwrap());
+        // The checked-out branch cannot be deleted, forced or not.
+        assert!(branch_delete(&repo.primary, "main", true).is_err());
+        assert!(branch_delete(&repo.primary, "-D", true).is_err());
+    }
+
+    #[test]
+    fn unmerged_branches_need_force() {
+        let repo = TestRepo::new();
+        let base = repo.head(&repo.primary);
+        run_git(&repo.primary, ["checkout", "--quiet", "-b", "side"]).unwrap();
+        repo.write("side.txt", "side\n");
+        repo.commit_everything(&repo.primary, "side");
+        run_git(&repo.primary, ["checkout", "--quiet", "main"]).unwrap();
+        assert_eq!(repo.head(&repo.primary), base);
+        assert!(branch_delete(&repo.primary, "side", false).is_err());
+        assert!(branch_delete(&repo.primary, "side", true).unwrap());
+    }
+}
