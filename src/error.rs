@@ -119,6 +119,7 @@ user_error_from!(
     crate::fsutil::FsError,
     std::io::Error,
     crate::state::checklist::ChecklistError,
+    crate::process::ProcessError,
 );
 
 #[cfg(test)]
