@@ -62,10 +62,14 @@ pub enum KillOutcome {
 /// The supervisor leads its own process group (`process_group(0)`; a new session would need
 /// `setsid` in `pre_exec`, which is unsafe code), so signals meant for the cycle's group,
 /// like a terminal's Ctrl-C, never reach it, and it ignores SIGHUP. Its stdin is
-/// `/dev/null`, its stdout and stderr go to `supervisor.log` in the run directory. This
-/// returns once the supervisor holds its run lock and has written `supervisor.pid`, so the
-/// worker is `Running` (or already `Finished`) from then on; a supervisor that dies before
-/// that is an error carrying the tail of its log.
+/// `/dev/null`, its stdout and stderr go to `supervisor.log` in the run directory.
+///
+/// This returns once the supervisor holds its run lock and the spec's claim lock and has
+/// written `supervisor.pid`, so from then on the worker is `Running` (or already
+/// `Finished`) and the claim is visibly held. A caller holding its own lock on the claim
+/// file must let go of it before calling this: the supervisor waits for it (up to
+/// `lock_wait_secs`), and this call waits at most 10 s for the supervisor. A supervisor
+/// that dies before starting is an error carrying the tail of its log.
 ///
 /// A thread is left waiting on the child, so a long-lived caller (`longrun loop`) does not
 /// collect zombies; a short-lived one simply exits and the supervisor is reparented.

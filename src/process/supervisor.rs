@@ -86,14 +86,25 @@ pub fn run_supervisor(
             path: files.run_dir().to_path_buf(),
         });
     }
+    let started = Instant::now();
+    let started_at = ctx.clock.now();
+    // The claim lock comes before the pid file: `spawn_detached` returns once the pid file
+    // is there, so from then on the claim is visibly held.
+    let claim_lock = match &spec.lock_file {
+        Some(lock_file) => {
+            acquire_claim_lock(lock_file, Duration::from_secs(spec.lock_wait_secs), ctx).map(Some)
+        }
+        None => Ok(None),
+    };
     fsutil::write_atomic(
         &files.supervisor_pid(),
         format!("{}\n", std::process::id()).as_bytes(),
     )?;
-
-    let started = Instant::now();
-    let started_at = ctx.clock.now();
-    let (outcome, _claim_lock) = supervise_agent(spec, ctx, &files, started)?;
+    // Held, like the run lock, until the result is written.
+    let (outcome, _claim_lock) = match claim_lock {
+        Ok(claim_lock) => (supervise_agent(spec, ctx, &files, started)?, claim_lock),
+        Err(reason) => (AgentOutcome::failed(reason), None),
+    };
     let duration = started.elapsed();
 
     let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
@@ -156,33 +167,23 @@ impl AgentOutcome {
     }
 }
 
-/// Starts the agent and follows it to the end. Returns the claim lock too, so the caller
-/// keeps holding it until the result is written.
+/// Starts the agent and follows it to the end.
 fn supervise_agent(
     spec: &WorkerSpec,
     ctx: &SupervisorContext<'_>,
     files: &RunFiles,
     started: Instant,
-) -> Result<(AgentOutcome, Option<File>), ProcessError> {
+) -> Result<AgentOutcome, ProcessError> {
     let stdout_file = create_log(&files.stdout_log())?;
     let stderr_file = create_log(&files.stderr_log())?;
 
-    let claim_lock = match &spec.lock_file {
-        Some(lock_file) => {
-            match acquire_claim_lock(lock_file, Duration::from_secs(spec.lock_wait_secs), ctx) {
-                Ok(file) => Some(file),
-                Err(reason) => return Ok((AgentOutcome::failed(reason), None)),
-            }
-        }
-        None => None,
-    };
     let stdin = match &spec.stdin {
         Stdin::Null => Stdio::null(),
         Stdin::File(path) => match File::open(path) {
             Ok(file) => Stdio::from(file),
             Err(error) => {
                 let reason = format!("cannot open stdin file `{}`: {error}", path.display());
-                return Ok((AgentOutcome::failed(reason), claim_lock));
+                return Ok(AgentOutcome::failed(reason));
             }
         },
     };
@@ -191,14 +192,14 @@ fn supervise_agent(
             "the working directory `{}` does not exist",
             spec.cwd.display()
         );
-        return Ok((AgentOutcome::failed(reason), claim_lock));
+        return Ok(AgentOutcome::failed(reason));
     }
     if ctx.stop.requested().is_some() {
         let outcome = AgentOutcome {
             ending: Some(Ending::Stopped),
             ..AgentOutcome::failed("stopped before the agent started".into())
         };
-        return Ok((outcome, claim_lock));
+        return Ok(outcome);
     }
 
     let mut command = Command::new(&spec.argv[0]);
@@ -215,7 +216,7 @@ fn supervise_agent(
         Ok(child) => child,
         Err(error) => {
             let reason = format!("cannot start `{}`: {error}", spec.argv[0]);
-            return Ok((AgentOutcome::failed(reason), claim_lock));
+            return Ok(AgentOutcome::failed(reason));
         }
     };
     let pid = child.id();
@@ -242,7 +243,7 @@ fn supervise_agent(
     outcome.output_incomplete = !(stdout_complete && stderr_complete);
     outcome.stdout = stdout;
     outcome.stderr = stderr;
-    Ok((outcome, claim_lock))
+    Ok(outcome)
 }
 
 /// Waits for the agent, ending it on timeout, stop or lost lease; then clears its group and
@@ -434,6 +435,12 @@ fn acquire_claim_lock(
                 if Instant::now() < give_up && ctx.stop.requested().is_none() =>
             {
                 std::thread::sleep(POLL);
+            }
+            Err(TryLockError::WouldBlock) if ctx.stop.requested().is_some() => {
+                return Err(format!(
+                    "stopped while waiting for the claim lock `{}`",
+                    path.display()
+                ));
             }
             Err(TryLockError::WouldBlock) => {
                 return Err(format!(

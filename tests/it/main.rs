@@ -7,6 +7,9 @@ mod check;
 mod help;
 mod init;
 mod next_status;
+// The fake agent binary exists only with `--features fake-agent`.
+#[cfg(feature = "fake-agent")]
+mod process;
 mod task;
 
 use std::path::{Path, PathBuf};
