@@ -120,6 +120,7 @@ user_error_from!(
     std::io::Error,
     crate::state::checklist::ChecklistError,
     crate::state::runlog::RunLogError,
+    crate::process::ProcessError,
 );
 
 #[cfg(test)]

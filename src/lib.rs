@@ -2,7 +2,7 @@
 //!
 //! The binary is a thin wrapper around [`run`]. Layers, one way: `cli` (clap types) →
 //! `commands` (validate, call the domain, print through `output`) → domain modules
-//! (`state`, `git`) that never print and never read argv or the environment.
+//! (`state`, `git`, `process`) that never print and never read argv or the environment.
 
 pub mod cli;
 pub mod clock;
@@ -13,6 +13,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod git;
 pub mod output;
+pub mod process;
 pub mod prompt;
 pub mod scaffold;
 pub mod skills;

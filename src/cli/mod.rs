@@ -56,6 +56,9 @@ pub enum Command {
     /// Show or change one task.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Internal: run one worker from its spec file (started detached by the cycle).
+    #[command(hide = true, name = "__supervise")]
+    Supervise(SuperviseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -129,4 +132,11 @@ pub struct TaskShowArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// The worker spec (`<run_dir>/spec.json`) written by the cycle.
+    #[arg(long, value_name = "FILE")]
+    pub spec: PathBuf,
 }

@@ -6,6 +6,7 @@ mod init;
 mod log;
 mod next;
 mod status;
+mod supervise;
 mod task;
 
 use std::path::PathBuf;
@@ -60,6 +61,7 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Next(args) => next::run(ctx, &args),
         Command::Task(TaskCommand::Set(args)) => task::set(ctx, &args),
         Command::Task(TaskCommand::Show(args)) => task::show(ctx, &args),
+        Command::Supervise(args) => supervise::run(ctx, &args),
     }
 }
 

@@ -8,6 +8,9 @@ mod help;
 mod init;
 mod log;
 mod next_status;
+// The fake agent binary exists only with `--features fake-agent`.
+#[cfg(feature = "fake-agent")]
+mod process;
 mod task;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,670 @@
+//! The supervisor: runs one agent argv to completion and writes `result.json`.
+//!
+//! Process groups: the supervisor and the agent are in different groups. The agent gets a
+//! group of its own (`process_group(0)`), so one `kill(-pgid)` reaches it and everything it
+//! forked, and the supervisor can SIGKILL that group without killing itself. The supervisor
+//! (started by `spawn_detached` as the leader of yet another group) catches SIGTERM and
+//! SIGINT, terminates the agent's group (TERM, grace, KILL), and still writes the result;
+//! only a SIGKILL of the supervisor leaves the agent's group orphaned, which `agent.json`
+//! lets a later cycle find and kill.
+//!
+//! The agent is detected as exited with `waitid(WNOWAIT)`, so it stays an unreaped zombie
+//! while the rest of its group is killed: the group id cannot be recycled for an unrelated
+//! process in between. This module never prints and never reads the environment.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
+use serde::{Deserialize, Serialize};
+
+use super::capture::{Capture, StreamSummary};
+use super::group::{self, StopFlag};
+use super::spec::{LeaseRenewer, Renewal, Stdin, WorkerSpec};
+use super::{ProcessError, RunFiles, WorkerResult};
+use crate::clock::Clock;
+use crate::fsutil::{self, FsError};
+
+/// How often the supervisor looks at the agent, the clock and the stop flag. Short enough
+/// that a timeout or a stop is acted on promptly, long enough to cost nothing.
+const POLL: Duration = Duration::from_millis(20);
+
+/// How long the supervisor retries its own run lock: a `worker_state` probe holds it for
+/// a moment when it tests whether it is free.
+const RUN_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// After the agent's group is gone its pipes close at once; a longer wait means a process
+/// that left the group (`setsid`) still holds them, and the result is written without it.
+const OUTPUT_DRAIN_WAIT: Duration = Duration::from_secs(5);
+
+/// SIGKILL cannot be caught, but a process in uninterruptible sleep dies only when the
+/// kernel lets it; the supervisor does not wait longer than this to write its result.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
+/// What the supervisor gets from its caller instead of reading the world itself.
+pub struct SupervisorContext<'a> {
+    /// The source of `started_at` (durations are measured with `Instant`).
+    pub clock: Clock,
+    /// Called every heartbeat interval while the agent runs.
+    pub renewer: &'a dyn LeaseRenewer,
+    /// Set when the supervisor is asked to stop (its SIGTERM/SIGINT handlers, or a test).
+    pub stop: StopFlag,
+}
+
+/// Who the agent is, written to `agent.json` right after it starts: its pid is also its
+/// process group id, and the start time tells a recycled pid apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct AgentRecord {
+    pub pid: u32,
+    pub start_ticks: Option<u64>,
+}
+
+/// Runs the agent described by `spec` to completion and writes `result.json`.
+///
+/// Failures to start the agent (missing program, claim lock held elsewhere) are results
+/// with `error` set, so the cycle sees them as finished attempts with evidence. `Err` means
+/// the run directory itself is unusable or busy and no result could be written.
+pub fn run_supervisor(
+    spec: &WorkerSpec,
+    ctx: &SupervisorContext<'_>,
+) -> Result<WorkerResult, ProcessError> {
+    let files = RunFiles::new(&spec.run_dir);
+    spec.validate(&files.run_dir().join("spec.json"))?;
+    std::fs::create_dir_all(files.run_dir()).map_err(|source| FsError::Write {
+        path: files.run_dir().to_path_buf(),
+        source,
+    })?;
+    // Held until this function returns, after result.json is written: whoever finds the
+    // lock free can trust that a missing result means the supervisor died.
+    let _run_lock = acquire_run_lock(&files.supervisor_lock())?;
+    if files.result().exists() {
+        return Err(ProcessError::RunDirUsed {
+            path: files.run_dir().to_path_buf(),
+        });
+    }
+    let started = Instant::now();
+    let started_at = ctx.clock.now();
+    // The claim lock comes before the pid file: `spawn_detached` returns once the pid file
+    // is there, so from then on the claim is visibly held.
+    let claim_lock = match &spec.lock_file {
+        Some(lock_file) => {
+            acquire_claim_lock(lock_file, Duration::from_secs(spec.lock_wait_secs), ctx).map(Some)
+        }
+        None => Ok(None),
+    };
+    fsutil::write_atomic(
+        &files.supervisor_pid(),
+        format!("{}\n", std::process::id()).as_bytes(),
+    )?;
+    // Held, like the run lock, until the result is written.
+    let (outcome, _claim_lock) = match claim_lock {
+        Ok(claim_lock) => (supervise_agent(spec, ctx, &files, started)?, claim_lock),
+        Err(reason) => (AgentOutcome::failed(reason), None),
+    };
+    let duration = started.elapsed();
+
+    let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    let finished_at = started_at
+        .checked_add(SignedDuration::from_millis(
+            i64::try_from(duration_ms).unwrap_or(i64::MAX),
+        ))
+        .unwrap_or(started_at);
+    let result = WorkerResult {
+        exit_code: outcome.status.and_then(|status| status.code()),
+        signal: outcome.status.and_then(|status| status.signal()),
+        timed_out: outcome.ending == Some(Ending::TimedOut),
+        duration_ms,
+        started_at: rfc3339(started_at),
+        finished_at: rfc3339(finished_at),
+        stdout_bytes: outcome.stdout.total_bytes,
+        stderr_bytes: outcome.stderr.total_bytes,
+        stdout_truncated: outcome.stdout.truncated,
+        stderr_truncated: outcome.stderr.truncated,
+        final_message: outcome.stdout.final_message,
+        usage: None,
+        cost_usd: None,
+        cost_known: false,
+        stopped: outcome.ending == Some(Ending::Stopped),
+        lease_lost: outcome.ending == Some(Ending::LeaseLost),
+        leftovers_killed: outcome.leftovers_killed,
+        output_incomplete: outcome.output_incomplete,
+        error: outcome.error,
+        supervisor_peak_rss_kib: group::peak_rss_kib(),
+    };
+    result.write(&files.result())?;
+    Ok(result)
+}
+
+/// Why the supervisor ended the agent before it exited by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    TimedOut,
+    Stopped,
+    LeaseLost,
+}
+
+#[derive(Debug, Default)]
+struct AgentOutcome {
+    status: Option<ExitStatus>,
+    ending: Option<Ending>,
+    leftovers_killed: bool,
+    output_incomplete: bool,
+    stdout: StreamSummary,
+    stderr: StreamSummary,
+    error: Option<String>,
+}
+
+impl AgentOutcome {
+    fn failed(error: String) -> AgentOutcome {
+        AgentOutcome {
+            error: Some(error),
+            ..AgentOutcome::default()
+        }
+    }
+}
+
+/// Starts the agent and follows it to the end.
+fn supervise_agent(
+    spec: &WorkerSpec,
+    ctx: &SupervisorContext<'_>,
+    files: &RunFiles,
+    started: Instant,
+) -> Result<AgentOutcome, ProcessError> {
+    let stdout_file = create_log(&files.stdout_log())?;
+    let stderr_file = create_log(&files.stderr_log())?;
+
+    let stdin = match &spec.stdin {
+        Stdin::Null => Stdio::null(),
+        Stdin::File(path) => match File::open(path) {
+            Ok(file) => Stdio::from(file),
+            Err(error) => {
+                let reason = format!("cannot open stdin file `{}`: {error}", path.display());
+                return Ok(AgentOutcome::failed(reason));
+            }
+        },
+    };
+    if !spec.cwd.is_dir() {
+        let reason = format!(
+            "the working directory `{}` does not exist",
+            spec.cwd.display()
+        );
+        return Ok(AgentOutcome::failed(reason));
+    }
+    if ctx.stop.requested().is_some() {
+        let outcome = AgentOutcome {
+            ending: Some(Ending::Stopped),
+            ..AgentOutcome::failed("stopped before the agent started".into())
+        };
+        return Ok(outcome);
+    }
+
+    let mut command = Command::new(&spec.argv[0]);
+    command
+        .args(&spec.argv[1..])
+        .env_clear()
+        .envs(spec.env.iter().map(|(key, value)| (key, value)))
+        .current_dir(&spec.cwd)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            let reason = format!("cannot start `{}`: {error}", spec.argv[0]);
+            return Ok(AgentOutcome::failed(reason));
+        }
+    };
+    let pid = child.id();
+    let record = AgentRecord {
+        pid,
+        start_ticks: group::process_start_ticks(pid),
+    };
+    if let Err(error) = write_agent_record(files, &record) {
+        // Only orphan detection after a SIGKILLed supervisor needs this file.
+        tracing::warn!("cannot record the agent's pid: {error}");
+    }
+
+    let captures = start_captures(&mut child, stdout_file, stderr_file, spec.output_cap_bytes);
+    let mut outcome = follow_agent(spec, ctx, &mut child, started);
+
+    let (stdout, stdout_complete) = match captures.0 {
+        Some(capture) => capture.finish(OUTPUT_DRAIN_WAIT),
+        None => (StreamSummary::default(), true),
+    };
+    let (stderr, stderr_complete) = match captures.1 {
+        Some(capture) => capture.finish(OUTPUT_DRAIN_WAIT),
+        None => (StreamSummary::default(), true),
+    };
+    outcome.output_incomplete = !(stdout_complete && stderr_complete);
+    outcome.stdout = stdout;
+    outcome.stderr = stderr;
+    Ok(outcome)
+}
+
+/// Waits for the agent, ending it on timeout, stop or lost lease; then clears its group and
+/// reaps it.
+fn follow_agent(
+    spec: &WorkerSpec,
+    ctx: &SupervisorContext<'_>,
+    child: &mut Child,
+    started: Instant,
+) -> AgentOutcome {
+    let pgid = child.id();
+    let grace = Duration::from_secs(spec.kill_grace_secs);
+    let deadline = started + Duration::from_secs(spec.timeout_secs);
+    let heartbeat_interval = spec
+        .heartbeat
+        .as_ref()
+        .map(|heartbeat| Duration::from_secs(heartbeat.interval_secs));
+    let mut next_heartbeat = heartbeat_interval.map(|interval| started + interval);
+    let mut outcome = AgentOutcome::default();
+
+    while !leader_exited(child) {
+        let now = Instant::now();
+        if ctx.stop.requested().is_some() {
+            outcome.ending = Some(Ending::Stopped);
+        } else if now >= deadline {
+            outcome.ending = Some(Ending::TimedOut);
+        } else if let (Some(due), Some(interval), Some(heartbeat)) =
+            (next_heartbeat, heartbeat_interval, &spec.heartbeat)
+            && now >= due
+        {
+            next_heartbeat = Some(now + interval);
+            match ctx.renewer.renew(heartbeat, ctx.clock.now()) {
+                Ok(Renewal::Renewed) => {}
+                Ok(Renewal::Lost) => outcome.ending = Some(Ending::LeaseLost),
+                Err(error) => tracing::warn!("lease renewal failed, will retry: {error}"),
+            }
+        }
+        if outcome.ending.is_some() {
+            end_group(pgid, grace, child);
+            break;
+        }
+        std::thread::sleep(POLL);
+    }
+
+    // The agent has exited (or was ended) but is not reaped yet, so its group id is still
+    // reserved. Whatever is left in the group (a daemon it forked) goes too.
+    match group::live_group_members(pgid) {
+        Some(members) if !members.is_empty() => {
+            end_group(pgid, grace, child);
+            outcome.leftovers_killed = outcome.ending.is_none();
+        }
+        Some(_) => {}
+        // Without /proc the zombie leader keeps `kill(-pgid, 0)` succeeding, so members
+        // cannot be told apart from it: kill the group without a grace period.
+        None => {
+            let _ = group::signal_group(pgid, Signal::KILL);
+        }
+    }
+    match child.wait() {
+        Ok(status) => outcome.status = Some(status),
+        Err(error) => outcome.error = Some(format!("cannot reap the agent: {error}")),
+    }
+    outcome
+}
+
+/// SIGTERM (and SIGCONT) to the group, up to `grace` for it to empty, then SIGKILL and a
+/// bounded wait for the agent itself to exit.
+fn end_group(pgid: u32, grace: Duration, child: &mut Child) {
+    if let Err(error) = group::terminate_group(pgid) {
+        tracing::warn!("cannot signal process group {pgid}: {error}");
+    }
+    let grace_end = Instant::now() + grace;
+    while Instant::now() < grace_end {
+        if leader_exited(child) && !group::group_alive(pgid) {
+            return;
+        }
+        std::thread::sleep(POLL);
+    }
+    if let Err(error) = group::signal_group(pgid, Signal::KILL) {
+        tracing::warn!("cannot kill process group {pgid}: {error}");
+    }
+    let kill_end = Instant::now() + KILL_WAIT;
+    while !leader_exited(child) && Instant::now() < kill_end {
+        std::thread::sleep(POLL);
+    }
+}
+
+/// True once the agent has exited, without reaping it (`WNOWAIT`).
+fn leader_exited(child: &Child) -> bool {
+    let pid = Pid::from_child(child);
+    match rustix::process::waitid(
+        WaitId::Pid(pid),
+        WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT,
+    ) {
+        Ok(status) => status.is_some(),
+        // ECHILD: already reaped, so certainly exited.
+        Err(_) => true,
+    }
+}
+
+type Captures = (Option<Capture>, Option<Capture>);
+
+fn start_captures(child: &mut Child, stdout_file: File, stderr_file: File, cap: u64) -> Captures {
+    let stdout = child.stdout.take().and_then(|pipe| {
+        Capture::start("stdout", pipe, stdout_file, cap, true)
+            .map_err(|error| tracing::warn!("cannot start the stdout reader: {error}"))
+            .ok()
+    });
+    let stderr = child.stderr.take().and_then(|pipe| {
+        Capture::start("stderr", pipe, stderr_file, cap, false)
+            .map_err(|error| tracing::warn!("cannot start the stderr reader: {error}"))
+            .ok()
+    });
+    (stdout, stderr)
+}
+
+fn create_log(path: &Path) -> Result<File, ProcessError> {
+    File::create(path).map_err(|source| {
+        ProcessError::Fs(FsError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}
+
+fn write_agent_record(files: &RunFiles, record: &AgentRecord) -> Result<(), ProcessError> {
+    let path = files.agent_record();
+    let text = serde_json::to_string(record).map_err(|source| {
+        ProcessError::Fs(FsError::Write {
+            path: path.clone(),
+            source: source.into(),
+        })
+    })?;
+    fsutil::write_atomic(&path, format!("{text}\n").as_bytes())?;
+    Ok(())
+}
+
+/// Takes `supervisor.lock`, retrying briefly (a probe may hold it for a moment). Still held
+/// after that means another live supervisor owns this run directory.
+fn acquire_run_lock(path: &Path) -> Result<File, ProcessError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|source| FsError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let give_up = Instant::now() + RUN_LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if Instant::now() < give_up => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(ProcessError::RunDirBusy {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(TryLockError::Error(source)) => {
+                return Err(ProcessError::Fs(FsError::Write {
+                    path: path.to_path_buf(),
+                    source,
+                }));
+            }
+        }
+    }
+}
+
+/// Opens the claim lock file without creating or truncating it (it is the claims code's
+/// file) and takes an exclusive lock on it, waiting up to `wait` for a cycle that still
+/// holds its own lock. A stop request ends the wait.
+fn acquire_claim_lock(
+    path: &Path,
+    wait: Duration,
+    ctx: &SupervisorContext<'_>,
+) -> Result<File, String> {
+    // Read-only is enough for flock and guarantees the claim's content is never touched.
+    let file = File::open(path)
+        .map_err(|error| format!("cannot open the claim lock `{}`: {error}", path.display()))?;
+    let give_up = Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock)
+                if Instant::now() < give_up && ctx.stop.requested().is_none() =>
+            {
+                std::thread::sleep(POLL);
+            }
+            Err(TryLockError::WouldBlock) if ctx.stop.requested().is_some() => {
+                return Err(format!(
+                    "stopped while waiting for the claim lock `{}`",
+                    path.display()
+                ));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(format!(
+                    "the claim lock `{}` is held by another process",
+                    path.display()
+                ));
+            }
+            Err(TryLockError::Error(error)) => {
+                return Err(format!(
+                    "cannot lock the claim `{}`: {error}",
+                    path.display()
+                ));
+            }
+        }
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds: durations of short runs stay visible.
+fn rfc3339(timestamp: Timestamp) -> String {
+    timestamp.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::process::spec::{Heartbeat, NoopRenewer, RenewError};
+
+    struct Fixture {
+        _temp: tempfile::TempDir,
+        root: PathBuf,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let temp = tempfile::tempdir().unwrap();
+            let root = temp.path().canonicalize().unwrap();
+            Fixture { _temp: temp, root }
+        }
+
+        fn spec(&self, argv: &[&str]) -> WorkerSpec {
+            let mut spec = WorkerSpec::new(
+                argv.iter().map(|arg| arg.to_string()).collect(),
+                self.root.clone(),
+                self.root.join("run"),
+            );
+            spec.env = vec![("PATH".into(), "/usr/bin:/bin".into())];
+            spec.timeout_secs = 30;
+            spec.kill_grace_secs = 1;
+            spec
+        }
+    }
+
+    fn fixed_context(renewer: &dyn LeaseRenewer) -> SupervisorContext<'_> {
+        SupervisorContext {
+            clock: Clock::Fixed("2026-11-21T09:00:00Z".parse().unwrap()),
+            renewer,
+            stop: StopFlag::new(),
+        }
+    }
+
+    #[test]
+    fn runs_argv_and_captures_output() {
+        let fixture = Fixture::new();
+        let spec = fixture.spec(&["echo", "hello", "$(touch nothing)"]);
+        let result = run_supervisor(&spec, &fixed_context(&NoopRenewer)).unwrap();
+        assert_eq!(result.exit_code, Some(0), "{result:?}");
+        assert_eq!(result.signal, None);
+        assert!(!result.timed_out);
+        assert_eq!(result.started_at, "2026-11-21T09:00:00.000Z");
+        assert_eq!(
+            result.final_message.as_deref(),
+            Some("hello $(touch nothing)")
+        );
+        let files = RunFiles::new(&spec.run_dir);
+        assert_eq!(
+            std::fs::read_to_string(files.stdout_log()).unwrap(),
+            "hello $(touch nothing)\n"
+        );
+        assert!(!fixture.root.join("nothing").exists());
+        assert_eq!(WorkerResult::load(&files.result()).unwrap(), result);
+        let pid: u32 = std::fs::read_to_string(files.supervisor_pid())
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(pid, std::process::id());
+    }
+
+    #[test]
+    fn exit_code_and_missing_program_are_results() {
+        let fixture = Fixture::new();
+        let result =
+            run_supervisor(&fixture.spec(&["false"]), &fixed_context(&NoopRenewer)).unwrap();
+        assert_eq!(result.exit_code, Some(1));
+        assert!(result.error.is_none());
+
+        let fixture = Fixture::new();
+        let spec = fixture.spec(&["longrun-no-such-program"]);
+        let result = run_supervisor(&spec, &fixed_context(&NoopRenewer)).unwrap();
+        assert_eq!(result.exit_code, None);
+        let error = result.error.unwrap();
+        assert!(
+            error.contains("cannot start `longrun-no-such-program`"),
+            "{error}"
+        );
+        assert!(RunFiles::new(&spec.run_dir).result().is_file());
+    }
+
+    #[test]
+    fn timeout_terminates_the_agent() {
+        let fixture = Fixture::new();
+        let mut spec = fixture.spec(&["sleep", "30"]);
+        spec.timeout_secs = 1;
+        spec.kill_grace_secs = 1;
+        let started = Instant::now();
+        let result = run_supervisor(&spec, &fixed_context(&NoopRenewer)).unwrap();
+        assert!(result.timed_out);
+        assert_eq!(result.signal, Some(15), "sleep dies of the SIGTERM");
+        assert_eq!(result.exit_code, None);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(result.duration_ms >= 1000);
+    }
+
+    #[test]
+    fn a_used_run_dir_is_refused() {
+        let fixture = Fixture::new();
+        let spec = fixture.spec(&["true"]);
+        run_supervisor(&spec, &fixed_context(&NoopRenewer)).unwrap();
+        assert!(matches!(
+            run_supervisor(&spec, &fixed_context(&NoopRenewer)),
+            Err(ProcessError::RunDirUsed { .. })
+        ));
+    }
+
+    #[test]
+    fn stop_request_ends_the_agent_and_is_recorded() {
+        let fixture = Fixture::new();
+        let spec = fixture.spec(&["sleep", "30"]);
+        let context = fixed_context(&NoopRenewer);
+        let stop = context.stop.clone();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            stop.request(15);
+        });
+        let result = run_supervisor(&spec, &context).unwrap();
+        stopper.join().unwrap();
+        assert!(result.stopped);
+        assert!(!result.timed_out);
+        assert_eq!(result.signal, Some(15));
+    }
+
+    struct CountingRenewer {
+        calls: AtomicUsize,
+        lose_after: usize,
+    }
+
+    impl LeaseRenewer for CountingRenewer {
+        fn renew(&self, heartbeat: &Heartbeat, _now: Timestamp) -> Result<Renewal, RenewError> {
+            assert!(heartbeat.lock_file.ends_with("T1.lock"));
+            let calls = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(if calls >= self.lose_after {
+                Renewal::Lost
+            } else {
+                Renewal::Renewed
+            })
+        }
+    }
+
+    #[test]
+    fn heartbeat_renews_and_a_lost_lease_stops_the_agent() {
+        let fixture = Fixture::new();
+        let mut spec = fixture.spec(&["sleep", "30"]);
+        spec.heartbeat = Some(Heartbeat {
+            lock_file: fixture.root.join("T1.lock"),
+            interval_secs: 1,
+        });
+        let renewer = CountingRenewer {
+            calls: AtomicUsize::new(0),
+            lose_after: 2,
+        };
+        let result = run_supervisor(&spec, &fixed_context(&renewer)).unwrap();
+        assert_eq!(renewer.calls.load(Ordering::SeqCst), 2);
+        assert!(result.lease_lost);
+        assert!((2000..5000).contains(&result.duration_ms), "{result:?}");
+    }
+
+    #[test]
+    fn claim_lock_is_held_while_running_and_never_written() {
+        let fixture = Fixture::new();
+        let claim = fixture.root.join("T1.lock");
+        std::fs::write(&claim, "task: T1\n").unwrap();
+        let mut spec = fixture.spec(&["sleep", "1"]);
+        spec.lock_file = Some(claim.clone());
+        let probe_claim = claim.clone();
+        let prober = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            let probe = File::open(&probe_claim).unwrap();
+            matches!(probe.try_lock(), Err(TryLockError::WouldBlock))
+        });
+        let result = run_supervisor(&spec, &fixed_context(&NoopRenewer)).unwrap();
+        assert_eq!(result.exit_code, Some(0));
+        assert!(
+            prober.join().unwrap(),
+            "the claim was not locked while the agent ran"
+        );
+        assert_eq!(std::fs::read_to_string(&claim).unwrap(), "task: T1\n");
+        File::open(&claim).unwrap().try_lock().unwrap();
+    }
+
+    #[test]
+    fn a_claim_held_elsewhere_is_an_error_result() {
+        let fixture = Fixture::new();
+        let claim = fixture.root.join("T1.lock");
+        std::fs::write(&claim, "task: T1\n").unwrap();
+        let holder = File::open(&claim).unwrap();
+        holder.lock().unwrap();
+        let mut spec = fixture.spec(&["true"]);
+        spec.lock_file = Some(claim);
+        spec.lock_wait_secs = 0;
+        let result = run_supervisor(&spec, &fixed_context(&NoopRenewer)).unwrap();
+        assert_eq!(result.exit_code, None);
+        assert!(result.error.unwrap().contains("held by another process"));
+    }
+}
