@@ -51,6 +51,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Ready tasks in file order: dependencies complete, not claimed.
     Next(NextArgs),
+    /// One pass: reap and gate finished workers, dispatch ready tasks, write state, exit.
+    Cycle(CycleArgs),
     /// Append an event to run-log.md.
     Log(LogArgs),
     /// Show or change one task.
@@ -93,6 +95,22 @@ pub struct NextArgs {
     /// How many tasks to list.
     #[arg(short = 'n', long = "count", default_value_t = 10)]
     pub count: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CycleArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// At most N workers at once (default: `max_parallel` in longrun.yaml).
+    #[arg(long, value_name = "N")]
+    pub max_parallel: Option<u32>,
+    /// Say what would happen; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Merge tasks without validators (unsafe: nothing proves them done; logged).
+    #[arg(long)]
+    pub allow_missing_validators: bool,
 }
 
 #[derive(Debug, Args)]

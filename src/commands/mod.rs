@@ -2,6 +2,7 @@
 //! context every command receives.
 
 mod check;
+mod cycle;
 mod init;
 mod log;
 mod next;
@@ -57,6 +58,7 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Init(args) => init::run(ctx, &args),
         Command::Log(args) => log::run(ctx, &args),
         Command::Check(args) => check::run(ctx, &args),
+        Command::Cycle(args) => cycle::run(ctx, &args),
         Command::Status(args) => status::run(ctx, &args),
         Command::Next(args) => next::run(ctx, &args),
         Command::Task(TaskCommand::Set(args)) => task::set(ctx, &args),

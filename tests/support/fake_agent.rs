@@ -20,6 +20,7 @@
 //! sleep <ms> | hang | exit <code> | crash (abort, SIGABRT)
 //! fail-if-exists <path>               exit 1 when the path exists
 //! only-on-attempt <n> <step>          run <step> only when LONGRUN_ATTEMPT is n
+//! include <path>                      the steps of another file (none if it is missing)
 //! ```
 //!
 //! It reads the environment (that is its job) and uses no crate but std.
@@ -123,6 +124,24 @@ fn run_step(line: &str) -> Result<(), ExitCode> {
                 Err(ExitCode::FAILURE)
             } else {
                 Ok(())
+            }
+        }
+        "include" => {
+            // Steps from another file; a missing file is no step at all, so one agent
+            // command line (`include /scripts/{task_id}`) can serve every task.
+            match std::fs::read_to_string(rest.trim()) {
+                Ok(text) => {
+                    for line in text.lines() {
+                        let line = line.trim_start().trim_end_matches('\r');
+                        if line.trim().is_empty() || line.starts_with('#') {
+                            continue;
+                        }
+                        run_step(line)?;
+                    }
+                    Ok(())
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(error) => Err(fail(&format!("cannot read {rest}: {error}"))),
             }
         }
         "only-on-attempt" => {

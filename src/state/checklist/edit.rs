@@ -165,6 +165,11 @@ pub fn render_edits(
 
     let mut splices: Vec<Splice> = Vec::new();
     for (target, fields) in &groups {
+        if *target == Target::Summary && checklist.summary_key.is_none() {
+            // No `summary:` yet: all its fields go into one new block.
+            splices.push(insert_summary(text, fields));
+            continue;
+        }
         for (key, value) in fields {
             splices.push(splice_for(text, checklist, *target, key, value)?);
         }
@@ -283,7 +288,7 @@ fn splice_for(
 
     // The key is missing: add it at the end of its mapping.
     let Some(mapping_pos) = mapping_pos else {
-        return insert_summary(text, checklist, key, value);
+        return Err(unverified("the summary is not a block mapping"));
     };
     if flow_mapping {
         let close = flow_end(text, mapping_pos.offset)
@@ -354,18 +359,7 @@ fn splice_for(
 }
 
 /// A file without `summary`: add one at the top, after leading comments.
-fn insert_summary(
-    text: &str,
-    checklist: &Checklist,
-    key: &str,
-    value: &FieldValue,
-) -> Result<Splice, EditError> {
-    if checklist.summary_key.is_some() {
-        return Err(EditError::Unverified {
-            what: format!("`summary.{key}`"),
-            detail: "the summary is not a block mapping".to_string(),
-        });
-    }
+fn insert_summary(text: &str, fields: &[(&'static str, FieldValue)]) -> Splice {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
@@ -375,16 +369,19 @@ fn insert_summary(
             break;
         }
     }
-    let prefix = if offset > 0 && !text[..offset].ends_with('\n') {
-        "\n"
-    } else {
-        ""
-    };
-    Ok(Splice {
+    let mut block = String::new();
+    if offset > 0 && !text[..offset].ends_with('\n') {
+        block.push('\n');
+    }
+    block.push_str("summary:\n");
+    for (key, value) in fields {
+        block.push_str(&format!("  {key}:{}\n", render_block(value, 2, 4)));
+    }
+    Splice {
         start: offset,
         end: offset,
-        text: format!("{prefix}summary:\n  {key}:{}\n", render_block(value, 2, 4)),
-    })
+        text: block,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -681,7 +678,10 @@ fn verify(
             Some(result) => result,
             // The segment cannot stand alone (aliases, flow-style task lists): compare the
             // whole documents instead.
-            None => compare_whole(old_text, new_text, *target, fields),
+            None => {
+                let all_targets: Vec<Target> = groups.iter().map(|(t, _)| *t).collect();
+                compare_whole(old_text, new_text, *target, fields, &all_targets)
+            }
         };
         result.map_err(|detail| EditError::Unverified {
             what: what(),
@@ -766,6 +766,7 @@ fn compare_whole(
     new_text: &str,
     target: Target,
     fields: &[(&'static str, FieldValue)],
+    all_targets: &[Target],
 ) -> Result<(), String> {
     let old = parse_value(old_text).ok_or("the original text cannot be re-read")?;
     let new = parse_value(new_text).ok_or("the edited text no longer parses")?;
@@ -784,17 +785,20 @@ fn compare_whole(
         return Err("the edited mapping cannot be found again".to_string());
     };
     compare(&old_mapping, &new_mapping, fields)?;
-    // Everything outside the mapping must be identical too.
+    // Everything outside the edited mappings must be identical too (each edited mapping
+    // is checked by its own group).
     let blank = |mut doc: Value| -> Value {
-        match target {
-            Target::Task(index) => {
-                if let Some(task) = doc.get_mut("tasks").and_then(|t| t.get_mut(index)) {
-                    *task = Value::Null;
+        for target in all_targets {
+            match target {
+                Target::Task(index) => {
+                    if let Some(task) = doc.get_mut("tasks").and_then(|t| t.get_mut(*index)) {
+                        *task = Value::Null;
+                    }
                 }
-            }
-            Target::Summary => {
-                if let Some(map) = doc.as_object_mut() {
-                    map.remove("summary");
+                Target::Summary => {
+                    if let Some(map) = doc.as_object_mut() {
+                        map.remove("summary");
+                    }
                 }
             }
         }

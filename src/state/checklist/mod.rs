@@ -185,7 +185,7 @@ pub enum ChecklistError {
         column: usize,
         message: String,
     },
-    #[error("cannot change `{path}`: {source}", path = path.display())]
+    #[error("cannot change `{path}`", path = path.display())]
     Edit {
         path: PathBuf,
         #[source]

@@ -322,6 +322,32 @@ fn a_checklist_without_summary_gets_one() {
 }
 
 #[test]
+fn several_summary_fields_go_into_one_new_summary() {
+    let text_in = "tasks:\n  - task_id: T1\n";
+    let checklist = parse(text_in);
+    let new = render_edits(
+        text_in,
+        &checklist,
+        &[
+            TaskEdit::Summary {
+                field: SummaryField::Status,
+                value: text("in_progress"),
+            },
+            TaskEdit::Summary {
+                field: SummaryField::Blockers,
+                value: FieldValue::List(vec!["T1: failed".into()]),
+            },
+            set("T1", TaskField::Status, text("failed")),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        new,
+        "summary:\n  status: in_progress\n  blockers:\n    - \"T1: failed\"\ntasks:\n  - task_id: T1\n    status: failed\n"
+    );
+}
+
+#[test]
 fn awkward_strings_round_trip() {
     let checklist = parse(COMMENTED);
     for value in [

@@ -1,0 +1,239 @@
+//! Dispatch: claim a ready task, give it a worktree and a prompt, and start a detached,
+//! supervised worker for it. The cycle that dispatches exits at once; the next one reaps.
+
+use std::path::PathBuf;
+
+use super::{CYCLE_WORKER_PREFIX, Cycle, CycleError, longrun_env, primary_status, run_dir};
+use crate::config::PromptMode;
+use crate::git;
+use crate::process::{self, Stdin, WorkerSpec};
+use crate::prompt::{PromptInput, render_worker_prompt};
+use crate::state::checklist::{Checklist, FieldValue, Task, TaskField};
+use crate::state::claims::{ClaimOutcome, ClaimRequest};
+use crate::state::model::{EventKind, TaskId, TaskStatus};
+
+impl Cycle<'_> {
+    /// Starts a worker for `task`. Returns true when a worker now runs for it (or, in a
+    /// dry run, would).
+    pub(super) fn dispatch(
+        &mut self,
+        checklist: &Checklist,
+        task: &Task,
+    ) -> Result<bool, CycleError> {
+        let task_id = task.task_id.clone();
+        let Ok(id) = TaskId::parse(&task_id) else {
+            return Ok(false);
+        };
+        let allow_missing =
+            self.options.allow_missing_validators || self.config.allow_missing_validators;
+        if task.own_validators().is_empty() && !allow_missing {
+            self.action(format!(
+                "block `{task_id}`: it has no validators, so nothing could prove it done"
+            ));
+            if !self.options.dry_run {
+                self.pending.status(&task_id, TaskStatus::Blocked);
+                self.append_note(
+                    &task_id,
+                    "not dispatched: the task has no validators (fail closed); add `validators:` or run with --allow-missing-validators",
+                );
+                self.pending.events.push(self.event(
+                    EventKind::Block,
+                    &task_id,
+                    "not dispatched: no validators (fail closed)",
+                ));
+                self.report.blocked.push(task_id);
+            }
+            return Ok(false);
+        }
+        let attempt = task.attempts + 1;
+        let profile_name = self
+            .config
+            .route(task.risk, task.attempts, task.agent.as_deref())
+            .to_string();
+        let Some(profile) = self.config.profile(&profile_name).cloned() else {
+            self.action(format!(
+                "block `{task_id}`: agent profile `{profile_name}` is not in longrun.yaml"
+            ));
+            if !self.options.dry_run {
+                self.pending.status(&task_id, TaskStatus::Blocked);
+                self.append_note(
+                    &task_id,
+                    &format!("not dispatched: agent profile `{profile_name}` does not exist"),
+                );
+                self.pending.events.push(self.event(
+                    EventKind::Block,
+                    &task_id,
+                    format!("not dispatched: unknown agent profile `{profile_name}`"),
+                ));
+                self.report.blocked.push(task_id);
+            }
+            return Ok(false);
+        };
+        self.action(format!(
+            "dispatch `{task_id}` attempt {attempt} with `{profile_name}`"
+        ));
+        if self.options.dry_run {
+            self.report.dispatched.push(task_id);
+            return Ok(true);
+        }
+
+        let workspace = self.options.workspace.clone();
+        let worktrees_dir = if self.config.worktrees_dir.is_absolute() {
+            self.config.worktrees_dir.clone()
+        } else {
+            workspace.root.join(&self.config.worktrees_dir)
+        };
+        let worktree = worktrees_dir.join(&task_id);
+        let branch = format!("longrun/{task_id}");
+        let held = match self.store.claim(&ClaimRequest {
+            task: id.clone(),
+            worker: format!("{CYCLE_WORKER_PREFIX}{profile_name}"),
+            host: self.options.host.clone(),
+            pid: std::process::id(),
+            attempt,
+            branch: branch.clone(),
+            worktree: worktree.display().to_string(),
+            now: self.now,
+            lease: self.config.claims.lease,
+            token: None,
+        })? {
+            ClaimOutcome::Claimed(held) => held,
+            ClaimOutcome::Taken(_) => return Ok(false),
+        };
+        self.fault("after-claim");
+
+        let target_tip = git::rev_parse(&self.primary, &format!("refs/heads/{}", self.target))?
+            .ok_or_else(|| CycleError::EmptyTarget(self.target.clone()))?;
+        std::fs::create_dir_all(&worktrees_dir).map_err(|source| {
+            crate::fsutil::FsError::Write {
+                path: worktrees_dir.clone(),
+                source,
+            }
+        })?;
+        git::worktree_add(&self.primary, &worktree, &branch, &target_tip)?;
+        self.fault("after-worktree");
+
+        let run_dir = run_dir(&workspace, &task_id, held.claim().info.claimed_at, attempt);
+        std::fs::create_dir_all(&run_dir).map_err(|source| crate::fsutil::FsError::Write {
+            path: run_dir.clone(),
+            source,
+        })?;
+        let prompt_file = run_dir.join("prompt.md");
+        let prompt = self.prompt(checklist, task, attempt, &worktree, &branch);
+        crate::fsutil::write_atomic(&prompt_file, prompt.as_bytes())?;
+
+        let vars = profile.vars(&worktree, &prompt_file, &task_id);
+        let mut argv = profile
+            .render_argv(&vars)
+            .map_err(|error| CycleError::Task {
+                task: task_id.clone(),
+                message: format!("agent profile `{profile_name}`: {error}"),
+            })?;
+        let stdin = match profile.prompt {
+            PromptMode::Stdin => Stdin::File(prompt_file.clone()),
+            PromptMode::File => Stdin::Null,
+            PromptMode::Arg => {
+                argv.push(prompt.clone());
+                Stdin::Null
+            }
+        };
+        let mut env = self.config.worker_env(&profile, &self.options.caller_env);
+        env.retain(|(name, _)| !name.starts_with("LONGRUN_"));
+        env.extend(longrun_env(
+            &task_id,
+            &worktree,
+            Some(&prompt_file),
+            &run_dir,
+            attempt,
+        ));
+        let timeout = task
+            .timeout
+            .as_deref()
+            .and_then(|text| crate::config::parse_duration(text).ok())
+            .unwrap_or(profile.timeout);
+
+        // What the primary checkout looks like now: a worker that writes outside its
+        // worktree changes it, and the gate rejects that attempt.
+        crate::fsutil::write_atomic(
+            &run_dir.join("primary.status"),
+            primary_status(&self.primary)?.as_bytes(),
+        )?;
+        let mut spec = WorkerSpec::new(argv, worktree.clone(), run_dir.clone());
+        spec.env = env;
+        spec.stdin = stdin;
+        spec.timeout_secs = timeout.as_secs().max(1);
+        spec.lock_file = Some(held.path().to_path_buf());
+        let spec_path = run_dir.join("spec.json");
+        spec.write(&spec_path)?;
+        // The supervisor takes the claim's OS lock before it reports its pid, so let go of
+        // it first. In between, the claim's fresh lease keeps it from looking stale.
+        drop(held);
+        process::spawn_detached(&self.options.exe, &spec_path)?;
+        self.fault("after-spawn");
+
+        self.pending.status(&task_id, TaskStatus::InProgress);
+        self.pending.set(
+            &task_id,
+            TaskField::Agent,
+            FieldValue::Text(profile_name.clone()),
+        );
+        let mut event = self.event(
+            EventKind::Dispatch,
+            &task_id,
+            format!(
+                "worker started in {} → {}",
+                self.relative(&worktree),
+                self.relative(&run_dir)
+            ),
+        );
+        event = super::with_field(event, "attempt", &attempt.to_string());
+        event = super::with_field(event, "agent", &profile_name);
+        self.pending.events.push(event);
+        self.report.dispatched.push(task_id);
+        Ok(true)
+    }
+
+    fn prompt(
+        &self,
+        checklist: &Checklist,
+        task: &Task,
+        attempt: u32,
+        worktree: &std::path::Path,
+        branch: &str,
+    ) -> String {
+        let workspace = &self.options.workspace;
+        let read = |path: PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+        let plan = read(workspace.plan());
+        let agents_md = read(workspace.root.join("AGENTS.md"));
+        let skills = crate::skills::list_skills(&workspace.root.join(crate::skills::SKILLS_DIR));
+        let validators: Vec<String> = task.own_validators().iter().map(|v| v.display()).collect();
+        let fast: Vec<String> = checklist
+            .summary
+            .verification_loop
+            .fast
+            .iter()
+            .map(|v| v.display())
+            .collect();
+        let failure = super::previous_failure_text(workspace, &task.task_id, attempt);
+        let worktree_text = worktree.display().to_string();
+        render_worker_prompt(&PromptInput {
+            task_id: &task.task_id,
+            title: &task.title,
+            description: &task.description,
+            acceptance_criteria: &task.acceptance_criteria,
+            implementation_notes: &task.implementation_notes,
+            milestone: task.milestone.as_deref(),
+            validators: &validators,
+            fast_verification: &fast,
+            guidelines: &checklist.guidelines,
+            plan: &plan,
+            agents_md: &agents_md,
+            skills: &skills.skills,
+            failure_evidence: failure.as_deref(),
+            attempt,
+            max_attempts: task.max_attempts.unwrap_or(self.config.max_attempts),
+            worktree: &worktree_text,
+            branch,
+        })
+    }
+}

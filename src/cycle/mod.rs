@@ -1,0 +1,1005 @@
+//! The stateless cycle: one pass that rebuilds the picture from files and git, reaps and
+//! gates finished workers, schedules ready tasks, writes statuses and events, and exits.
+//!
+//! It can be killed at any point; the next cycle converges, because every step is decided
+//! from what is on disk (claims, run directories, git trailers), and every write is an
+//! absolute value rather than an increment. It never prints: it returns a report.
+
+mod dispatch;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::gate::{self, GateInput, GateOutcome};
+use crate::git::{self, History, Identity};
+use crate::process::{self, WorkerState};
+use crate::state::checklist::{
+    self, Checklist, FieldValue, LoadOptions, StatusValue, SummaryField, Task, TaskEdit, TaskField,
+};
+use crate::state::claims::{ClaimEntry, ClaimStore, LockContent};
+use crate::state::model::{EventKind, TaskId, TaskStatus};
+use crate::state::runlog::{self, Event, FieldKey};
+use crate::workspace::Workspace;
+
+/// Claims the cycle makes carry a worker name starting with this; claims made by other
+/// agents (`longrun claim`) are never reaped or gated by the cycle.
+pub const CYCLE_WORKER_PREFIX: &str = "longrun-cycle:";
+
+/// What a cycle is told by its caller.
+pub struct CycleOptions {
+    pub workspace: Workspace,
+    pub clock: Clock,
+    /// The longrun executable, started as `__supervise` for each worker.
+    pub exe: PathBuf,
+    /// The caller's environment; workers get only the allowlisted part of it.
+    pub caller_env: Vec<(String, String)>,
+    pub host: String,
+    pub max_parallel: Option<u32>,
+    pub dry_run: bool,
+    pub allow_missing_validators: bool,
+    /// Test-only: abort the process at this named step.
+    pub fault: Option<String>,
+}
+
+/// What one cycle did.
+#[derive(Debug, Default, Serialize)]
+pub struct CycleReport {
+    /// False when another cycle held the lock: nothing was done.
+    pub ran: bool,
+    pub stopped: bool,
+    pub dry_run: bool,
+    pub merged: Vec<String>,
+    pub rejected: Vec<String>,
+    pub failed: Vec<String>,
+    pub blocked: Vec<String>,
+    pub deferred: Vec<String>,
+    pub dispatched: Vec<String>,
+    pub running: Vec<String>,
+    pub reconciled: Vec<String>,
+    /// Human-readable lines of what happened (or, in a dry run, would happen).
+    pub actions: Vec<String>,
+    /// Counts by status after the cycle.
+    pub complete: usize,
+    pub total: usize,
+    /// Tasks in `failed` or `blocked` after the cycle.
+    pub stuck: usize,
+    /// Tasks that can still make progress (not terminal, not blocked).
+    pub open: usize,
+}
+
+/// Errors that stop a cycle. Task failures are not errors: they are decisions.
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    #[error(transparent)]
+    Checklist(#[from] checklist::ChecklistError),
+    #[error(transparent)]
+    RunLog(#[from] runlog::RunLogError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Claims(#[from] crate::state::claims::ClaimError),
+    #[error(transparent)]
+    Git(#[from] git::GitError),
+    #[error(transparent)]
+    Gate(#[from] gate::GateError),
+    #[error(transparent)]
+    Process(#[from] process::ProcessError),
+    #[error(transparent)]
+    Fs(#[from] crate::fsutil::FsError),
+    #[error("`{path}` has problems that make acting on it unsafe: {details}", path = path.display())]
+    Unsafe { path: PathBuf, details: String },
+    #[error(
+        "the primary checkout has no branch checked out (detached HEAD) and `target_branch` is not set in longrun.yaml"
+    )]
+    NoTargetBranch,
+    #[error("the target branch `{0}` has no commit yet; commit something first")]
+    EmptyTarget(String),
+    #[error("task `{task}`: {message}")]
+    Task { task: String, message: String },
+}
+
+/// Collected writes: applied in one checklist update and one run-log append at the end of
+/// the cycle (and before any step that could take long, so a crash loses little).
+#[derive(Default)]
+struct Pending {
+    edits: Vec<TaskEdit>,
+    events: Vec<Event>,
+}
+
+impl Pending {
+    fn set(&mut self, task: &str, field: TaskField, value: FieldValue) {
+        self.edits.push(TaskEdit::Task {
+            task_id: task.to_string(),
+            field,
+            value,
+        });
+    }
+
+    fn status(&mut self, task: &str, status: TaskStatus) {
+        self.set(
+            task,
+            TaskField::Status,
+            FieldValue::Text(status.as_str().to_string()),
+        );
+    }
+}
+
+struct Cycle<'a> {
+    options: &'a CycleOptions,
+    config: Config,
+    now: Timestamp,
+    primary: PathBuf,
+    target: String,
+    store: ClaimStore,
+    identity: Identity,
+    report: CycleReport,
+    pending: Pending,
+    /// Notes as they will read after the pending edits (notes are appended to).
+    notes: HashMap<String, String>,
+}
+
+/// Runs one cycle.
+pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
+    let workspace = &options.workspace;
+    let lock_path = workspace.state_dir().join("cycle.lock");
+    if let Some(parent) = lock_path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| crate::fsutil::FsError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| crate::fsutil::FsError::Write {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match lock_file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Ok(CycleReport::default()),
+        Err(std::fs::TryLockError::Error(source)) => {
+            return Err(crate::fsutil::FsError::Write {
+                path: lock_path,
+                source,
+            }
+            .into());
+        }
+    }
+
+    let (config, _warnings) = Config::load(&workspace.config())?;
+    let primary = workspace.root.clone();
+    let target = match &config.target_branch {
+        Some(branch) => branch.clone(),
+        None => git::current_branch(&primary).ok_or(CycleError::NoTargetBranch)?,
+    };
+    let mut cycle = Cycle {
+        options,
+        now: options.clock.now(),
+        store: ClaimStore::new(workspace.current_tasks()),
+        identity: Identity::new("longrun", "longrun@localhost"),
+        primary,
+        target,
+        config,
+        report: CycleReport {
+            ran: true,
+            dry_run: options.dry_run,
+            ..CycleReport::default()
+        },
+        pending: Pending::default(),
+        notes: HashMap::new(),
+    };
+    cycle.run()?;
+    drop(lock_file);
+    Ok(cycle.report)
+}
+
+impl Cycle<'_> {
+    fn run(&mut self) -> Result<(), CycleError> {
+        let workspace = self.options.workspace.clone();
+        let snapshot = LoadOptions {
+            snapshot_path: Some(workspace.checklist_snapshot()),
+        };
+        let loaded = checklist::load(&workspace.checklist(), &snapshot)?;
+        let blocking: Vec<String> = loaded
+            .checklist
+            .validate(checklist::ValidateOptions {
+                allow_missing_validators: true,
+            })
+            .into_iter()
+            .filter(|problem| problem.blocks_action())
+            .map(|problem| format!("line {}: {}", problem.line, problem.message))
+            .collect();
+        if !blocking.is_empty() {
+            return Err(CycleError::Unsafe {
+                path: loaded.path.clone(),
+                details: blocking.join("; "),
+            });
+        }
+        if !workspace.run_log().is_file() {
+            return Err(runlog::RunLogError::Missing {
+                path: workspace.run_log(),
+            }
+            .into());
+        }
+        let checklist = loaded.checklist;
+        for task in &checklist.tasks {
+            self.notes.insert(task.task_id.clone(), task.note.clone());
+        }
+        if git::rev_parse(&self.primary, &format!("refs/heads/{}", self.target))?.is_none() {
+            return Err(CycleError::EmptyTarget(self.target.clone()));
+        }
+        self.report.stopped = workspace.state_dir().join("STOP").exists();
+
+        // Git is the record of completion.
+        let completed: HashMap<String, git::CompletedTask> =
+            git::completed_tasks(&self.primary, &self.target, History::FirstParent)?
+                .into_iter()
+                .map(|done| (done.task.clone(), done))
+                .collect();
+        let mut statuses: HashMap<String, Option<TaskStatus>> = checklist
+            .tasks
+            .iter()
+            .map(|task| (task.task_id.clone(), task.status.effective()))
+            .collect();
+        for task in &checklist.tasks {
+            if let Some(done) = completed.get(&task.task_id)
+                && task.status.effective() != Some(TaskStatus::Complete)
+                && task.status.effective() != Some(TaskStatus::Archived)
+            {
+                self.action(format!(
+                    "reconcile `{}`: complete (merge commit {})",
+                    task.task_id,
+                    short(&done.commit)
+                ));
+                if !self.options.dry_run {
+                    self.pending.status(&task.task_id, TaskStatus::Complete);
+                    if let Some(attempt) = done.attempt {
+                        self.pending.set(
+                            &task.task_id,
+                            TaskField::Attempts,
+                            FieldValue::Integer(attempt as u64),
+                        );
+                    }
+                    self.pending.events.push(self.event(
+                        EventKind::Merge,
+                        &task.task_id,
+                        format!(
+                            "status reconciled from merge commit {} on `{}`",
+                            short(&done.commit),
+                            self.target
+                        ),
+                    ));
+                }
+                self.report.reconciled.push(task.task_id.clone());
+                statuses.insert(task.task_id.clone(), Some(TaskStatus::Complete));
+            }
+        }
+
+        // Reap and gate the cycle's own workers.
+        let claims = self.store.list(self.now)?;
+        let mut claimed: HashSet<String> = HashSet::new();
+        let mut running = 0u32;
+        for entry in &claims {
+            let Some(task_id) = entry.task.clone() else {
+                continue;
+            };
+            claimed.insert(task_id.to_string());
+            let LockContent::Claim(claim) = &entry.lock else {
+                continue;
+            };
+            if !claim.info.worker.starts_with(CYCLE_WORKER_PREFIX) {
+                continue;
+            }
+            let Some(task) = checklist.task(task_id.as_str()) else {
+                continue;
+            };
+            match self.reap(
+                &checklist,
+                task,
+                entry,
+                claim,
+                completed.contains_key(task.task_id.as_str()),
+            )? {
+                Reaped::Running => {
+                    running += 1;
+                    self.report.running.push(task.task_id.clone());
+                }
+                Reaped::Done(status) => {
+                    claimed.remove(task_id.as_str());
+                    statuses.insert(task.task_id.clone(), Some(status));
+                }
+                Reaped::Kept => {}
+            }
+        }
+        self.flush()?;
+        self.fault("after-gate");
+        // Schedule from the file as it now is: the gate wrote attempts, notes and statuses.
+        let checklist = if self.options.dry_run {
+            checklist
+        } else {
+            checklist::load(&workspace.checklist(), &snapshot)?.checklist
+        };
+
+        // Schedule.
+        if !self.report.stopped {
+            let max_parallel = self
+                .options
+                .max_parallel
+                .unwrap_or(self.config.max_parallel)
+                .max(1);
+            let view = with_statuses(&checklist, &statuses);
+            let ready: Vec<Task> = view
+                .ready_tasks(&|id| claimed.contains(id) || completed.contains_key(id))
+                .into_iter()
+                .cloned()
+                .collect();
+            for task in ready {
+                if running >= max_parallel {
+                    break;
+                }
+                if self.dispatch(&checklist, &task)? {
+                    running += 1;
+                    statuses.insert(task.task_id.clone(), Some(TaskStatus::InProgress));
+                }
+            }
+        } else {
+            self.action("kill switch `.longrun/STOP` is on: nothing dispatched".to_string());
+        }
+
+        // Summary and counts.
+        let view = with_statuses(&checklist, &statuses);
+        self.summarize(&view, &checklist);
+        self.flush()?;
+        Ok(())
+    }
+
+    /// Applies the pending edits and events (unless this is a dry run).
+    fn flush(&mut self) -> Result<(), CycleError> {
+        if self.options.dry_run {
+            self.pending = Pending::default();
+            return Ok(());
+        }
+        let workspace = &self.options.workspace;
+        let edits = std::mem::take(&mut self.pending.edits);
+        let events = std::mem::take(&mut self.pending.events);
+        if !edits.is_empty() {
+            checklist::update(
+                &workspace.checklist(),
+                &workspace.checklist_lock(),
+                &LoadOptions {
+                    snapshot_path: Some(workspace.checklist_snapshot()),
+                },
+                |current| Ok(edits_for(current, &edits)),
+            )?;
+        }
+        self.fault("after-status-write");
+        if !events.is_empty() {
+            runlog::append_events(&workspace.run_log(), &workspace.run_log_lock(), &events)?;
+        }
+        Ok(())
+    }
+
+    fn fault(&self, point: &str) {
+        if self.options.fault.as_deref() == Some(point) {
+            std::process::abort();
+        }
+    }
+
+    fn action(&mut self, text: String) {
+        self.report.actions.push(text);
+    }
+
+    fn event(&self, kind: EventKind, task: &str, text: impl Into<String>) -> Event {
+        let mut event = Event::new(self.now, kind, text);
+        if let Ok(id) = TaskId::parse(task) {
+            event = event.with_task(id);
+        }
+        event
+    }
+
+    /// Appends a line to a task's note (the note edit replaces the whole note).
+    fn append_note(&mut self, task: &str, line: &str) {
+        let note = self.notes.entry(task.to_string()).or_default();
+        if !note.is_empty() && !note.ends_with('\n') {
+            note.push('\n');
+        }
+        note.push_str(line);
+        let value = FieldValue::Text(note.clone());
+        self.pending.set(task, TaskField::Note, value);
+    }
+
+    fn run_dir(&self, task: &str, claimed_at: Timestamp, attempt: u32) -> PathBuf {
+        run_dir(&self.options.workspace, task, claimed_at, attempt)
+    }
+
+    fn reap(
+        &mut self,
+        checklist: &Checklist,
+        task: &Task,
+        entry: &ClaimEntry,
+        claim: &crate::state::claims::Claim,
+        completed: bool,
+    ) -> Result<Reaped, CycleError> {
+        let task_id = task.task_id.clone();
+        let attempt = claim.info.attempt;
+        let run_dir = self.run_dir(&task_id, claim.info.claimed_at, attempt);
+        let worktree = PathBuf::from(&claim.info.worktree);
+        let state = if run_dir.join("spec.json").is_file() {
+            process::worker_state(&run_dir)?
+        } else if entry.holder_alive {
+            // The cycle that claimed it is still preparing the worker.
+            return Ok(Reaped::Running);
+        } else {
+            WorkerState::Dead(process::DeadWorker {
+                orphaned_agent_group: None,
+            })
+        };
+        if completed {
+            // Merged already (a crash after the merge, or another machine): clean up.
+            if matches!(state, WorkerState::Running) {
+                let _ = process::kill_worker(&run_dir);
+            }
+            self.action(format!("clean up `{task_id}`: already merged"));
+            if !self.options.dry_run {
+                self.finish(&task_id, claim, &worktree, true)?;
+            }
+            return Ok(Reaped::Done(TaskStatus::Complete));
+        }
+        match state {
+            WorkerState::Running => Ok(Reaped::Running),
+            WorkerState::Dead(dead) => {
+                let spawned = run_dir.join("spec.json").is_file();
+                if let Some(group) = dead.orphaned_agent_group {
+                    let _ = group;
+                    let _ = process::kill_worker(&run_dir);
+                }
+                if !spawned {
+                    // Claimed but never started (the cycle died while preparing): no attempt
+                    // was made, so none is counted.
+                    self.action(format!("release `{task_id}`: its worker was never started"));
+                    if !self.options.dry_run {
+                        self.pending.status(&task_id, TaskStatus::NotStarted);
+                        self.pending.events.push(self.event(
+                            EventKind::Release,
+                            &task_id,
+                            "claim released: the cycle that made it stopped before starting a worker",
+                        ));
+                        self.finish(&task_id, claim, &worktree, false)?;
+                    }
+                    return Ok(Reaped::Done(TaskStatus::NotStarted));
+                }
+                let reason = "the worker died without a result (killed or crashed)".to_string();
+                let status = self.reject(
+                    checklist,
+                    task,
+                    claim,
+                    &run_dir,
+                    &worktree,
+                    &reason,
+                    "The worker process died before it finished; no result was recorded.",
+                )?;
+                Ok(Reaped::Done(status))
+            }
+            WorkerState::Finished(result) => {
+                // Fencing: only the current holder's work is judged.
+                if self.store.verify(&claim.info.task, &claim.token).is_err() {
+                    return Ok(Reaped::Kept);
+                }
+                if let Some(reason) = agent_failure(&result) {
+                    let summary = format!(
+                        "{reason}. Last output: {}",
+                        result.final_message.as_deref().unwrap_or("(none)")
+                    );
+                    let status = self.reject(
+                        checklist, task, claim, &run_dir, &worktree, &reason, &summary,
+                    )?;
+                    return Ok(Reaped::Done(status));
+                }
+                if let Some(changed) = self.outside_writes(&run_dir)? {
+                    let reason = format!(
+                        "the primary checkout changed while the worker ran ({changed}): a worker must only write in its worktree"
+                    );
+                    let status = self.reject(
+                        checklist, task, claim, &run_dir, &worktree, &reason, &reason,
+                    )?;
+                    return Ok(Reaped::Done(status));
+                }
+                self.action(format!("gate `{task_id}` attempt {attempt}"));
+                if self.options.dry_run {
+                    return Ok(Reaped::Kept);
+                }
+                self.fault("before-gate");
+                let validator_env = self.validator_env(&task_id, &worktree, &run_dir, attempt);
+                let outcome = gate::gate(&GateInput {
+                    primary: &self.primary,
+                    worktree: &worktree,
+                    target_branch: &self.target,
+                    task_id: &task_id,
+                    task_title: &task.title,
+                    attempt,
+                    token: claim.token.as_str(),
+                    task_validators: task.own_validators(),
+                    fast_validators: &checklist.summary.verification_loop.fast,
+                    allow_missing_validators: self.options.allow_missing_validators
+                        || self.config.allow_missing_validators,
+                    validator_env: &validator_env,
+                    validator_timeout: self.config.validator_timeout,
+                    identity: &self.identity,
+                    run_dir: &run_dir,
+                    clock: self.options.clock,
+                })?;
+                self.fault("after-merge");
+                match outcome {
+                    GateOutcome::Merged {
+                        commit,
+                        validated_tree,
+                        runs,
+                    } => {
+                        let evidence: Vec<String> = runs
+                            .iter()
+                            .map(|run| {
+                                format!(
+                                    "`{}` exit 0 in {} ms ({})",
+                                    run.command,
+                                    run.duration_ms,
+                                    self.relative(&run.log)
+                                )
+                            })
+                            .collect();
+                        let mut event = self.event(
+                            EventKind::Merge,
+                            &task_id,
+                            format!(
+                                "merged into `{}` as {} (tree {}); validators: {}",
+                                self.target,
+                                short(&commit),
+                                short(&validated_tree),
+                                evidence.join("; ")
+                            ),
+                        );
+                        event = with_field(event, "attempt", &attempt.to_string());
+                        event = with_field(event, "commit", short(&commit));
+                        self.pending.events.push(event);
+                        self.pending.status(&task_id, TaskStatus::Complete);
+                        self.pending.set(
+                            &task_id,
+                            TaskField::Attempts,
+                            FieldValue::Integer(attempt as u64),
+                        );
+                        self.append_note(
+                            &task_id,
+                            &format!(
+                                "{} attempt {attempt}: merged as {} after {}",
+                                crate::clock::format_timestamp(self.now),
+                                short(&commit),
+                                evidence.join("; ")
+                            ),
+                        );
+                        self.finish(&task_id, claim, &worktree, true)?;
+                        self.report.merged.push(task_id.clone());
+                        self.action(format!("merged `{task_id}` as {}", short(&commit)));
+                        Ok(Reaped::Done(TaskStatus::Complete))
+                    }
+                    GateOutcome::Rejected {
+                        reason, summary, ..
+                    } => {
+                        let status = self.reject(
+                            checklist, task, claim, &run_dir, &worktree, &reason, &summary,
+                        )?;
+                        Ok(Reaped::Done(status))
+                    }
+                    GateOutcome::Deferred { reason } => {
+                        self.report.deferred.push(task_id.clone());
+                        self.pending.events.push(self.event(
+                            EventKind::Note,
+                            &task_id,
+                            format!("merge deferred: {reason}"),
+                        ));
+                        Ok(Reaped::Kept)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records a rejected attempt: back to `not_started` with the evidence, or `failed`
+    /// when attempts are spent, or `blocked` when the same failure repeats.
+    #[allow(clippy::too_many_arguments)]
+    fn reject(
+        &mut self,
+        checklist: &Checklist,
+        task: &Task,
+        claim: &crate::state::claims::Claim,
+        run_dir: &Path,
+        worktree: &Path,
+        reason: &str,
+        summary: &str,
+    ) -> Result<TaskStatus, CycleError> {
+        let task_id = task.task_id.clone();
+        let attempt = claim.info.attempt;
+        let max_attempts = task.max_attempts.unwrap_or(self.config.max_attempts).max(1);
+        let signature = gate::failure_signature(reason);
+        let previous_signature = previous_failure(&self.options.workspace, &task_id, attempt)
+            .map(|(signature, _)| signature);
+        let repeated = previous_signature.as_deref() == Some(signature.as_str());
+        let status = if repeated {
+            TaskStatus::Blocked
+        } else if attempt >= max_attempts {
+            TaskStatus::Failed
+        } else {
+            TaskStatus::NotStarted
+        };
+        self.action(format!(
+            "reject `{task_id}` attempt {attempt}: {reason} → {status}"
+        ));
+        if self.options.dry_run {
+            return Ok(status);
+        }
+        let evidence = format!(
+            "# {task_id}, attempt {attempt}: rejected\n\nsignature: {signature}\n\n{reason}\n\n{summary}\n"
+        );
+        let failure_path = gate::failure_file(run_dir);
+        if let Some(parent) = failure_path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        crate::fsutil::write_atomic(&failure_path, evidence.as_bytes())?;
+        let mut event = self.event(
+            EventKind::Failure,
+            &task_id,
+            format!("{reason} → {}", self.relative(&failure_path)),
+        );
+        event = with_field(event, "attempt", &attempt.to_string());
+        self.pending.events.push(event);
+        self.pending.status(&task_id, status);
+        self.pending.set(
+            &task_id,
+            TaskField::Attempts,
+            FieldValue::Integer(attempt as u64),
+        );
+        let outcome = match status {
+            TaskStatus::Blocked => {
+                self.pending.events.push(self.event(
+                    EventKind::Block,
+                    &task_id,
+                    "the same failure twice in a row: blocked until a person looks (loop breaker)",
+                ));
+                self.report.blocked.push(task_id.clone());
+                "blocked: the same failure twice in a row"
+            }
+            TaskStatus::Failed => {
+                self.report.failed.push(task_id.clone());
+                "failed: attempts spent"
+            }
+            _ => {
+                self.report.rejected.push(task_id.clone());
+                "will be retried with this evidence"
+            }
+        };
+        self.append_note(
+            &task_id,
+            &format!(
+                "{} attempt {attempt}: {reason}; {outcome}",
+                crate::clock::format_timestamp(self.now)
+            ),
+        );
+        let _ = checklist;
+        // Keep the branch (the next attempt continues from it); remove the worktree.
+        self.finish(&task_id, claim, worktree, false)?;
+        Ok(status)
+    }
+
+    /// Releases the claim and removes the worktree; deletes the branch when merged.
+    fn finish(
+        &mut self,
+        task_id: &str,
+        claim: &crate::state::claims::Claim,
+        worktree: &Path,
+        merged: bool,
+    ) -> Result<(), CycleError> {
+        // Statuses first, then the claim: a crash in between leaves a claim whose task's
+        // state is already recorded, which the next cycle cleans up.
+        self.flush()?;
+        self.fault("before-release");
+        match self.store.release(&claim.info.task, &claim.token) {
+            Ok(_) => {}
+            Err(error) if error.is_refusal() => {}
+            Err(error) => return Err(error.into()),
+        }
+        self.pending.events.push(self.event(
+            EventKind::Release,
+            task_id,
+            if merged {
+                "claim released: merged"
+            } else {
+                "claim released"
+            },
+        ));
+        if worktree.is_absolute() && worktree.starts_with(self.options.workspace.state_dir()) {
+            let _ = git::worktree_remove(&self.primary, worktree, true);
+        }
+        if merged {
+            let _ = git::branch_delete(&self.primary, &claim.info.branch, true);
+        }
+        Ok(())
+    }
+
+    /// Compares the primary checkout with what it was when the worker started.
+    fn outside_writes(&self, run_dir: &Path) -> Result<Option<String>, CycleError> {
+        let Ok(before) = std::fs::read_to_string(run_dir.join("primary.status")) else {
+            return Ok(None);
+        };
+        let now = primary_status(&self.primary)?;
+        if before == now {
+            return Ok(None);
+        }
+        let before_lines: HashSet<&str> = before.lines().collect();
+        let changed: Vec<String> = now
+            .lines()
+            .filter(|line| !before_lines.contains(line))
+            .filter_map(|line| line.split('\t').next())
+            .map(str::to_string)
+            .take(5)
+            .collect();
+        Ok(Some(if changed.is_empty() {
+            "files were restored or removed".to_string()
+        } else {
+            changed.join(", ")
+        }))
+    }
+
+    fn validator_env(
+        &self,
+        task: &str,
+        worktree: &Path,
+        run_dir: &Path,
+        attempt: u32,
+    ) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .options
+            .caller_env
+            .iter()
+            .filter(|(name, _)| self.config.worker_env.iter().any(|p| p.matches(name)))
+            .cloned()
+            .collect();
+        env.extend(longrun_env(task, worktree, None, run_dir, attempt));
+        env
+    }
+
+    fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.primary)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    fn summarize(&mut self, view: &Checklist, original: &Checklist) {
+        let mut complete = 0;
+        let mut stuck = Vec::new();
+        let mut open = 0;
+        let mut active = Vec::new();
+        for task in &view.tasks {
+            match task.status.effective() {
+                Some(TaskStatus::Complete | TaskStatus::Archived) => complete += 1,
+                Some(TaskStatus::Failed | TaskStatus::Blocked) => {
+                    stuck.push(format!("{}: {}", task.task_id, task.status.display()))
+                }
+                Some(TaskStatus::InProgress) => {
+                    active.push(task.task_id.clone());
+                    open += 1;
+                }
+                _ => open += 1,
+            }
+        }
+        self.report.complete = complete;
+        self.report.total = view.tasks.len();
+        self.report.stuck = stuck.len();
+        self.report.open = open;
+        let changed = !self.pending.edits.is_empty();
+        if self.options.dry_run || !changed {
+            return;
+        }
+        let run_status = if complete == view.tasks.len() {
+            "complete"
+        } else if open == 0 {
+            "blocked"
+        } else {
+            "in_progress"
+        };
+        let next: Vec<String> = view
+            .ready_tasks(&|_| false)
+            .iter()
+            .take(5)
+            .map(|task| format!("{}: {}", task.task_id, task.title))
+            .collect();
+        let summary_edits = [
+            (
+                SummaryField::LastUpdated,
+                FieldValue::Text(crate::clock::format_timestamp(self.now)),
+            ),
+            (
+                SummaryField::ActiveTaskId,
+                FieldValue::Text(active.first().cloned().unwrap_or_default()),
+            ),
+            (
+                SummaryField::Status,
+                FieldValue::Text(run_status.to_string()),
+            ),
+            (SummaryField::Blockers, FieldValue::List(stuck)),
+            (SummaryField::NextActions, FieldValue::List(next)),
+        ];
+        let _ = original;
+        for (field, value) in summary_edits {
+            self.pending.edits.push(TaskEdit::Summary { field, value });
+        }
+    }
+}
+
+enum Reaped {
+    Running,
+    Done(TaskStatus),
+    /// Nothing decided (deferred, fenced off, or a dry run).
+    Kept,
+}
+
+/// Why an agent's own run counts as a failed attempt, whatever it wrote.
+fn agent_failure(result: &crate::process::WorkerResult) -> Option<String> {
+    if let Some(error) = &result.error {
+        return Some(format!("the agent could not be started: {error}"));
+    }
+    if result.timed_out {
+        return Some(format!(
+            "the agent timed out after {} s and its process group was killed",
+            result.duration_ms / 1000
+        ));
+    }
+    if result.stopped {
+        return Some("the agent was stopped".to_string());
+    }
+    if result.lease_lost {
+        return Some("the claim was lost while the agent ran".to_string());
+    }
+    match (result.exit_code, result.signal) {
+        (Some(0), _) => None,
+        (Some(code), _) => Some(format!("the agent exited {code}")),
+        (None, Some(signal)) => Some(format!("the agent was killed by signal {signal}")),
+        (None, None) => Some("the agent ended without an exit status".to_string()),
+    }
+}
+
+/// The edits, skipping tasks that no longer exist in the current file (a person removed
+/// one meanwhile): their edits cannot apply.
+fn edits_for(current: &Checklist, edits: &[TaskEdit]) -> Vec<TaskEdit> {
+    edits
+        .iter()
+        .filter(|edit| match edit {
+            TaskEdit::Task { task_id, .. } => current.task(task_id).is_some(),
+            TaskEdit::Summary { .. } => true,
+        })
+        .cloned()
+        .collect()
+}
+
+fn with_statuses(
+    checklist: &Checklist,
+    statuses: &HashMap<String, Option<TaskStatus>>,
+) -> Checklist {
+    let mut view = checklist.clone();
+    for task in &mut view.tasks {
+        if let Some(Some(status)) = statuses.get(&task.task_id) {
+            task.status = StatusValue::Known(*status);
+        }
+    }
+    view
+}
+
+fn with_field(event: Event, key: &str, value: &str) -> Event {
+    match FieldKey::parse(key) {
+        Ok(key) => event.with_field(key, value),
+        Err(_) => event,
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(10)]
+}
+
+/// `.longrun/runs/<run>/<task>/<attempt>/`, where `<run>` is the claim's time: derived
+/// from the lock file, so any cycle finds an attempt's files again.
+pub fn run_dir(workspace: &Workspace, task: &str, claimed_at: Timestamp, attempt: u32) -> PathBuf {
+    workspace
+        .state_dir()
+        .join("runs")
+        .join(claimed_at.strftime("%Y%m%dT%H%M%SZ").to_string())
+        .join(task)
+        .join(attempt.to_string())
+}
+
+/// The `LONGRUN_*` variables every worker and validator gets.
+pub fn longrun_env(
+    task: &str,
+    worktree: &Path,
+    prompt_file: Option<&Path>,
+    run_dir: &Path,
+    attempt: u32,
+) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("LONGRUN_TASK_ID".to_string(), task.to_string()),
+        (
+            "LONGRUN_WORKTREE".to_string(),
+            worktree.display().to_string(),
+        ),
+        ("LONGRUN_RUN_DIR".to_string(), run_dir.display().to_string()),
+        ("LONGRUN_ATTEMPT".to_string(), attempt.to_string()),
+    ];
+    if let Some(prompt_file) = prompt_file {
+        env.push((
+            "LONGRUN_PROMPT_FILE".to_string(),
+            prompt_file.display().to_string(),
+        ));
+    }
+    env
+}
+
+/// The primary checkout's status, without the files longrun and people edit while workers
+/// run (the state files), one `<path>\t<size>\t<mtime>` line per changed path.
+pub fn primary_status(primary: &Path) -> Result<String, git::GitError> {
+    const IGNORED: &[&str] = &["checklist.yaml", "run-log.md"];
+    let mut lines = Vec::new();
+    for entry in git::status(primary)? {
+        let path = entry.path.display().to_string();
+        if IGNORED.contains(&path.as_str())
+            || path.starts_with(".longrun/")
+            || path.starts_with("current_tasks/")
+        {
+            continue;
+        }
+        let meta = std::fs::metadata(primary.join(&entry.path)).ok();
+        let size = meta.as_ref().map_or(0, |m| m.len());
+        let modified = meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        lines.push(format!("{path}\t{size}\t{modified}"));
+    }
+    lines.sort();
+    Ok(lines.join("\n"))
+}
+
+/// The signature and text of the failure recorded for the attempt before `attempt`.
+fn previous_failure(workspace: &Workspace, task: &str, attempt: u32) -> Option<(String, String)> {
+    if attempt < 2 {
+        return None;
+    }
+    let runs = std::fs::read_dir(workspace.state_dir().join("runs")).ok()?;
+    let mut candidates: Vec<PathBuf> = runs
+        .filter_map(Result::ok)
+        .map(|entry| {
+            entry
+                .path()
+                .join(task)
+                .join((attempt - 1).to_string())
+                .join("failure.md")
+        })
+        .filter(|path| path.is_file())
+        .collect();
+    candidates.sort();
+    let text = std::fs::read_to_string(candidates.pop()?).ok()?;
+    let signature = text
+        .lines()
+        .find_map(|line| line.strip_prefix("signature: "))?
+        .to_string();
+    Some((signature, text))
+}
+
+/// The failure evidence of the previous attempt, for the next prompt.
+pub fn previous_failure_text(workspace: &Workspace, task: &str, attempt: u32) -> Option<String> {
+    previous_failure(workspace, task, attempt).map(|(_, text)| text)
+}

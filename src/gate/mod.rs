@@ -1,0 +1,265 @@
+//! The gate: proves a finished worker's result and merges it, or rejects it with evidence.
+//!
+//! An agent's word is never proof. The gate brings the target branch into the task branch,
+//! runs the validators itself on that candidate (fail closed: no validators, no merge), and
+//! only then merges into the target with a commit that carries the task's trailers. It
+//! never prints and never touches the primary checkout's uncommitted changes.
+
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::git::{self, AdvanceOutcome, GitError, Identity, MergeOutcome, TaskTrailers};
+use crate::state::checklist::Validator;
+use validate::{ValidateOptions, ValidatorRun, run_validators};
+
+/// Everything the gate needs about one finished attempt.
+pub struct GateInput<'a> {
+    pub primary: &'a Path,
+    pub worktree: &'a Path,
+    pub target_branch: &'a str,
+    pub task_id: &'a str,
+    pub task_title: &'a str,
+    pub attempt: u32,
+    pub token: &'a str,
+    /// The task's own validators, then the checklist's fast loop.
+    pub task_validators: &'a [Validator],
+    pub fast_validators: &'a [Validator],
+    pub allow_missing_validators: bool,
+    pub validator_env: &'a [(String, String)],
+    pub validator_timeout: Duration,
+    pub identity: &'a Identity,
+    /// Where the attempt's files are (`validate/` goes inside).
+    pub run_dir: &'a Path,
+    pub clock: Clock,
+}
+
+/// What the gate decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateOutcome {
+    /// Merged into the target branch.
+    Merged {
+        commit: String,
+        validated_tree: String,
+        runs: Vec<ValidatorRun>,
+    },
+    /// The attempt is rejected; `summary` goes back to the next attempt.
+    Rejected {
+        reason: String,
+        summary: String,
+        runs: Vec<ValidatorRun>,
+    },
+    /// Nothing was decided; try again next cycle (the target moved under us, or a person's
+    /// uncommitted changes in the primary checkout are in the way of the merge).
+    Deferred { reason: String },
+}
+
+/// Errors the gate cannot turn into a decision (git itself failing).
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("cannot run validators")]
+    Process(#[from] crate::process::ProcessError),
+    #[error("the target branch `{0}` does not exist")]
+    NoTarget(String),
+}
+
+/// Gates one attempt whose worker has finished.
+pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
+    let rejected = |reason: String, summary: String, runs: Vec<ValidatorRun>| {
+        Ok(GateOutcome::Rejected {
+            reason,
+            summary,
+            runs,
+        })
+    };
+    let target_ref = format!("refs/heads/{}", input.target_branch);
+    let target_tip = git::rev_parse(input.primary, &target_ref)?
+        .ok_or_else(|| GateError::NoTarget(input.target_branch.to_string()))?;
+
+    // Work the agent left uncommitted is still its work: commit it so it is judged too.
+    git::commit_all(
+        input.worktree,
+        &format!(
+            "{}: work left uncommitted by the worker\n\nCommitted by longrun before validation.",
+            input.task_id
+        ),
+        input.identity,
+    )?;
+    let head = git::rev_parse(input.worktree, "HEAD")?.unwrap_or_default();
+    if head.is_empty() || git::is_ancestor(input.primary, &head, &target_tip)? {
+        return rejected(
+            "the worker made no commits".to_string(),
+            "The task branch has no commit that is not already on the target branch: nothing was done."
+                .to_string(),
+            Vec::new(),
+        );
+    }
+
+    match git::merge_target_into_task(input.worktree, &target_tip, input.identity)? {
+        MergeOutcome::Conflict { paths } => {
+            let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            return rejected(
+                format!(
+                    "merge conflict with `{}` in {}",
+                    input.target_branch,
+                    list.join(", ")
+                ),
+                format!(
+                    "Bringing `{}` into the task branch conflicts in: {}. Rebuild the change on top of the current `{}`.",
+                    input.target_branch,
+                    list.join(", "),
+                    input.target_branch
+                ),
+                Vec::new(),
+            );
+        }
+        MergeOutcome::UpToDate { .. } | MergeOutcome::Merged { .. } => {}
+    }
+    let candidate = git::rev_parse(input.worktree, "HEAD")?.unwrap_or_default();
+
+    if input.task_validators.is_empty() && !input.allow_missing_validators {
+        return rejected(
+            "no validators: nothing proves the task done (fail closed)".to_string(),
+            "The task has no validators, so longrun cannot merge it.".to_string(),
+            Vec::new(),
+        );
+    }
+    let validators: Vec<Validator> = input
+        .task_validators
+        .iter()
+        .chain(input.fast_validators)
+        .cloned()
+        .collect();
+    let runs = run_validators(
+        &validators,
+        &ValidateOptions {
+            worktree: input.worktree,
+            dir: &input.run_dir.join("validate"),
+            env: input.validator_env,
+            timeout: input.validator_timeout,
+            clock: input.clock,
+        },
+    )?;
+    if let Some(failed) = runs.iter().find(|run| !run.passed()) {
+        return rejected(
+            format!("validator `{}` {}", failed.command, failed.outcome()),
+            format!(
+                "Validator `{}` {} on the candidate (log: {}):\n{}",
+                failed.command,
+                failed.outcome(),
+                failed.log.display(),
+                failed.summary
+            ),
+            runs,
+        );
+    }
+    // A worker may have written into the worktree while validators ran (it should be
+    // dead, but a leftover process could still be writing): merge only what was validated.
+    if !git::is_clean(input.worktree)? {
+        return rejected(
+            "the worktree changed during validation".to_string(),
+            "Files changed in the worktree while the validators ran; the result is not trusted."
+                .to_string(),
+            runs,
+        );
+    }
+
+    let validated_tree = git::tree_of(input.worktree, &candidate)?;
+    let trailers = TaskTrailers {
+        task: input.task_id.to_string(),
+        attempt: input.attempt,
+        token: input.token.to_string(),
+        validated_tree: validated_tree.clone(),
+    };
+    let message = trailers.message(&format!(
+        "Merge {}: {}",
+        input.task_id,
+        single_line(input.task_title)
+    ))?;
+    let merge = git::create_merge_commit(
+        input.primary,
+        &validated_tree,
+        &[target_tip.as_str(), candidate.as_str()],
+        &message,
+        input.identity,
+    )?;
+    match git::advance_branch(input.primary, input.target_branch, &merge, &target_tip)? {
+        AdvanceOutcome::Advanced { .. } => Ok(GateOutcome::Merged {
+            commit: merge,
+            validated_tree,
+            runs,
+        }),
+        AdvanceOutcome::Moved { .. } => Ok(GateOutcome::Deferred {
+            reason: format!(
+                "`{}` moved while the task was validated; it is validated again next cycle",
+                input.target_branch
+            ),
+        }),
+        AdvanceOutcome::BlockedByLocalChanges { paths, .. } => {
+            let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            Ok(GateOutcome::Deferred {
+                reason: format!(
+                    "uncommitted changes in the primary checkout are in the way of the merge ({}); commit or stash them",
+                    if list.is_empty() {
+                        "see git status".to_string()
+                    } else {
+                        list.join(", ")
+                    }
+                ),
+            })
+        }
+    }
+}
+
+fn single_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.is_empty() {
+        "task".to_string()
+    } else {
+        line.to_string()
+    }
+}
+
+/// A failure's signature: the reason with numbers, hashes and paths masked, so the same
+/// failure twice in a row is recognised (the loop breaker).
+pub fn failure_signature(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut chars = reason.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            while chars.peek().is_some_and(|c| c.is_ascii_alphanumeric()) {
+                chars.next();
+            }
+            out.push('#');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The path of the attempt's failure evidence, read by the next attempt's prompt.
+pub fn failure_file(run_dir: &Path) -> PathBuf {
+    run_dir.join("failure.md")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_mask_numbers() {
+        assert_eq!(
+            failure_signature("validator `cargo test` exited 101 (3 failed)"),
+            failure_signature("validator `cargo test` exited 101 (4 failed)")
+        );
+        assert_ne!(
+            failure_signature("validator `a` exited 1"),
+            failure_signature("validator `b` exited 1")
+        );
+    }
+}
