@@ -13,16 +13,17 @@ use crate::state::claims::{ClaimOutcome, ClaimRequest};
 use crate::state::model::{EventKind, TaskId, TaskStatus};
 
 impl Cycle<'_> {
-    /// Starts a worker for `task`. Returns true when a worker now runs for it (or, in a
-    /// dry run, would).
+    /// Starts a worker for `task`. Returns the task's new status: `in_progress` when a
+    /// worker now runs for it (or, in a dry run, would), `blocked` when it cannot be
+    /// dispatched at all, `None` when someone else holds it.
     pub(super) fn dispatch(
         &mut self,
         checklist: &Checklist,
         task: &Task,
-    ) -> Result<bool, CycleError> {
+    ) -> Result<Option<TaskStatus>, CycleError> {
         let task_id = task.task_id.clone();
         let Ok(id) = TaskId::parse(&task_id) else {
-            return Ok(false);
+            return Ok(None);
         };
         let allow_missing =
             self.options.allow_missing_validators || self.config.allow_missing_validators;
@@ -43,7 +44,7 @@ impl Cycle<'_> {
                 ));
                 self.report.blocked.push(task_id);
             }
-            return Ok(false);
+            return Ok(Some(TaskStatus::Blocked));
         }
         let attempt = task.attempts + 1;
         let profile_name = self
@@ -67,14 +68,14 @@ impl Cycle<'_> {
                 ));
                 self.report.blocked.push(task_id);
             }
-            return Ok(false);
+            return Ok(Some(TaskStatus::Blocked));
         };
         self.action(format!(
             "dispatch `{task_id}` attempt {attempt} with `{profile_name}`"
         ));
         if self.options.dry_run {
             self.report.dispatched.push(task_id);
-            return Ok(true);
+            return Ok(Some(TaskStatus::InProgress));
         }
 
         let workspace = self.options.workspace.clone();
@@ -98,7 +99,7 @@ impl Cycle<'_> {
             token: None,
         })? {
             ClaimOutcome::Claimed(held) => held,
-            ClaimOutcome::Taken(_) => return Ok(false),
+            ClaimOutcome::Taken(_) => return Ok(None),
         };
         self.fault("after-claim");
 
@@ -190,7 +191,7 @@ impl Cycle<'_> {
         event = super::with_field(event, "agent", &profile_name);
         self.pending.events.push(event);
         self.report.dispatched.push(task_id);
-        Ok(true)
+        Ok(Some(TaskStatus::InProgress))
     }
 
     fn prompt(

@@ -345,9 +345,15 @@ impl Cycle<'_> {
                 if running >= max_parallel {
                     break;
                 }
-                if self.dispatch(&checklist, &task)? {
-                    running += 1;
-                    statuses.insert(task.task_id.clone(), Some(TaskStatus::InProgress));
+                match self.dispatch(&checklist, &task)? {
+                    Some(TaskStatus::InProgress) => {
+                        running += 1;
+                        statuses.insert(task.task_id.clone(), Some(TaskStatus::InProgress));
+                    }
+                    Some(status) => {
+                        statuses.insert(task.task_id.clone(), Some(status));
+                    }
+                    None => {}
                 }
             }
         } else {

@@ -4,6 +4,8 @@
 
 mod bad_input;
 mod check;
+#[cfg(feature = "fake-agent")]
+mod cycle;
 mod help;
 mod init;
 mod log;
@@ -75,6 +77,11 @@ impl TestEnv {
         let run = env.longrun(&["init"]);
         assert_eq!(run.code, 0, "{run:?}");
         env
+    }
+
+    /// Gives `command` the test's clean environment and working directory.
+    pub fn configure(&self, command: &mut Command) {
+        self.clean(command);
     }
 
     fn clean(&self, command: &mut Command) {

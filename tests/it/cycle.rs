@@ -1,0 +1,421 @@
+//! The stateless cycle with the scripted fake agent: real git, real worktrees, real
+//! detached supervisors.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::{Run, TestEnv};
+
+/// A repository whose only agent is the fake agent, reading `scripts/<task>` for its steps.
+pub struct CycleRepo {
+    pub env: TestEnv,
+    pub scripts: PathBuf,
+}
+
+pub fn fake_agent() -> &'static str {
+    env!("CARGO_BIN_EXE_longrun-fake-agent")
+}
+
+impl CycleRepo {
+    pub fn new(checklist: &str) -> CycleRepo {
+        CycleRepo::with_config(checklist, "")
+    }
+
+    pub fn with_config(checklist: &str, extra_config: &str) -> CycleRepo {
+        let env = TestEnv::initialized();
+        let scripts = env.root.parent().unwrap().join("scripts");
+        std::fs::create_dir_all(&scripts).unwrap();
+        env.write("checklist.yaml", checklist);
+        env.write(
+            "longrun.yaml",
+            format!(
+                "max_attempts: 3\nmax_parallel: 4\nrouting:\n  default: fake\nagents:\n  fake:\n    kind: command\n    command: [\"{}\", \"include {}/{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n{extra_config}",
+                fake_agent(),
+                scripts.display()
+            ),
+        );
+        env.git(&["add", "-A"]);
+        env.git(&["commit", "-q", "-m", "longrun state"]);
+        CycleRepo { env, scripts }
+    }
+
+    pub fn script(&self, task: &str, steps: &str) {
+        std::fs::write(self.scripts.join(task), steps).unwrap();
+    }
+
+    pub fn cycle(&self) -> Run {
+        self.env.longrun(&["cycle"])
+    }
+
+    /// Runs cycles until no task is running or waiting, or `limit` passes.
+    pub fn cycle_until_settled(&self, limit: Duration) -> Run {
+        let start = Instant::now();
+        loop {
+            let run = self.cycle();
+            assert!(run.code == 0 || run.code == 1, "{run:?}");
+            let status = self.env.longrun(&["status", "--json"]);
+            let value: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+            let counts = value["counts"].as_array().unwrap();
+            let open = counts.iter().any(|c| {
+                let status = c["status"].as_str().unwrap();
+                status == "in_progress" || status == "not_started"
+            });
+            if !open {
+                return run;
+            }
+            if start.elapsed() > limit {
+                panic!("not settled after {limit:?}: {}", status.stdout);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn task(&self, id: &str) -> serde_json::Value {
+        let run = self.env.longrun(&["task", "show", id, "--json"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        serde_json::from_str(&run.stdout).unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        self.env.read("run-log.md")
+    }
+}
+
+const TWO_TASKS: &str = r#"# Two tasks; comments must survive the run.
+tasks:
+  - task_id: T1
+    title: Write hello
+    validators: [["test", "-f", "hello.txt"]]
+  - task_id: T2
+    title: Say world
+    depends_on: [T1]
+    validators: [["grep", "-q", "world", "hello.txt"]]
+"#;
+
+#[test]
+fn tasks_are_dispatched_validated_and_merged_with_trailers() {
+    let repo = CycleRepo::new(TWO_TASKS);
+    repo.script("T1", "write hello.txt hello\ncommit add hello\n");
+    repo.script("T2", "write hello.txt hello world\ncommit say world\n");
+    let first = repo.cycle();
+    assert_eq!(first.code, 0, "{first:?}");
+    assert!(
+        first.stderr.contains("dispatch `T1` attempt 1 with `fake`"),
+        "{first:?}"
+    );
+    assert!(!first.stderr.contains("`T2`"), "T2 waits for T1: {first:?}");
+    repo.cycle_until_settled(Duration::from_secs(60));
+
+    let env = &repo.env;
+    assert_eq!(env.read("hello.txt"), "hello world");
+    let log = env.git(&["log", "--first-parent", "--format=%s%n%b", "main"]);
+    assert!(log.contains("Merge T1: Write hello"), "{log}");
+    assert!(log.contains("Longrun-Task: T2"), "{log}");
+    assert!(log.contains("Longrun-Attempt: 1"), "{log}");
+    assert!(log.contains("Longrun-Token: "), "{log}");
+    assert!(log.contains("Longrun-Validated: "), "{log}");
+    assert_eq!(repo.task("T1")["status"]["Known"], "complete");
+    assert_eq!(repo.task("T2")["attempts"], 1);
+    let note = repo.task("T2")["note"].as_str().unwrap().to_string();
+    assert!(note.contains("merged as"), "{note}");
+    assert!(note.contains("`grep -q world hello.txt` exit 0"), "{note}");
+    let run_log = repo.log();
+    assert!(
+        run_log.contains("dispatch [T1] attempt=1 agent=fake"),
+        "{run_log}"
+    );
+    assert!(run_log.contains("merge [T2] attempt=1"), "{run_log}");
+    // No claim, worktree or task branch is left behind.
+    assert!(!env.path("current_tasks/T1.lock").exists());
+    assert!(!env.path(".longrun/worktrees/T1").exists());
+    let branches = env.git(&["branch", "--list", "longrun/*"]);
+    assert!(branches.trim().is_empty(), "{branches}");
+    // The person's comment survived every write.
+    assert!(
+        env.read("checklist.yaml")
+            .starts_with("# Two tasks; comments must survive the run.\n")
+    );
+}
+
+#[test]
+fn a_failed_validation_goes_back_with_its_evidence_and_passes_next_time() {
+    let repo = CycleRepo::new(TWO_TASKS);
+    repo.script("T1", "write hello.txt hello\ncommit add hello\n");
+    repo.script(
+        "T2",
+        "only-on-attempt 1 write hello.txt hello there\nonly-on-attempt 2 write hello.txt hello world\ncommit attempt\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let t2 = repo.task("T2");
+    assert_eq!(t2["status"]["Known"], "complete");
+    assert_eq!(t2["attempts"], 2);
+    let log = repo.log();
+    assert!(
+        log.contains("failure [T2] attempt=1: validator `grep -q world hello.txt` exited 1"),
+        "{log}"
+    );
+    // The second attempt's prompt carried the first attempt's evidence.
+    let prompts = find_files(&repo.env.path(".longrun/runs"), "prompt.md");
+    let second = prompts
+        .iter()
+        .find(|p| p.to_string_lossy().contains("/T2/2/"))
+        .expect("attempt 2 prompt");
+    let prompt = std::fs::read_to_string(second).unwrap();
+    assert!(prompt.contains("exited 1"), "{prompt}");
+}
+
+#[test]
+fn attempts_are_bounded_and_a_repeated_failure_blocks() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Never right\n    max_attempts: 2\n    validators: [[\"test\", \"-f\", \"a.txt\"], [\"test\", \"!\", \"-f\", \"c.txt\"]]\n  - task_id: T2\n    title: Same failure\n    validators: [[\"test\", \"-f\", \"nope\"]]\n",
+    );
+    // Attempt 1 fails the first validator, attempt 2 the second: two different failures.
+    repo.script(
+        "T1",
+        "only-on-attempt 1 write x.txt 1\nonly-on-attempt 2 write a.txt 2\nonly-on-attempt 2 write c.txt 2\ncommit try\n",
+    );
+    repo.script("T2", "only-on-attempt 1 write b.txt 1\nonly-on-attempt 2 write b.txt 2\nonly-on-attempt 3 write b.txt 3\ncommit try\n");
+    let last = repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(
+        last.code, 1,
+        "failed/blocked tasks make the cycle exit 1: {last:?}"
+    );
+    let t1 = repo.task("T1");
+    assert_eq!(t1["status"]["Known"], "failed");
+    assert_eq!(t1["attempts"], 2);
+    // T2 failed the same way twice in a row: blocked by the loop breaker, not retried.
+    let t2 = repo.task("T2");
+    assert_eq!(t2["status"]["Known"], "blocked");
+    assert_eq!(t2["attempts"], 2);
+    assert!(
+        repo.log()
+            .contains("block [T2]: the same failure twice in a row")
+    );
+}
+
+#[test]
+fn a_task_without_validators_is_never_dispatched() {
+    let repo = CycleRepo::new("tasks:\n  - task_id: T1\n    title: Unprovable\n");
+    repo.script("T1", "write x.txt x\ncommit x\n");
+    let run = repo.cycle();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("block `T1`: it has no validators"),
+        "{run:?}"
+    );
+    assert_eq!(repo.task("T1")["status"]["Known"], "blocked");
+    assert!(!repo.env.path(".longrun/worktrees/T1").exists());
+}
+
+#[test]
+fn a_merge_conflict_fails_the_attempt_with_the_path() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: One\n    validators: [[\"test\", \"-f\", \"shared.txt\"]]\n  - task_id: T2\n    title: Two\n    validators: [[\"test\", \"-f\", \"shared.txt\"]]\n",
+    );
+    repo.script("T1", "sleep 200\nwrite shared.txt from T1\ncommit one\n");
+    repo.script(
+        "T2",
+        "only-on-attempt 1 sleep 600\nwrite shared.txt from T2\ncommit two\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let log = repo.log();
+    assert!(
+        log.contains("merge conflict with `main` in shared.txt"),
+        "{log}"
+    );
+    assert_eq!(repo.task("T1")["status"]["Known"], "complete");
+}
+
+#[test]
+fn a_worker_that_writes_outside_its_worktree_is_rejected() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Sneaky\n    max_attempts: 1\n    validators: [[\"true\"]]\n",
+    );
+    let outside = repo.env.path("src/outside.txt");
+    repo.script(
+        "T1",
+        &format!(
+            "write ok.txt ok\nwrite-outside {} sneaky\ncommit ok\n",
+            outside.display()
+        ),
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("the primary checkout changed while the worker ran (src/"),
+        "{log}"
+    );
+}
+
+#[test]
+fn uncommitted_changes_in_the_primary_checkout_are_never_disturbed() {
+    let repo = CycleRepo::new(TWO_TASKS);
+    repo.env
+        .write("README.md", "# my local edit, not committed\n");
+    repo.script("T1", "write hello.txt hello\ncommit add hello\n");
+    repo.script("T2", "write hello.txt hello world\ncommit say world\n");
+    // The edit was made before the workers started: it is not theirs.
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T2")["status"]["Known"], "complete");
+    assert_eq!(
+        repo.env.read("README.md"),
+        "# my local edit, not committed\n"
+    );
+    assert_eq!(repo.env.read("hello.txt"), "hello world");
+}
+
+#[test]
+fn a_persons_checklist_edits_during_the_run_survive() {
+    let repo = CycleRepo::new(TWO_TASKS);
+    repo.script("T1", "sleep 300\nwrite hello.txt hello\ncommit add hello\n");
+    repo.script("T2", "write hello.txt hello world\ncommit say world\n");
+    assert_eq!(repo.cycle().code, 0);
+    // While T1's worker runs, a person adds a comment and retitles T2.
+    let text = repo.env.read("checklist.yaml");
+    let edited = text
+        .replace(
+            "  - task_id: T2\n",
+            "  # T2 reviewed by Ada\n  - task_id: T2\n",
+        )
+        .replace("title: Say world", "title: Say world (reviewed)");
+    repo.env.write("checklist.yaml", &edited);
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let after = repo.env.read("checklist.yaml");
+    assert!(
+        after.contains("  # T2 reviewed by Ada\n  - task_id: T2\n"),
+        "{after}"
+    );
+    assert!(after.contains("title: Say world (reviewed)"), "{after}");
+    assert_eq!(repo.task("T2")["status"]["Known"], "complete");
+}
+
+#[test]
+fn a_dry_run_changes_nothing() {
+    let repo = CycleRepo::new(TWO_TASKS);
+    repo.script("T1", "write hello.txt hello\ncommit add hello\n");
+    let before = (repo.env.read("checklist.yaml"), repo.env.read("run-log.md"));
+    let run = repo.env.longrun(&["cycle", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("would dispatch `T1` attempt 1"),
+        "{run:?}"
+    );
+    assert_eq!(
+        before,
+        (repo.env.read("checklist.yaml"), repo.env.read("run-log.md"))
+    );
+    assert!(!repo.env.path("current_tasks/T1.lock").exists());
+    assert!(!repo.env.path(".longrun/worktrees").exists());
+}
+
+#[test]
+fn overlapping_cycles_exit_quietly_and_exactly_one_works() {
+    let repo = CycleRepo::new(TWO_TASKS);
+    repo.script("T1", "write hello.txt hello\ncommit add hello\n");
+    let root = repo.env.root.clone();
+    // Hold the cycle lock the way a running cycle does, then start four cycles.
+    std::fs::create_dir_all(root.join(".longrun")).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join(".longrun/cycle.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    for _ in 0..4 {
+        let run = repo.cycle();
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stderr.contains("another cycle is running"), "{run:?}");
+    }
+    assert!(!root.join("current_tasks/T1.lock").exists());
+    drop(lock);
+    // Four at once: one dispatches T1, the others see the lock (or nothing left to do).
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let bin = env!("CARGO_BIN_EXE_longrun");
+            let mut command = std::process::Command::new(bin);
+            repo.env.configure(&mut command);
+            command.arg("cycle").output().unwrap()
+        })
+        .collect();
+    let dispatched = handles
+        .iter()
+        .filter(|out| String::from_utf8_lossy(&out.stderr).contains("dispatch `T1`"))
+        .count();
+    assert_eq!(dispatched, 1);
+    let log = repo.log();
+    assert_eq!(log.matches("dispatch [T1]").count(), 1, "{log}");
+}
+
+#[test]
+fn a_worker_killed_with_sigkill_counts_an_attempt_and_is_dispatched_again() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Dies once\n    validators: [[\"test\", \"-f\", \"done.txt\"]]\n",
+    );
+    repo.script(
+        "T1",
+        "only-on-attempt 1 hang\nwrite done.txt done\ncommit done\n",
+    );
+    assert_eq!(repo.cycle().code, 0);
+    let runs = repo.env.path(".longrun/runs");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pid_file = loop {
+        if let Some(found) = find_files(&runs, "supervisor.pid").into_iter().next() {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no supervisor.pid");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let agent = std::fs::read_to_string(pid_file.with_file_name("agent.json"));
+    let supervisor: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // Kill the supervisor and the agent's whole group, as a crash or OOM killer would.
+    let _ = std::process::Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{supervisor}")])
+        .status();
+    if let Ok(agent) = agent {
+        let value: serde_json::Value = serde_json::from_str(&agent).unwrap();
+        let pid = value["pid"].as_u64().unwrap();
+        let _ = std::process::Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{pid}")])
+            .status();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let t1 = repo.task("T1");
+    assert_eq!(t1["status"]["Known"], "complete");
+    assert_eq!(t1["attempts"], 2);
+    assert!(repo.log().contains("the worker died without a result"));
+}
+
+#[test]
+fn a_hanging_agent_is_killed_at_its_timeout() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Hangs\n    timeout: 2s\n    max_attempts: 1\n    validators: [[\"true\"]]\n",
+    );
+    repo.script("T1", "fork-daemon\nhang\n");
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    assert!(repo.log().contains("the agent timed out after"));
+}
+
+fn find_files(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(find_files(&path, name));
+        } else if path.file_name().is_some_and(|n| n == name) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
