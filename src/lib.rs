@@ -9,6 +9,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod cycle;
+pub mod demo;
 pub mod error;
 pub mod exit;
 pub mod fsutil;

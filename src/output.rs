@@ -5,6 +5,7 @@
 use std::io::{self, IsTerminal, Write};
 
 /// Where a command's output goes. Tests capture it through the real binary.
+#[derive(Clone)]
 pub struct Ui {
     color: bool,
     quiet: bool,

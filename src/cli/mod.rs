@@ -55,6 +55,11 @@ pub enum Command {
     Cycle(CycleArgs),
     /// Append an event to run-log.md.
     Log(LogArgs),
+    /// Run the built-in example end to end, offline, in a temporary repository.
+    Demo(DemoArgs),
+    /// The demo's deterministic agent (used by `longrun demo`).
+    #[command(name = "__demo-agent", hide = true)]
+    DemoAgent,
     /// Show or change one task.
     #[command(subcommand)]
     Task(TaskCommand),
@@ -111,6 +116,16 @@ pub struct CycleArgs {
     /// Merge tasks without validators (unsafe: nothing proves them done; logged).
     #[arg(long)]
     pub allow_missing_validators: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Create the demo repository here (an empty or missing folder) instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod check;
 mod cycle;
+mod demo;
 mod init;
 mod log;
 mod next;
@@ -57,6 +58,8 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
     match command {
         Command::Init(args) => init::run(ctx, &args),
         Command::Log(args) => log::run(ctx, &args),
+        Command::Demo(args) => demo::run(ctx, &args),
+        Command::DemoAgent => demo::agent(ctx),
         Command::Check(args) => check::run(ctx, &args),
         Command::Cycle(args) => cycle::run(ctx, &args),
         Command::Status(args) => status::run(ctx, &args),
