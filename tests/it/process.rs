@@ -133,9 +133,11 @@ fn agent_pid(workspace: &Workspace) -> u32 {
     record["pid"].as_u64().expect("pid") as u32
 }
 
+/// A shared probe: an exclusive one that succeeds would leak into children that other
+/// test threads fork meanwhile and make the next probe fail (see `spawn::lock_held`).
 fn lock_is_held(path: &Path) -> bool {
     let file = File::open(path).expect("open lock file");
-    matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+    matches!(file.try_lock_shared(), Err(TryLockError::WouldBlock))
 }
 
 #[test]
@@ -361,11 +363,10 @@ fn state_goes_running_then_finished_and_the_claim_lock_is_held_meanwhile() {
     let result = workspace.finish();
     assert_eq!(result.exit_code, Some(0));
     assert_eq!(result.final_message.as_deref(), Some("finished"));
+    // Finished is reported once result.json exists; the locks go when the supervisor's
+    // last thread exits, a moment later.
+    wait_until("the claim lock to be released", || !lock_is_held(&claim));
     wait_until("the supervisor to exit", || pid_gone(supervisor));
-    assert!(
-        !lock_is_held(&claim),
-        "the claim stayed locked after the end"
-    );
     assert_eq!(
         std::fs::read_to_string(&claim).unwrap(),
         "task: T1\ntoken: abc\n",
@@ -396,11 +397,15 @@ fn a_sigkilled_supervisor_is_dead_and_its_orphaned_agent_group_is_killed() {
         .status()
         .expect("run kill");
     assert!(status.success());
+    // The leader turns zombie before its other threads have exited and closed its files,
+    // so the lock (and with it `Running`) lasts a moment longer than the pid: wait on the
+    // state, not the pid.
+    let state = process::wait_for_worker(&workspace.run_dir, WAIT).unwrap();
     wait_until("the supervisor to die", || pid_gone(supervisor));
 
     // No result, no lock: dead, and the agent's group is reported as orphaned.
     assert_eq!(
-        process::worker_state(&workspace.run_dir).unwrap(),
+        state,
         WorkerState::Dead(DeadWorker {
             orphaned_agent_group: Some(agent)
         })
