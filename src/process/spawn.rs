@@ -313,20 +313,12 @@ fn read_pid(path: &Path) -> Result<u32, ProcessError> {
 }
 
 fn signal_process(pid: u32, signal: Signal) -> Result<(), ProcessError> {
-    let target = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .ok_or_else(|| ProcessError::Signal {
+    group::signal_process(pid, signal)
+        .map(|_| ())
+        .map_err(|source| ProcessError::Signal {
             action: format!("signal process {pid}"),
-            source: io::Error::from(io::ErrorKind::InvalidInput),
-        })?;
-    match rustix::process::kill_process(target, signal) {
-        Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
-        Err(errno) => Err(ProcessError::Signal {
-            action: format!("signal process {pid}"),
-            source: errno.into(),
-        }),
-    }
+            source,
+        })
 }
 
 fn remove_if_present(path: &Path) -> Result<(), ProcessError> {

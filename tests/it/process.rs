@@ -253,6 +253,38 @@ fn a_daemon_left_by_an_agent_that_exits_normally_is_killed() {
 }
 
 #[test]
+fn a_daemon_that_left_the_group_with_setsid_is_killed_too() {
+    let workspace = Workspace::new();
+    // `setsid` puts `sleep` in a session and group of its own, out of reach of a group
+    // kill; its parent shell exits at once, so it is orphaned and adopted by the
+    // supervisor (a child subreaper), which kills it. It also holds the stdout pipe, so
+    // without that the output would never end.
+    let mut spec = WorkerSpec::new(
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "setsid sleep 300 & echo \"escaped $!\"".into(),
+        ],
+        workspace.worktree.clone(),
+        workspace.run_dir.clone(),
+    );
+    spec.env = vec![("PATH".into(), "/usr/bin:/bin".into())];
+    let result = workspace.run(&spec);
+    assert_eq!(result.exit_code, Some(0), "{result:?}");
+    assert!(result.leftovers_killed, "{result:?}");
+    assert!(!result.output_incomplete, "{result:?}");
+    let escaped: u32 = workspace
+        .stdout()
+        .trim()
+        .strip_prefix("escaped ")
+        .expect("pid line")
+        .parse()
+        .expect("pid");
+    assert!(pid_gone(escaped), "the setsid daemon {escaped} survived");
+    assert!(result.duration_ms < 4000, "{result:?}");
+}
+
+#[test]
 fn an_agent_without_leftovers_reports_none() {
     let workspace = Workspace::new();
     let result = workspace.run(&workspace.spec(&["print alone"]));
