@@ -263,6 +263,21 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_log_is_reported_and_the_stream_still_drained() {
+        // /dev/full fails every write with ENOSPC, like a full disk.
+        let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+            return;
+        };
+        let input = vec![b'z'; 300_000];
+        let capture = Capture::start("test", io::Cursor::new(input), full, 1 << 20, false).unwrap();
+        let (summary, complete) =
+            capture.finish(Instant::now() + std::time::Duration::from_secs(10));
+        assert!(complete);
+        assert_eq!(summary.total_bytes, 300_000);
+        assert!(summary.write_error.is_some());
+    }
+
+    #[test]
     fn capture_under_cap_is_verbatim() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.log");

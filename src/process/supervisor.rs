@@ -137,6 +137,7 @@ pub fn run_supervisor(
         lease_lost: outcome.ending == Some(Ending::LeaseLost),
         leftovers_killed: outcome.leftovers_killed,
         output_incomplete: outcome.output_incomplete,
+        output_error: outcome.output_error,
         error: outcome.error,
         supervisor_peak_rss_kib: group::peak_rss_kib(),
     };
@@ -158,6 +159,7 @@ struct AgentOutcome {
     ending: Option<Ending>,
     leftovers_killed: bool,
     output_incomplete: bool,
+    output_error: Option<String>,
     stdout: StreamSummary,
     stderr: StreamSummary,
     error: Option<String>,
@@ -248,6 +250,15 @@ fn supervise_agent(
         None => (StreamSummary::default(), true),
     };
     outcome.output_incomplete = !(stdout_complete && stderr_complete);
+    let write_errors: Vec<String> = [("stdout.log", &stdout), ("stderr.log", &stderr)]
+        .into_iter()
+        .filter_map(|(name, summary)| {
+            (summary.write_error.as_ref()).map(|error| format!("`{name}`: {error}"))
+        })
+        .collect();
+    if !write_errors.is_empty() {
+        outcome.output_error = Some(format!("cannot write {}", write_errors.join("; ")));
+    }
     outcome.stdout = stdout;
     outcome.stderr = stderr;
     Ok(outcome)
