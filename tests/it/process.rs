@@ -146,6 +146,7 @@ fn supervisor_runs_the_agent_and_captures_output() {
     let spec = workspace.spec(&[
         "print working",
         "write notes/out.txt a\\nb",
+        "append notes/out.txt \\nc",
         "usage {\"input_tokens\":12}",
         "exit 7",
     ]);
@@ -165,7 +166,7 @@ fn supervisor_runs_the_agent_and_captures_output() {
     assert_eq!(result.stdout_bytes, workspace.stdout().len() as u64);
     assert_eq!(
         std::fs::read_to_string(workspace.worktree.join("notes/out.txt")).unwrap(),
-        "a\nb",
+        "a\nb\nc",
         "the agent ran in the spec's cwd"
     );
     assert!(!result.cost_known);
