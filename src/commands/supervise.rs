@@ -16,6 +16,9 @@ pub fn run(ctx: &Context, args: &SuperviseArgs) -> Result<ExitStatus, CommandErr
     // Handlers first: a stop that arrives while the spec is read must not kill us before
     // the result is written.
     let stop = process::install_stop_signals()?;
+    // This process has no children but the agent, so it can adopt and kill whatever the
+    // agent orphans outside its group.
+    let reap_escapees = process::become_subreaper()?;
     let spec = WorkerSpec::load(&spec_path)?;
     // Lease renewal arrives with the claims code; until then heartbeats renew nothing.
     let renewer = NoopRenewer;
@@ -23,6 +26,7 @@ pub fn run(ctx: &Context, args: &SuperviseArgs) -> Result<ExitStatus, CommandErr
         clock: ctx.clock,
         renewer: &renewer,
         stop,
+        reap_escapees,
     };
     let result = process::run_supervisor(&spec, &context)?;
     let ending = match (&result.error, result.exit_code, result.signal) {

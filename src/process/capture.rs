@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::Instant;
 
 /// Read size: large enough that a fast writer costs few syscalls, small enough to not matter.
 const BUFFER_BYTES: usize = 64 * 1024;
@@ -58,10 +58,11 @@ impl Capture {
         Ok(Capture { shared, done })
     }
 
-    /// Waits up to `timeout` for the stream to end. Returns the summary and whether the
+    /// Waits until `deadline` for the stream to end. Returns the summary and whether the
     /// stream really ended; on a timeout the thread is left behind (it dies with the
     /// process) and the summary holds what arrived so far.
-    pub fn finish(self, timeout: Duration) -> (StreamSummary, bool) {
+    pub fn finish(self, deadline: Instant) -> (StreamSummary, bool) {
+        let timeout = deadline.saturating_duration_since(Instant::now());
         let complete = self.done.recv_timeout(timeout).is_ok();
         let summary = match self.shared.lock() {
             Ok(guard) => guard.clone(),
@@ -249,7 +250,8 @@ mod tests {
         let input: Vec<u8> = b"line\n".repeat(1000);
         let file = File::create(&path).unwrap();
         let capture = Capture::start("test", io::Cursor::new(input), file, 1001, true).unwrap();
-        let (summary, complete) = capture.finish(Duration::from_secs(10));
+        let (summary, complete) =
+            capture.finish(Instant::now() + std::time::Duration::from_secs(10));
         assert!(complete);
         assert_eq!(summary.total_bytes, 5000);
         assert!(summary.truncated);
@@ -261,13 +263,28 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_log_is_reported_and_the_stream_still_drained() {
+        // /dev/full fails every write with ENOSPC, like a full disk.
+        let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+            return;
+        };
+        let input = vec![b'z'; 300_000];
+        let capture = Capture::start("test", io::Cursor::new(input), full, 1 << 20, false).unwrap();
+        let (summary, complete) =
+            capture.finish(Instant::now() + std::time::Duration::from_secs(10));
+        assert!(complete);
+        assert_eq!(summary.total_bytes, 300_000);
+        assert!(summary.write_error.is_some());
+    }
+
+    #[test]
     fn capture_under_cap_is_verbatim() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.log");
         let file = File::create(&path).unwrap();
         let capture =
             Capture::start("test", io::Cursor::new(b"a\nb".to_vec()), file, 3, false).unwrap();
-        let (summary, _) = capture.finish(Duration::from_secs(10));
+        let (summary, _) = capture.finish(Instant::now() + std::time::Duration::from_secs(10));
         assert!(!summary.truncated);
         assert_eq!(summary.final_message, None);
         assert_eq!(std::fs::read(&path).unwrap(), b"a\nb");

@@ -71,6 +71,18 @@ pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<bool> {
     }
 }
 
+/// Sends `signal` to process `pid` alone. `Ok(false)` when it is gone.
+pub fn signal_process(pid: u32, signal: Signal) -> io::Result<bool> {
+    let Some(target) = to_pid(pid) else {
+        return Ok(false);
+    };
+    match rustix::process::kill_process(target, signal) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::SRCH) => Ok(false),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
 /// SIGTERM then SIGCONT: a stopped process (SIGTSTP, or SIGTTIN from reading a terminal)
 /// only acts on the TERM once it runs again.
 pub fn terminate_group(pgid: u32) -> io::Result<bool> {
@@ -83,10 +95,21 @@ pub fn terminate_group(pgid: u32) -> io::Result<bool> {
 
 /// The non-zombie members of group `pgid`, or `None` where `/proc` cannot tell.
 pub fn live_group_members(pgid: u32) -> Option<Vec<u32>> {
+    Some(
+        scan_proc()?
+            .into_iter()
+            .filter(|(_, stat)| stat.process_group == pgid && !stat.is_zombie())
+            .map(|(pid, _)| pid)
+            .collect(),
+    )
+}
+
+/// Every process `/proc` lists, with its stat fields; `None` when there is no Linux `/proc`.
+fn scan_proc() -> Option<Vec<(u32, ProcStat)>> {
     let entries = std::fs::read_dir("/proc").ok()?;
     // Without our own stat entry this is not a Linux /proc: no answer rather than "empty".
     std::fs::read_to_string("/proc/self/stat").ok()?;
-    let mut members = Vec::new();
+    let mut processes = Vec::new();
     for entry in entries.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -95,18 +118,57 @@ pub fn live_group_members(pgid: u32) -> Option<Vec<u32>> {
         else {
             continue;
         };
-        // A process that exits between listing and reading is simply not a member.
+        // A process that exits between listing and reading is simply not listed.
         let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        if let Some(stat) = parse_proc_stat(&text)
-            && stat.process_group == pgid
-            && !stat.is_zombie()
-        {
-            members.push(pid);
+        if let Some(stat) = parse_proc_stat(&text) {
+            processes.push((pid, stat));
         }
     }
-    Some(members)
+    Some(processes)
+}
+
+/// Makes this process the reaper of its orphaned descendants (Linux
+/// `PR_SET_CHILD_SUBREAPER`): a process the agent started that left its group with `setsid`
+/// and lost its parent becomes the supervisor's child instead of init's, so the supervisor
+/// can still find and kill it. `Ok(false)` where the OS has no such thing.
+pub fn become_subreaper() -> Result<bool, ProcessError> {
+    #[cfg(target_os = "linux")]
+    {
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid())).map_err(|errno| {
+            ProcessError::Signal {
+                action: "become a child subreaper".into(),
+                source: errno.into(),
+            }
+        })?;
+        Ok(true)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Ok(false)
+    }
+}
+
+/// A child of some process, as `/proc` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildProcess {
+    pub pid: u32,
+    pub zombie: bool,
+}
+
+/// The children of `parent`, zombies included, or `None` where `/proc` cannot tell.
+pub fn children_of(parent: u32) -> Option<Vec<ChildProcess>> {
+    Some(
+        scan_proc()?
+            .into_iter()
+            .filter(|(_, stat)| stat.parent == parent)
+            .map(|(pid, stat)| ChildProcess {
+                pid,
+                zombie: stat.is_zombie(),
+            })
+            .collect(),
+    )
 }
 
 /// True while group `pgid` has a process that is not a zombie. Zombies do not count: they
@@ -145,6 +207,7 @@ pub fn own_process_group() -> u32 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcStat {
     pub state: char,
+    pub parent: u32,
     pub process_group: u32,
     pub start_ticks: u64,
 }
@@ -164,6 +227,7 @@ pub fn parse_proc_stat(text: &str) -> Option<ProcStat> {
     // Field 3 of proc(5) is index 0 here: state, ppid, pgrp, ..., starttime is field 22.
     Some(ProcStat {
         state: fields.first()?.chars().next()?,
+        parent: fields.get(1)?.parse().ok()?,
         process_group: fields.get(2)?.parse().ok()?,
         start_ticks: fields.get(19)?.parse().ok()?,
     })
@@ -185,6 +249,7 @@ mod tests {
             stat,
             ProcStat {
                 state: 'S',
+                parent: 1,
                 process_group: 4240,
                 start_ticks: 987654
             }
@@ -200,6 +265,20 @@ mod tests {
         assert!(process_start_ticks(pid).is_some());
         let members = live_group_members(own_process_group()).unwrap();
         assert!(members.contains(&pid), "{members:?}");
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let children = children_of(pid).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            children.contains(&ChildProcess {
+                pid: child.id(),
+                zombie: false
+            }),
+            "{children:?}"
+        );
         assert!(peak_rss_kib().unwrap() > 0);
     }
 

@@ -56,6 +56,10 @@ pub struct WorkerResult {
     /// still held the pipe); the counts are what had arrived by then.
     #[serde(default)]
     pub output_incomplete: bool,
+    /// The output logs could not be written (a full disk); the agent still ran, its output
+    /// was drained and counted, and the logs hold what was written before the error.
+    #[serde(default)]
+    pub output_error: Option<String>,
     /// Why the agent could not be run at all (bad program, claim lock held elsewhere).
     /// `exit_code` and `signal` are then both `None`.
     #[serde(default)]

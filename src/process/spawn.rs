@@ -139,9 +139,9 @@ pub fn spawn_detached(exe: &Path, spec_path: &Path) -> Result<u32, ProcessError>
 /// Looks at a run directory: `Finished` when `result.json` exists and parses, `Running`
 /// when a live supervisor holds `supervisor.lock`, `Dead` otherwise.
 ///
-/// The lock is probed with a non-blocking `try_lock` on a fresh open (flock belongs to an
-/// open file description, so this works from any process, the supervisor's parent
-/// included). The result is checked again after a free lock, because the supervisor
+/// The lock is probed with a non-blocking shared `try_lock_shared` on a fresh open (flock
+/// belongs to an open file description, so this works from any process, the supervisor's
+/// parent included). The result is checked again after a free lock, because the supervisor
 /// writes it before it lets go of the lock.
 pub fn worker_state(run_dir: &Path) -> Result<WorkerState, ProcessError> {
     let files = RunFiles::new(run_dir);
@@ -177,6 +177,11 @@ pub fn wait_for_worker(run_dir: &Path, timeout: Duration) -> Result<WorkerState,
 /// use [`wait_for_worker`] to see the end.
 pub fn kill_worker(run_dir: &Path) -> Result<KillOutcome, ProcessError> {
     let files = RunFiles::new(run_dir);
+    // A result means the agent's group is already gone; the supervisor may still hold its
+    // lock for the moment it takes to exit, and there is nothing left to stop.
+    if files.result().exists() {
+        return Ok(KillOutcome::NotRunning);
+    }
     if lock_held(&files.supervisor_lock())? {
         // The lock proves the supervisor that wrote supervisor.pid is alive, so the pid
         // cannot have been recycled.
@@ -194,9 +199,6 @@ pub fn kill_worker(run_dir: &Path) -> Result<KillOutcome, ProcessError> {
             signal_process(pid, Signal::TERM)?;
         }
         return Ok(KillOutcome::SupervisorSignalled { pid });
-    }
-    if files.result().exists() {
-        return Ok(KillOutcome::NotRunning);
     }
     match orphaned_agent_group(&files) {
         Some(pgid) if pgid != group::own_process_group() => {
@@ -276,8 +278,12 @@ fn lock_held(path: &Path) -> Result<bool, ProcessError> {
             }));
         }
     };
-    match file.try_lock() {
-        // Dropping `file` right away releases the probe's own lock.
+    // A shared lock, not an exclusive one: when the probe gets it, it holds it until
+    // `file` is dropped, and a child that this process forks meanwhile (another thread
+    // spawning) keeps a copy of it until its exec. An exclusive probe lock leaked that way
+    // would make the next probe report a dead supervisor as running; a shared one is
+    // compatible with other probes and only delays a starting supervisor, which retries.
+    match file.try_lock_shared() {
         Ok(()) => Ok(false),
         Err(TryLockError::WouldBlock) => Ok(true),
         Err(TryLockError::Error(source)) => Err(ProcessError::Fs(FsError::Read {
@@ -307,20 +313,12 @@ fn read_pid(path: &Path) -> Result<u32, ProcessError> {
 }
 
 fn signal_process(pid: u32, signal: Signal) -> Result<(), ProcessError> {
-    let target = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .ok_or_else(|| ProcessError::Signal {
+    group::signal_process(pid, signal)
+        .map(|_| ())
+        .map_err(|source| ProcessError::Signal {
             action: format!("signal process {pid}"),
-            source: io::Error::from(io::ErrorKind::InvalidInput),
-        })?;
-    match rustix::process::kill_process(target, signal) {
-        Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
-        Err(errno) => Err(ProcessError::Signal {
-            action: format!("signal process {pid}"),
-            source: errno.into(),
-        }),
-    }
+            source,
+        })
 }
 
 fn remove_if_present(path: &Path) -> Result<(), ProcessError> {

@@ -53,6 +53,11 @@ pub struct SupervisorContext<'a> {
     pub renewer: &'a dyn LeaseRenewer,
     /// Set when the supervisor is asked to stop (its SIGTERM/SIGINT handlers, or a test).
     pub stop: StopFlag,
+    /// This process is a child subreaper ([`become_subreaper`](super::become_subreaper)):
+    /// every child other than the agent is a process that escaped the agent's group and
+    /// was orphaned, and is killed at the end. Never set it in a process with other
+    /// children (a test harness): they would be killed too.
+    pub reap_escapees: bool,
 }
 
 /// Who the agent is, written to `agent.json` right after it starts: its pid is also its
@@ -132,6 +137,7 @@ pub fn run_supervisor(
         lease_lost: outcome.ending == Some(Ending::LeaseLost),
         leftovers_killed: outcome.leftovers_killed,
         output_incomplete: outcome.output_incomplete,
+        output_error: outcome.output_error,
         error: outcome.error,
         supervisor_peak_rss_kib: group::peak_rss_kib(),
     };
@@ -153,6 +159,7 @@ struct AgentOutcome {
     ending: Option<Ending>,
     leftovers_killed: bool,
     output_incomplete: bool,
+    output_error: Option<String>,
     stdout: StreamSummary,
     stderr: StreamSummary,
     error: Option<String>,
@@ -232,15 +239,26 @@ fn supervise_agent(
     let captures = start_captures(&mut child, stdout_file, stderr_file, spec.output_cap_bytes);
     let mut outcome = follow_agent(spec, ctx, &mut child, started);
 
+    // One deadline for both streams: a pipe held open elsewhere costs the wait once.
+    let drain_deadline = Instant::now() + OUTPUT_DRAIN_WAIT;
     let (stdout, stdout_complete) = match captures.0 {
-        Some(capture) => capture.finish(OUTPUT_DRAIN_WAIT),
+        Some(capture) => capture.finish(drain_deadline),
         None => (StreamSummary::default(), true),
     };
     let (stderr, stderr_complete) = match captures.1 {
-        Some(capture) => capture.finish(OUTPUT_DRAIN_WAIT),
+        Some(capture) => capture.finish(drain_deadline),
         None => (StreamSummary::default(), true),
     };
     outcome.output_incomplete = !(stdout_complete && stderr_complete);
+    let write_errors: Vec<String> = [("stdout.log", &stdout), ("stderr.log", &stderr)]
+        .into_iter()
+        .filter_map(|(name, summary)| {
+            (summary.write_error.as_ref()).map(|error| format!("`{name}`: {error}"))
+        })
+        .collect();
+    if !write_errors.is_empty() {
+        outcome.output_error = Some(format!("cannot write {}", write_errors.join("; ")));
+    }
     outcome.stdout = stdout;
     outcome.stderr = stderr;
     Ok(outcome)
@@ -262,10 +280,15 @@ fn follow_agent(
         .as_ref()
         .map(|heartbeat| Duration::from_secs(heartbeat.interval_secs));
     let mut next_heartbeat = heartbeat_interval.map(|interval| started + interval);
+    let mut next_zombie_sweep = started + ZOMBIE_SWEEP;
     let mut outcome = AgentOutcome::default();
 
     while !leader_exited(child) {
         let now = Instant::now();
+        if ctx.reap_escapees && now >= next_zombie_sweep {
+            next_zombie_sweep = now + ZOMBIE_SWEEP;
+            reap_orphaned_zombies(pgid);
+        }
         if ctx.stop.requested().is_some() {
             outcome.ending = Some(Ending::Stopped);
         } else if now >= deadline {
@@ -302,6 +325,9 @@ fn follow_agent(
             let _ = group::signal_group(pgid, Signal::KILL);
         }
     }
+    if ctx.reap_escapees && kill_escapees(pgid) {
+        outcome.leftovers_killed |= outcome.ending.is_none();
+    }
     match child.wait() {
         Ok(status) => outcome.status = Some(status),
         Err(error) => outcome.error = Some(format!("cannot reap the agent: {error}")),
@@ -328,6 +354,61 @@ fn end_group(pgid: u32, grace: Duration, child: &mut Child) {
     let kill_end = Instant::now() + KILL_WAIT;
     while !leader_exited(child) && Instant::now() < kill_end {
         std::thread::sleep(POLL);
+    }
+}
+
+/// Kills and reaps every child of this (subreaper) process except the agent: processes
+/// that left the agent's group (`setsid`) and were orphaned. Their own children are
+/// reparented here as they die, so this repeats until none are left. They get SIGKILL at
+/// once: they left the group on purpose, and the agent they served is gone. Returns
+/// whether any was alive.
+fn kill_escapees(agent_pid: u32) -> bool {
+    let own_pid = std::process::id();
+    let give_up = Instant::now() + KILL_WAIT;
+    let mut found = false;
+    loop {
+        let Some(children) = group::children_of(own_pid) else {
+            return found;
+        };
+        let escapees: Vec<_> = children
+            .into_iter()
+            .filter(|child| child.pid != agent_pid)
+            .collect();
+        if escapees.is_empty() || Instant::now() >= give_up {
+            return found;
+        }
+        for escapee in escapees {
+            if !escapee.zombie {
+                found = true;
+                // Its own group too, if it leads one; the id cannot belong to anyone else
+                // while the process is alive.
+                let _ = group::signal_group(escapee.pid, Signal::KILL);
+                let _ = group::signal_process(escapee.pid, Signal::KILL);
+            }
+            if let Some(pid) = i32::try_from(escapee.pid).ok().and_then(Pid::from_raw) {
+                let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A subreaper inherits every orphan below it; those that exit while the agent still runs
+/// are reaped this often so they do not pile up as zombies over a long run.
+const ZOMBIE_SWEEP: Duration = Duration::from_secs(1);
+
+/// Reaps exited orphans adopted as subreaper; live ones are left alone until the end.
+fn reap_orphaned_zombies(agent_pid: u32) {
+    let Some(children) = group::children_of(std::process::id()) else {
+        return;
+    };
+    for child in children {
+        if child.zombie
+            && child.pid != agent_pid
+            && let Some(pid) = i32::try_from(child.pid).ok().and_then(Pid::from_raw)
+        {
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
+        }
     }
 }
 
@@ -501,6 +582,7 @@ mod tests {
             clock: Clock::Fixed("2026-11-21T09:00:00Z".parse().unwrap()),
             renewer,
             stop: StopFlag::new(),
+            reap_escapees: false,
         }
     }
 

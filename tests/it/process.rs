@@ -133,9 +133,11 @@ fn agent_pid(workspace: &Workspace) -> u32 {
     record["pid"].as_u64().expect("pid") as u32
 }
 
+/// A shared probe: an exclusive one that succeeds would leak into children that other
+/// test threads fork meanwhile and make the next probe fail (see `spawn::lock_held`).
 fn lock_is_held(path: &Path) -> bool {
     let file = File::open(path).expect("open lock file");
-    matches!(file.try_lock(), Err(TryLockError::WouldBlock))
+    matches!(file.try_lock_shared(), Err(TryLockError::WouldBlock))
 }
 
 #[test]
@@ -144,6 +146,7 @@ fn supervisor_runs_the_agent_and_captures_output() {
     let spec = workspace.spec(&[
         "print working",
         "write notes/out.txt a\\nb",
+        "append notes/out.txt \\nc",
         "usage {\"input_tokens\":12}",
         "exit 7",
     ]);
@@ -163,7 +166,7 @@ fn supervisor_runs_the_agent_and_captures_output() {
     assert_eq!(result.stdout_bytes, workspace.stdout().len() as u64);
     assert_eq!(
         std::fs::read_to_string(workspace.worktree.join("notes/out.txt")).unwrap(),
-        "a\nb",
+        "a\nb\nc",
         "the agent ran in the spec's cwd"
     );
     assert!(!result.cost_known);
@@ -248,6 +251,38 @@ fn a_daemon_left_by_an_agent_that_exits_normally_is_killed() {
     assert_eq!(result.final_message.as_deref(), Some("done"));
     let daemon = daemon_pid(&workspace.stdout());
     assert!(pid_gone(daemon), "daemon {daemon} outlived its agent");
+}
+
+#[test]
+fn a_daemon_that_left_the_group_with_setsid_is_killed_too() {
+    let workspace = Workspace::new();
+    // `setsid` puts `sleep` in a session and group of its own, out of reach of a group
+    // kill; its parent shell exits at once, so it is orphaned and adopted by the
+    // supervisor (a child subreaper), which kills it. It also holds the stdout pipe, so
+    // without that the output would never end.
+    let mut spec = WorkerSpec::new(
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "setsid sleep 300 & echo \"escaped $!\"".into(),
+        ],
+        workspace.worktree.clone(),
+        workspace.run_dir.clone(),
+    );
+    spec.env = vec![("PATH".into(), "/usr/bin:/bin".into())];
+    let result = workspace.run(&spec);
+    assert_eq!(result.exit_code, Some(0), "{result:?}");
+    assert!(result.leftovers_killed, "{result:?}");
+    assert!(!result.output_incomplete, "{result:?}");
+    let escaped: u32 = workspace
+        .stdout()
+        .trim()
+        .strip_prefix("escaped ")
+        .expect("pid line")
+        .parse()
+        .expect("pid");
+    assert!(pid_gone(escaped), "the setsid daemon {escaped} survived");
+    assert!(result.duration_ms < 4000, "{result:?}");
 }
 
 #[test]
@@ -361,11 +396,10 @@ fn state_goes_running_then_finished_and_the_claim_lock_is_held_meanwhile() {
     let result = workspace.finish();
     assert_eq!(result.exit_code, Some(0));
     assert_eq!(result.final_message.as_deref(), Some("finished"));
+    // Finished is reported once result.json exists; the locks go when the supervisor's
+    // last thread exits, a moment later.
+    wait_until("the claim lock to be released", || !lock_is_held(&claim));
     wait_until("the supervisor to exit", || pid_gone(supervisor));
-    assert!(
-        !lock_is_held(&claim),
-        "the claim stayed locked after the end"
-    );
     assert_eq!(
         std::fs::read_to_string(&claim).unwrap(),
         "task: T1\ntoken: abc\n",
@@ -396,11 +430,15 @@ fn a_sigkilled_supervisor_is_dead_and_its_orphaned_agent_group_is_killed() {
         .status()
         .expect("run kill");
     assert!(status.success());
+    // The leader turns zombie before its other threads have exited and closed its files,
+    // so the lock (and with it `Running`) lasts a moment longer than the pid: wait on the
+    // state, not the pid.
+    let state = process::wait_for_worker(&workspace.run_dir, WAIT).unwrap();
     wait_until("the supervisor to die", || pid_gone(supervisor));
 
     // No result, no lock: dead, and the agent's group is reported as orphaned.
     assert_eq!(
-        process::worker_state(&workspace.run_dir).unwrap(),
+        state,
         WorkerState::Dead(DeadWorker {
             orphaned_agent_group: Some(agent)
         })
