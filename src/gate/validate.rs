@@ -71,6 +71,9 @@ pub fn run_validators(
             clock: options.clock,
             renewer: &NoopRenewer,
             stop: StopFlag::new(),
+            // The cycle (or `loop`) may have detached supervisors as children: never treat
+            // them as escapees of a validator.
+            reap_escapees: false,
         };
         let result = process::run_supervisor(&spec, &context)?;
         let log = run_dir.join("output.log");
