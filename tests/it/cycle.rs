@@ -419,3 +419,78 @@ fn find_files(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     found.sort();
     found
 }
+
+/// Kills the cycle at each step (fault injection aborts the process there), then lets
+/// normal cycles run: the run converges, no task is merged twice, none is lost, no claim is
+/// left, and every state file parses.
+#[test]
+fn a_cycle_killed_at_any_step_converges() {
+    for point in [
+        "after-claim",
+        "after-worktree",
+        "after-spawn",
+        "before-gate",
+        "after-merge",
+        "after-status-write",
+        "before-release",
+        "after-gate",
+    ] {
+        let repo = CycleRepo::new(TWO_TASKS);
+        repo.script("T1", "write hello.txt hello\ncommit add hello\n");
+        repo.script("T2", "write hello.txt hello world\ncommit say world\n");
+        let mut crashed = false;
+        for _ in 0..200 {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_longrun"));
+            repo.env.configure(&mut command);
+            let output = command
+                .env("LONGRUN_FAULT", point)
+                .arg("cycle")
+                .output()
+                .unwrap();
+            if output.status.code().is_none() {
+                crashed = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(crashed, "{point}: the fault point was never reached");
+        repo.cycle_until_settled(Duration::from_secs(60));
+        let env = &repo.env;
+        let log = env.git(&["log", "--first-parent", "--format=%B", "main"]);
+        for task in ["T1", "T2"] {
+            assert_eq!(
+                log.matches(&format!("Longrun-Task: {task}\n")).count(),
+                1,
+                "{point}: {task} merged once\n{log}"
+            );
+            assert_eq!(repo.task(task)["status"]["Known"], "complete", "{point}");
+        }
+        assert_eq!(env.read("hello.txt"), "hello world", "{point}");
+        let claims: Vec<_> = std::fs::read_dir(env.path("current_tasks"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".lock"))
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(claims.is_empty(), "{point}: claims left: {claims:?}");
+        let check = env.longrun(&["check"]);
+        assert_eq!(check.code, 0, "{point}: {check:?}");
+        assert!(!env.path(".longrun/worktrees/T1").exists(), "{point}");
+    }
+}
+
+#[test]
+fn the_demo_runs_to_completion() {
+    let env = TestEnv::bare();
+    let dir = env.root.join("demo");
+    let run = env.longrun(&["demo", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("7/7 tasks complete"), "{run:?}");
+    assert!(run.stderr.contains("reject `T3` attempt 1"), "{run:?}");
+    assert!(
+        run.stdout.contains("SUMMARY: 7 tasks: 7 complete"),
+        "{run:?}"
+    );
+    let log = std::fs::read_to_string(dir.join("run-log.md")).unwrap();
+    assert_eq!(log.matches("merge [T").count(), 7, "{log}");
+}
