@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::{CYCLE_WORKER_PREFIX, Cycle, CycleError, longrun_env, primary_status, run_dir};
 use crate::config::PromptMode;
 use crate::git;
+use crate::git::claims::{MirroredOutcome, claim_mirrored};
 use crate::process::{self, Stdin, WorkerSpec};
 use crate::prompt::{PromptInput, render_worker_prompt};
 use crate::state::checklist::{Checklist, FieldValue, Task, TaskField};
@@ -86,7 +87,7 @@ impl Cycle<'_> {
         };
         let worktree = worktrees_dir.join(&task_id);
         let branch = format!("longrun/{task_id}");
-        let held = match self.store.claim(&ClaimRequest {
+        let request = ClaimRequest {
             task: id.clone(),
             worker: format!("{CYCLE_WORKER_PREFIX}{profile_name}"),
             host: self.options.host.clone(),
@@ -97,13 +98,25 @@ impl Cycle<'_> {
             now: self.now,
             lease: self.config.claims.lease,
             token: None,
-        })? {
-            ClaimOutcome::Claimed(held) => held,
-            ClaimOutcome::Taken(_) => return Ok(None),
+        };
+        let held = match &self.remote {
+            Some(remote) => match claim_mirrored(&self.store, remote, &request)
+                .map_err(|error| CycleError::Remote(Box::new(error)))?
+            {
+                MirroredOutcome::Claimed(held) => held,
+                MirroredOutcome::TakenRemotely { .. } | MirroredOutcome::TakenLocally(_) => {
+                    self.action(format!("`{task_id}` is claimed elsewhere"));
+                    return Ok(None);
+                }
+            },
+            None => match self.store.claim(&request)? {
+                ClaimOutcome::Claimed(held) => held,
+                ClaimOutcome::Taken(_) => return Ok(None),
+            },
         };
         self.fault("after-claim");
 
-        let target_tip = git::rev_parse(&self.primary, &format!("refs/heads/{}", self.target))?
+        let target_tip = git::rev_parse(&self.primary, &self.base_ref)?
             .ok_or_else(|| CycleError::EmptyTarget(self.target.clone()))?;
         std::fs::create_dir_all(&worktrees_dir).map_err(|source| {
             crate::fsutil::FsError::Write {

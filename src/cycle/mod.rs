@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::gate::{self, GateInput, GateOutcome};
+use crate::git::claims::{RemoteClaims, release_mirrored};
 use crate::git::{self, History, Identity};
 use crate::process::{self, WorkerState};
 use crate::state::checklist::{
@@ -101,6 +102,8 @@ pub enum CycleError {
     EmptyTarget(String),
     #[error("task `{task}`: {message}")]
     Task { task: String, message: String },
+    #[error(transparent)]
+    Remote(Box<crate::git::claims::GitClaimError>),
 }
 
 /// Collected writes: applied in one checklist update and one run-log append at the end of
@@ -135,6 +138,11 @@ struct Cycle<'a> {
     now: Timestamp,
     primary: PathBuf,
     target: String,
+    /// The ref the cycle builds on and reads completion from: `refs/heads/<target>`, or in
+    /// git mode the remote's target as just fetched.
+    base_ref: String,
+    /// Git mode: claims and merges go through this remote.
+    remote: Option<RemoteClaims>,
     store: ClaimStore,
     identity: Identity,
     report: CycleReport,
@@ -180,8 +188,21 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         Some(branch) => branch.clone(),
         None => git::current_branch(&primary).ok_or(CycleError::NoTargetBranch)?,
     };
+    let remote = match config.claims.mode {
+        crate::config::ClaimMode::Git => Some(
+            RemoteClaims::new(primary.clone(), &config.claims.remote)
+                .map_err(|error| CycleError::Remote(Box::new(error)))?,
+        ),
+        crate::config::ClaimMode::Local => None,
+    };
+    let base_ref = match &remote {
+        Some(remote) => format!("refs/remotes/{}/{target}", remote.remote()),
+        None => format!("refs/heads/{target}"),
+    };
     let mut cycle = Cycle {
         options,
+        base_ref,
+        remote,
         now: options.clock.now(),
         store: ClaimStore::new(workspace.current_tasks()),
         identity: Identity::new("longrun", "longrun@localhost"),
@@ -233,14 +254,17 @@ impl Cycle<'_> {
         for task in &checklist.tasks {
             self.notes.insert(task.task_id.clone(), task.note.clone());
         }
-        if git::rev_parse(&self.primary, &format!("refs/heads/{}", self.target))?.is_none() {
+        if let Some(remote) = &self.remote {
+            self.sync_with_remote(remote.remote().to_string())?;
+        }
+        if git::rev_parse(&self.primary, &self.base_ref)?.is_none() {
             return Err(CycleError::EmptyTarget(self.target.clone()));
         }
         self.report.stopped = workspace.state_dir().join("STOP").exists();
 
         // Git is the record of completion.
         let completed: HashMap<String, git::CompletedTask> =
-            git::completed_tasks(&self.primary, &self.target, History::FirstParent)?
+            git::completed_tasks(&self.primary, &self.base_ref, History::FirstParent)?
                 .into_iter()
                 .map(|done| (done.task.clone(), done))
                 .collect();
@@ -364,6 +388,31 @@ impl Cycle<'_> {
         let view = with_statuses(&checklist, &statuses);
         self.summarize(&view, &checklist);
         self.flush()?;
+        Ok(())
+    }
+
+    /// Git mode: fetches the remote's target into the tracking ref, and moves the local
+    /// target branch up to it when that is a fast-forward (never over a person's changes).
+    fn sync_with_remote(&mut self, remote: String) -> Result<(), CycleError> {
+        let refspec = format!("+refs/heads/{}:{}", self.target, self.base_ref);
+        git::fetch(&self.primary, &remote, &[refspec.as_str()])?;
+        let Some(remote_tip) = git::rev_parse(&self.primary, &self.base_ref)? else {
+            return Ok(());
+        };
+        let local_ref = format!("refs/heads/{}", self.target);
+        if let Some(local) = git::rev_parse(&self.primary, &local_ref)?
+            && local != remote_tip
+            && git::is_ancestor(&self.primary, &local, &remote_tip)?
+            && !self.options.dry_run
+        {
+            match git::advance_branch(&self.primary, &self.target, &remote_tip, &local)? {
+                git::AdvanceOutcome::Advanced { .. } => {}
+                other => self.action(format!(
+                    "`{}` could not follow `{remote}`: {other:?}",
+                    self.target
+                )),
+            }
+        }
         Ok(())
     }
 
@@ -541,6 +590,10 @@ impl Cycle<'_> {
                     identity: &self.identity,
                     run_dir: &run_dir,
                     clock: self.options.clock,
+                    publish: self.remote.as_ref().map(|remote| gate::Publish {
+                        remote: remote.remote(),
+                        tracking_ref: &self.base_ref,
+                    }),
                 })?;
                 self.fault("after-merge");
                 match outcome {
@@ -714,10 +767,16 @@ impl Cycle<'_> {
         // state is already recorded, which the next cycle cleans up.
         self.flush()?;
         self.fault("before-release");
-        match self.store.release(&claim.info.task, &claim.token) {
-            Ok(_) => {}
-            Err(error) if error.is_refusal() => {}
-            Err(error) => return Err(error.into()),
+        match &self.remote {
+            Some(remote) => {
+                release_mirrored(&self.store, remote, &claim.info.task, &claim.token)
+                    .map_err(|error| CycleError::Remote(Box::new(error)))?;
+            }
+            None => match self.store.release(&claim.info.task, &claim.token) {
+                Ok(_) => {}
+                Err(error) if error.is_refusal() => {}
+                Err(error) => return Err(error.into()),
+            },
         }
         self.pending.events.push(self.event(
             EventKind::Release,

@@ -34,6 +34,18 @@ pub struct GateInput<'a> {
     /// Where the attempt's files are (`validate/` goes inside).
     pub run_dir: &'a Path,
     pub clock: Clock,
+    /// Several machines: the merge is published by a leased push to this remote, which
+    /// decides between machines; the local branch follows.
+    pub publish: Option<Publish<'a>>,
+}
+
+/// Where merges are published when several machines share a remote.
+#[derive(Debug, Clone, Copy)]
+pub struct Publish<'a> {
+    pub remote: &'a str,
+    /// The local ref holding the remote's target as last fetched
+    /// (`refs/remotes/<remote>/<target>`).
+    pub tracking_ref: &'a str,
 }
 
 /// What the gate decided.
@@ -76,7 +88,10 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
             runs,
         })
     };
-    let target_ref = format!("refs/heads/{}", input.target_branch);
+    let target_ref = match &input.publish {
+        Some(publish) => publish.tracking_ref.to_string(),
+        None => format!("refs/heads/{}", input.target_branch),
+    };
     let target_tip = git::rev_parse(input.primary, &target_ref)?
         .ok_or_else(|| GateError::NoTarget(input.target_branch.to_string()))?;
 
@@ -187,6 +202,48 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
         &message,
         input.identity,
     )?;
+    if let Some(publish) = &input.publish {
+        let remote_ref = format!("refs/heads/{}", input.target_branch);
+        match git::push_with_lease(
+            input.primary,
+            publish.remote,
+            &merge,
+            &remote_ref,
+            Some(&target_tip),
+        )? {
+            git::PushOutcome::Accepted | git::PushOutcome::UpToDate => {}
+            git::PushOutcome::Rejected { kind, reason } => {
+                return Ok(GateOutcome::Deferred {
+                    reason: match kind {
+                        git::RejectKind::Moved => format!(
+                            "another machine merged into `{}` first; it is merged and validated again on the new tip next cycle",
+                            input.target_branch
+                        ),
+                        _ => format!("the remote refused the merge: {reason}"),
+                    },
+                });
+            }
+        }
+        // The remote is the record now; the tracking ref and the local branch follow. A
+        // local branch that cannot follow (a person's changes in the way) catches up later.
+        // (git's push may have moved the tracking ref already; the cycle lock makes this
+        // the only writer of it.)
+        git::run_git(
+            input.primary,
+            ["update-ref", publish.tracking_ref, merge.as_str()],
+        )?;
+        let local_ref = format!("refs/heads/{}", input.target_branch);
+        if let Some(local) = git::rev_parse(input.primary, &local_ref)?
+            && git::is_ancestor(input.primary, &local, &merge)?
+        {
+            let _ = git::advance_branch(input.primary, input.target_branch, &merge, &local)?;
+        }
+        return Ok(GateOutcome::Merged {
+            commit: merge,
+            validated_tree,
+            runs,
+        });
+    }
     match git::advance_branch(input.primary, input.target_branch, &merge, &target_tip)? {
         AdvanceOutcome::Advanced { .. } => Ok(GateOutcome::Merged {
             commit: merge,

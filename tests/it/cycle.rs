@@ -494,3 +494,114 @@ fn the_demo_runs_to_completion() {
     let log = std::fs::read_to_string(dir.join("run-log.md")).unwrap();
     assert_eq!(log.matches("merge [T").count(), 7, "{log}");
 }
+
+/// Two machines (clones of one bare remote, claims in git mode) run cycles on the same
+/// 20-task checklist at the same time: every task is merged exactly once into the remote's
+/// target branch, with its trailers, and both clones' status agree at the end.
+#[test]
+fn two_machines_share_a_remote_and_merge_every_task_once() {
+    let env = TestEnv::new();
+    let base = env.root.parent().unwrap().to_path_buf();
+    let scripts = base.join("scripts");
+    std::fs::create_dir_all(&scripts).unwrap();
+    let mut checklist = String::from("tasks:\n");
+    for i in 1..=20 {
+        checklist.push_str(&format!(
+            "  - task_id: T{i}\n    title: Task {i}\n    validators: [[\"test\", \"-f\", \"tasks/T{i}.txt\"]]\n"
+        ));
+        std::fs::write(
+            scripts.join(format!("T{i}")),
+            format!("sleep 50\nwrite tasks/T{i}.txt done {i}\ncommit task {i}\n"),
+        )
+        .unwrap();
+    }
+    assert_eq!(env.longrun(&["init"]).code, 0);
+    env.write("checklist.yaml", &checklist);
+    env.write(
+        "longrun.yaml",
+        format!(
+            "max_parallel: 3\nclaims:\n  mode: git\n  remote: origin\n  lease: 5m\nrouting:\n  default: fake\nagents:\n  fake:\n    kind: command\n    command: [\"{}\", \"include {}/{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n",
+            fake_agent(),
+            scripts.display()
+        ),
+    );
+    env.git(&["add", "-A"]);
+    env.git(&["commit", "-q", "-m", "plan"]);
+    let remote = base.join("remote.git");
+    env.git(&[
+        "clone",
+        "-q",
+        "--bare",
+        env.root.to_str().unwrap(),
+        remote.to_str().unwrap(),
+    ]);
+    let clones: Vec<PathBuf> = ["a", "b"].iter().map(|name| base.join(name)).collect();
+    for clone in &clones {
+        env.git(&[
+            "clone",
+            "-q",
+            remote.to_str().unwrap(),
+            clone.to_str().unwrap(),
+        ]);
+    }
+
+    let run_until_done = |dir: PathBuf| {
+        let start = Instant::now();
+        loop {
+            let run = env.longrun_in(&dir, &["cycle"]);
+            assert!(run.code == 0 || run.code == 1, "{}: {run:?}", dir.display());
+            let status = env.longrun_in(&dir, &["status", "--json"]);
+            let value: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+            let complete = value["counts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["status"] == "complete")
+                .map_or(0, |c| c["count"].as_u64().unwrap());
+            if complete == 20 {
+                return value;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(150),
+                "{}: {}",
+                dir.display(),
+                status.stdout
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| run_until_done(clones[0].clone()));
+        let b = scope.spawn(|| run_until_done(clones[1].clone()));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a["counts"], b["counts"], "both clones agree");
+    let log = env.git(&[
+        "--git-dir",
+        remote.to_str().unwrap(),
+        "log",
+        "--first-parent",
+        "--format=%B",
+        "main",
+    ]);
+    for i in 1..=20 {
+        assert_eq!(
+            log.matches(&format!("Longrun-Task: T{i}\n")).count(),
+            1,
+            "T{i} merged exactly once\n{log}"
+        );
+    }
+    // Both machines did some of the work.
+    let a_log = std::fs::read_to_string(clones[0].join("run-log.md")).unwrap();
+    let b_log = std::fs::read_to_string(clones[1].join("run-log.md")).unwrap();
+    let merged_by = |log: &str| {
+        log.lines()
+            .filter(|line| line.contains(" merge [T") && line.contains(" attempt="))
+            .count()
+    };
+    assert_eq!(
+        merged_by(&a_log) + merged_by(&b_log),
+        20,
+        "{a_log}\n{b_log}"
+    );
+}
