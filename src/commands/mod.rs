@@ -2,9 +2,14 @@
 //! context every command receives.
 
 mod check;
+mod claim;
+mod claiming;
+mod claims;
+mod heartbeat;
 mod init;
 mod log;
 mod next;
+mod release;
 mod status;
 mod task;
 
@@ -60,6 +65,10 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Next(args) => next::run(ctx, &args),
         Command::Task(TaskCommand::Set(args)) => task::set(ctx, &args),
         Command::Task(TaskCommand::Show(args)) => task::show(ctx, &args),
+        Command::Claim(args) => claim::run(ctx, &args),
+        Command::Heartbeat(args) => heartbeat::run(ctx, &args),
+        Command::Release(args) => release::run(ctx, &args),
+        Command::Claims(args) => claims::run(ctx, &args),
     }
 }
 
@@ -94,9 +103,32 @@ fn init_tracing(verbose: u8) {
 impl Context {
     /// The workspace around the working directory.
     pub fn workspace(&self) -> Result<Workspace, CommandError> {
-        Workspace::discover(&self.cwd).map_err(|error| {
-            CommandError::user(error.to_string())
-                .with_hint("run `longrun init` in the repository first")
+        Workspace::discover(&self.cwd).or_else(|error| {
+            // A task's worktree is checked out from a branch that may not carry the state
+            // files (they are often uncommitted): ask git for the primary checkout.
+            crate::git::claims::primary_checkout(&self.cwd)
+                .ok()
+                .filter(|primary| {
+                    primary.join("checklist.yaml").is_file()
+                        || primary.join("longrun.yaml").is_file()
+                })
+                .map(Workspace::at)
+                .ok_or_else(|| {
+                    CommandError::user(error.to_string())
+                        .with_hint("run `longrun init` in the repository first")
+                })
+        })
+    }
+
+    /// The claim settings: longrun.yaml's `claims:` (mode, remote, lease).
+    pub fn claim_settings(
+        &self,
+        workspace: &Workspace,
+    ) -> Result<claiming::ClaimSettings, CommandError> {
+        let _ = workspace;
+        Ok(claiming::ClaimSettings {
+            mode: claiming::ClaimMode::Local,
+            lease: claiming::DEFAULT_LEASE,
         })
     }
 
@@ -160,21 +192,4 @@ impl Context {
         }
         Err(error.with_hint("run `longrun check` for the full list"))
     }
-}
-
-/// Task ids with a claim file in `current_tasks/`.
-fn claimed_task_ids(workspace: &Workspace) -> std::collections::HashSet<String> {
-    let Ok(entries) = std::fs::read_dir(workspace.current_tasks()) else {
-        return Default::default();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            entry
-                .file_name()
-                .to_str()
-                .and_then(|name| name.strip_suffix(".lock"))
-                .map(str::to_string)
-        })
-        .collect()
 }

@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod check;
+mod claims;
 mod help;
 mod init;
 mod log;
@@ -34,6 +35,16 @@ impl std::fmt::Debug for Run {
             "exit {}\n--- stdout\n{}--- stderr\n{}",
             self.code, self.stdout, self.stderr
         )
+    }
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
 }
 
@@ -113,15 +124,17 @@ impl TestEnv {
 
     /// Runs `longrun` with `args` in `dir`.
     pub fn longrun_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let output: Output = self.command_in(dir, args).output().expect("run longrun");
+        Run::from(output)
+    }
+
+    /// A `longrun` command with the clean environment, ready to spawn (for tests that run
+    /// several at once or change the environment).
+    pub fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_longrun"));
         self.clean(&mut command);
-        command.current_dir(dir);
-        let output: Output = command.args(args).output().expect("run longrun");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        command.current_dir(dir).args(args);
+        command
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
