@@ -13,6 +13,48 @@ mod task;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+/// The `longrun` binary under test.
+///
+/// Cargo puts it at `<target>/debug/longrun`, a path every checkout sharing the target
+/// directory writes to: a build in another worktree can replace it while these tests run.
+/// A hard link taken once, when the first test starts, keeps this build's file whatever
+/// happens to the path later.
+fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let built = PathBuf::from(env!("CARGO_BIN_EXE_longrun"));
+        let base = std::env::temp_dir();
+        // Links left by earlier runs; an hour is far longer than any run.
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for entry in entries.flatten() {
+                let old = entry
+                    .metadata()
+                    .and_then(|meta| meta.modified())
+                    .ok()
+                    .and_then(|time| SystemTime::now().duration_since(time).ok())
+                    .is_some_and(|age| age > Duration::from_secs(3600));
+                if old
+                    && entry
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with("longrun-it-bin-")
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        let pinned = base.join(format!("longrun-it-bin-{}", std::process::id()));
+        let _ = std::fs::remove_file(&pinned);
+        if std::fs::hard_link(&built, &pinned).is_ok() || std::fs::copy(&built, &pinned).is_ok() {
+            pinned
+        } else {
+            built
+        }
+    })
+}
 
 /// A temp dir with a git repository, a clean environment and a fixed clock.
 pub struct TestEnv {
@@ -131,7 +173,7 @@ impl TestEnv {
     /// A `longrun` command with the clean environment, ready to spawn (for tests that run
     /// several at once or change the environment).
     pub fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_longrun"));
+        let mut command = Command::new(binary());
         self.clean(&mut command);
         command.current_dir(dir).args(args);
         command
