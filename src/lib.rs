@@ -7,12 +7,15 @@
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod config;
 pub mod error;
 pub mod exit;
 pub mod fsutil;
 pub mod git;
 pub mod output;
+pub mod prompt;
 pub mod scaffold;
+pub mod skills;
 pub mod state;
 pub mod templates;
 pub mod workspace;

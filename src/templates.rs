@@ -23,6 +23,10 @@ pub const POLICY_DEFAULT_YAML: &str = include_str!("../templates/policy/default.
 /// The `## Working with longrun` section of `AGENTS.md`.
 pub const AGENTS_SECTION_MD: &str = include_str!("../templates/AGENTS.md");
 
+/// The worker prompt, rendered by [`crate::prompt::render_worker_prompt`]. Not written into
+/// a user's repository.
+pub const WORKER_MD: &str = include_str!("../templates/worker.md");
+
 /// The heading that marks [`AGENTS_SECTION_MD`]; its presence means the section is there.
 pub const AGENTS_SECTION_HEADING: &str = "Working with longrun";
 

@@ -127,6 +127,9 @@ macro_rules! text_enum {
     };
 }
 
+// Other modules with text enums of their own (the configuration's kinds and modes) use it too.
+pub(crate) use text_enum;
+
 /// A value that is not one of an enum's text forms.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} `{value}` (expected one of: {})", expected.join(", "))]
