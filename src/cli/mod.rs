@@ -55,7 +55,7 @@ pub enum Command {
     Check(CheckArgs),
     /// The 30-second view: counts, active, next, blocked, awaiting approval, last events.
     Status(StatusArgs),
-    /// Ready tasks in file order: dependencies complete, not claimed.
+    /// Ready tasks in file order (dependencies complete, not claimed), then stale claims.
     Next(NextArgs),
     /// Append an event to run-log.md.
     Log(LogArgs),

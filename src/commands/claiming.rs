@@ -40,9 +40,6 @@ use crate::state::model::{Approval, EventKind, TaskId, TaskStatus};
 use crate::state::runlog::{Event, FieldKey};
 use crate::workspace::Workspace;
 
-/// The lease when neither `--lease` nor longrun.yaml says otherwise.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(15 * 60);
-
 /// How many hex digits of a token the run log shows: enough to tell claims apart, short
 /// enough to read. The full token is in the lock file and in `longrun claims --json`.
 const TOKEN_PREFIX: usize = 12;
@@ -94,7 +91,7 @@ pub enum Holder {
 pub struct Refusal {
     pub message: String,
     /// The claim that holds the task now, if any.
-    pub current: Option<Claim>,
+    pub current: Option<Box<Claim>>,
 }
 
 /// The answer to a token-fenced operation.
@@ -605,7 +602,7 @@ pub fn refusal_or_error<T>(error: ClaimError) -> Result<Fenced<T>, CommandError>
                 describe_claim(&current),
                 short(&current.token)
             ),
-            current: Some(*current),
+            current: Some(current),
         })),
         ClaimError::NotClaimed { task, path } => Ok(Fenced::Refused(Refusal {
             message: format!(
@@ -634,7 +631,7 @@ fn remote_refusal(task: &TaskId, token: &ClaimToken, holder: Option<RemoteClaim>
                 describe_claim(&claim),
                 short(&claim.token)
             ),
-            current: Some(*claim),
+            current: Some(claim),
         },
         Some(RemoteClaim {
             content: RemoteContent::Corrupt { reason },

@@ -120,15 +120,25 @@ impl Context {
         })
     }
 
-    /// The claim settings: longrun.yaml's `claims:` (mode, remote, lease).
+    /// The claim settings: longrun.yaml's `claims:` (mode, remote, lease). A missing
+    /// longrun.yaml means the defaults (local claims, 15m leases).
     pub fn claim_settings(
         &self,
         workspace: &Workspace,
     ) -> Result<claiming::ClaimSettings, CommandError> {
-        let _ = workspace;
+        let (config, _warnings) = crate::config::Config::load(&workspace.config())
+            .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+        // Warnings (unknown keys) are `longrun check`'s to report; repeating them on every
+        // claim and heartbeat would bury the output that matters.
+        let mode = match config.claims.mode {
+            crate::config::ClaimMode::Local => claiming::ClaimMode::Local,
+            crate::config::ClaimMode::Git => claiming::ClaimMode::Git {
+                remote: config.claims.remote,
+            },
+        };
         Ok(claiming::ClaimSettings {
-            mode: claiming::ClaimMode::Local,
-            lease: claiming::DEFAULT_LEASE,
+            mode,
+            lease: config.claims.lease,
         })
     }
 

@@ -2,7 +2,8 @@
 //! many processes, a holder killed with SIGKILL, fencing of stale tokens, bad input, and
 //! claims made from a linked worktree.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,26 +67,9 @@ fn events(env: &TestEnv, kind: &str) -> Vec<String> {
         .collect()
 }
 
-/// The status a task has in checklist.yaml, read the way a person would: the first
-/// `status:` after its id, up to the next task.
+/// The status a task has in the test repository's checklist.yaml.
 fn status_of(env: &TestEnv, task: &str) -> String {
-    let text = env.read("checklist.yaml");
-    let start = text
-        .find(&format!("task_id: {task}"))
-        .unwrap_or_else(|| panic!("no {task}"));
-    let rest = &text[start + 1..];
-    let end = rest.find("task_id:").unwrap_or(rest.len());
-    rest[..end]
-        .split("status: ")
-        .nth(1)
-        .map(|value| {
-            value
-                .split(|c: char| c == ',' || c == '}' || c.is_whitespace())
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        })
-        .unwrap_or_else(|| "not_started".to_string())
+    status_of_in(&env.root, task)
 }
 
 fn spawn(env: &TestEnv, args: &[&str], extra_env: &[(&str, &str)]) -> Child {
@@ -242,7 +226,6 @@ fn thirty_two_processes_race_for_one_task_one_winner_every_round() {
     const PROCESSES: usize = 32;
     const ROUNDS: usize = 100;
     let env = env_with("  - {task_id: R, title: contested}\n");
-    let started = Instant::now();
     for round in 0..ROUNDS {
         let children: Vec<Child> = (0..PROCESSES)
             .map(|index| spawn(&env, &["claim", "R", "--worker", &format!("w{index}")], &[]))
@@ -268,10 +251,6 @@ fn thirty_two_processes_race_for_one_task_one_winner_every_round() {
     assert_eq!(events(&env, "claim").len(), ROUNDS);
     assert_eq!(events(&env, "release").len(), ROUNDS);
     assert_eq!(status_of(&env, "R"), "not_started");
-    eprintln!(
-        "{PROCESSES} processes x {ROUNDS} rounds: {:?}",
-        started.elapsed()
-    );
 }
 
 #[test]
@@ -279,7 +258,6 @@ fn sixteen_processes_drain_500_tasks_each_claimed_exactly_once() {
     const PROCESSES: usize = 16;
     const TASKS: usize = 500;
     let env = env_with(&independent_tasks(TASKS));
-    let started = Instant::now();
     // Each process claims with `--next` until nothing is ready.
     let threads: Vec<_> = (0..PROCESSES)
         .map(|index| {
@@ -313,7 +291,6 @@ fn sixteen_processes_drain_500_tasks_each_claimed_exactly_once() {
             *claimed.entry(task).or_default() += 1;
         }
     }
-    let elapsed = started.elapsed();
     assert_eq!(claimed.len(), TASKS, "tasks lost");
     let twice: Vec<_> = claimed.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "claimed more than once: {twice:?}");
@@ -321,7 +298,6 @@ fn sixteen_processes_drain_500_tasks_each_claimed_exactly_once() {
     assert_eq!(events(&env, "claim").len(), TASKS);
     let checklist = env.read("checklist.yaml");
     assert_eq!(checklist.matches("status: in_progress").count(), TASKS);
-    eprintln!("{PROCESSES} processes drained {TASKS} tasks in {elapsed:?}");
 }
 
 #[test]
@@ -765,4 +741,308 @@ fn hold_keeps_the_os_lock_while_the_command_runs() {
     assert!(missing.stderr.contains("given back"), "{missing:?}");
     assert_eq!(lock_files(&env), ["T1.lock"]);
     assert_eq!(status_of(&env, "T3"), "not_started");
+}
+
+/// Machines sharing one run through a bare remote: `count` clones of a repository whose
+/// longrun.yaml says `claims: {mode: git, remote: origin}`, each with its own checklist.
+struct Machines {
+    env: TestEnv,
+    bare: std::path::PathBuf,
+    clones: Vec<std::path::PathBuf>,
+}
+
+impl Machines {
+    fn new(count: usize, tasks: &str) -> Machines {
+        let env = env_with(tasks);
+        let config = env
+            .read("longrun.yaml")
+            .replace("claims:\n  mode: local\n", "claims:\n  mode: git\n");
+        assert!(config.contains("mode: git"), "template changed:\n{config}");
+        env.write("longrun.yaml", config);
+        env.git(&["add", "-A"]);
+        env.git(&["commit", "--quiet", "-m", "longrun state"]);
+        let base = env.root.parent().unwrap().to_path_buf();
+        let bare = base.join("remote.git");
+        env.git(&[
+            "clone",
+            "--quiet",
+            "--bare",
+            ".",
+            &bare.display().to_string(),
+        ]);
+        let clones = (0..count)
+            .map(|index| {
+                let clone = base.join(format!("machine{index}"));
+                env.git(&[
+                    "clone",
+                    "--quiet",
+                    &bare.display().to_string(),
+                    &clone.display().to_string(),
+                ]);
+                clone
+            })
+            .collect();
+        Machines { env, bare, clones }
+    }
+
+    fn run(&self, machine: usize, args: &[&str]) -> Run {
+        self.env.longrun_in(&self.clones[machine], args)
+    }
+
+    fn spawn(&self, machine: usize, args: &[&str]) -> Child {
+        self.env
+            .command_in(&self.clones[machine], args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn longrun")
+    }
+
+    /// The claim refs on the remote: task id to commit id.
+    fn remote_refs(&self) -> BTreeMap<String, String> {
+        let output = std::process::Command::new("git")
+            .args([
+                "for-each-ref",
+                "--format=%(refname:lstrip=3) %(objectname)",
+                "refs/longrun/claims/",
+            ])
+            .current_dir(&self.bare)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git for-each-ref");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(task, id)| (task.to_string(), id.to_string()))
+            .collect()
+    }
+
+    fn lock_files(&self, machine: usize) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.clones[machine].join("current_tasks"))
+            .map(|entries| {
+                entries
+                    .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|name| !name.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+#[test]
+fn git_mode_claims_are_decided_by_the_remote_and_mirrored_locally() {
+    let machines = Machines::new(2, SMALL);
+    let run = machines.run(0, &["claim", "T1", "--worker", "a", "--lease", "5m"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let token = token_of(&run);
+    // The token is the claim commit the remote holds; the lock file mirrors it.
+    assert_eq!(machines.remote_refs().get("T1"), Some(&token));
+    assert_eq!(machines.lock_files(0), ["T1.lock"]);
+    assert!(run.stderr.contains("on remote `origin`"), "{run:?}");
+
+    // The other machine loses through the remote and names the holder; nothing local.
+    let run = machines.run(1, &["claim", "T1", "--worker", "b"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("held by worker `a`") && run.stderr.contains("(on the remote)"),
+        "{run:?}"
+    );
+    assert!(machines.lock_files(1).is_empty());
+
+    // `claims` on the other machine shows the remote claim after a fetch.
+    let list = machines.run(1, &["claims", "--json"]);
+    assert_eq!(list.code, 0, "{list:?}");
+    let rows: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(rows[0]["task"], "T1");
+    assert_eq!(rows[0]["source"], "remote");
+    assert_eq!(rows[0]["worker"], "a");
+    assert_eq!(rows[0]["token"], token.as_str());
+    let list = machines.run(0, &["claims", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(rows[0]["source"], "local+remote");
+    assert_eq!(rows[0]["mirror_mismatch"], false);
+
+    // A heartbeat moves the remote claim (a new tip, the same token).
+    let run = machines.run(0, &["heartbeat", "T1", "--token", &token]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_ne!(machines.remote_refs().get("T1"), Some(&token));
+
+    // Past the lease, machine 1 takes over through the remote; machine 0 is fenced out.
+    let run = Run::from(
+        machines
+            .env
+            .command_in(&machines.clones[1], &["claim", "T1", "--worker", "b"])
+            .env("LONGRUN_NOW", later(3600))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("took over `T1` from `a`"), "{run:?}");
+    let new_token = token_of(&run);
+    assert_eq!(machines.remote_refs().get("T1"), Some(&new_token));
+    let run = machines.run(
+        0,
+        &["release", "T1", "--token", &token, "--status", "complete"],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("held by worker `b`"), "{run:?}");
+    assert_eq!(status_of_in(&machines.clones[0], "T1"), "in_progress");
+    assert_eq!(machines.remote_refs().get("T1"), Some(&new_token));
+
+    let run = machines.run(
+        1,
+        &[
+            "release", "T1", "--token", &new_token, "--status", "complete",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(machines.remote_refs().is_empty());
+    assert!(machines.lock_files(1).is_empty());
+    assert_eq!(status_of_in(&machines.clones[1], "T1"), "complete");
+}
+
+#[test]
+fn git_mode_with_an_unreachable_remote_fails_clearly_and_leaves_no_lock() {
+    let machines = Machines::new(1, SMALL);
+    let clone = &machines.clones[0];
+    for remote in ["nosuchremote", "/nonexistent/remote.git"] {
+        let config = std::fs::read_to_string(clone.join("longrun.yaml")).unwrap();
+        let config = config
+            .lines()
+            .map(|line| {
+                if line.starts_with("  remote: ") {
+                    format!("  remote: {remote}")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(clone.join("longrun.yaml"), config + "\n").unwrap();
+        let before = std::fs::read_to_string(clone.join("checklist.yaml")).unwrap();
+        let run = machines.run(0, &["claim", "T1", "--worker", "w"]);
+        assert_eq!(run.code, 2, "{remote}: {run:?}");
+        assert!(run.stderr.contains("cannot reach remote"), "{run:?}");
+        assert!(
+            machines.lock_files(0).is_empty(),
+            "{remote}: lock file left"
+        );
+        assert_eq!(
+            std::fs::read_to_string(clone.join("checklist.yaml")).unwrap(),
+            before
+        );
+        let run = machines.run(0, &["claim", "--next", "--worker", "w"]);
+        assert_eq!(run.code, 2, "{remote}: {run:?}");
+        assert!(machines.lock_files(0).is_empty());
+    }
+}
+
+#[test]
+fn eight_clones_race_through_the_remote_one_winner_every_round() {
+    const MACHINES: usize = 8;
+    const ROUNDS: usize = 50;
+    let machines = Machines::new(MACHINES, "  - {task_id: R, title: contested}\n");
+    for round in 0..ROUNDS {
+        let children: Vec<Child> = (0..MACHINES)
+            .map(|index| machines.spawn(index, &["claim", "R", "--worker", &format!("m{index}")]))
+            .collect();
+        let runs = wait_all(children);
+        let winners: Vec<usize> = (0..MACHINES).filter(|&i| runs[i].code == 0).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {runs:?}");
+        let winner = winners[0];
+        let token = token_of(&runs[winner]);
+        assert_eq!(
+            machines.remote_refs().get("R"),
+            Some(&token),
+            "round {round}"
+        );
+        for (index, run) in runs.iter().enumerate() {
+            if index != winner {
+                assert_eq!(run.code, 1, "round {round}: {run:?}");
+                assert!(
+                    run.stderr.contains(&format!("held by worker `m{winner}`")),
+                    "round {round}: {run:?}"
+                );
+                assert!(machines.lock_files(index).is_empty(), "round {round}");
+            }
+        }
+        let release = machines.run(winner, &["release", "R", "--token", &token]);
+        assert_eq!(release.code, 0, "round {round}: {release:?}");
+        assert!(machines.remote_refs().is_empty(), "round {round}");
+    }
+}
+
+#[test]
+fn eight_clones_drain_100_tasks_through_the_remote_each_claimed_once() {
+    const MACHINES: usize = 8;
+    const TASKS: usize = 100;
+    let machines = Machines::new(MACHINES, &independent_tasks(TASKS));
+    let threads: Vec<_> = (0..MACHINES)
+        .map(|index| {
+            let mut command = machines.env.command_in(
+                &machines.clones[index],
+                &["claim", "--next", "--worker", &format!("m{index}")],
+            );
+            std::thread::spawn(move || {
+                let mut won = Vec::new();
+                loop {
+                    let run = Run::from(command.output().expect("run longrun"));
+                    match run.code {
+                        0 => won.push((
+                            run.stdout
+                                .lines()
+                                .next()
+                                .and_then(|line| line.strip_prefix("task: "))
+                                .expect("task line")
+                                .to_string(),
+                            token_of(&run),
+                        )),
+                        1 if run.stderr.contains("no task is ready to claim") => break won,
+                        _ => panic!("{run:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut claimed: HashMap<String, Vec<String>> = HashMap::new();
+    for thread in threads {
+        for (task, token) in thread.join().unwrap() {
+            claimed.entry(task).or_default().push(token);
+        }
+    }
+    assert_eq!(claimed.len(), TASKS, "tasks lost");
+    let refs = machines.remote_refs();
+    assert_eq!(refs.len(), TASKS);
+    for (task, tokens) in &claimed {
+        assert_eq!(tokens.len(), 1, "{task} claimed {} times", tokens.len());
+        assert_eq!(refs.get(task), Some(&tokens[0]), "{task}");
+    }
+    let mirrors: usize = (0..MACHINES)
+        .map(|index| machines.lock_files(index).len())
+        .sum();
+    assert_eq!(mirrors, TASKS, "every claim mirrored exactly once");
+}
+
+/// The status a task has in `checkout`'s checklist.yaml, read the way a person would: the
+/// first `status:` after its id, up to the next task.
+fn status_of_in(checkout: &Path, task: &str) -> String {
+    let text = std::fs::read_to_string(checkout.join("checklist.yaml")).unwrap();
+    let start = text
+        .find(&format!("task_id: {task}"))
+        .unwrap_or_else(|| panic!("no {task}"));
+    let rest = &text[start + 1..];
+    let end = rest.find("task_id:").unwrap_or(rest.len());
+    rest[..end]
+        .split("status: ")
+        .nth(1)
+        .and_then(|value| {
+            value
+                .split(|c: char| c == ',' || c == '}' || c.is_whitespace())
+                .next()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "not_started".to_string())
 }

@@ -42,17 +42,18 @@ fn binary() -> &'static Path {
                         .to_string_lossy()
                         .starts_with("longrun-it-bin-")
                 {
-                    let _ = std::fs::remove_file(entry.path());
+                    let _ = std::fs::remove_dir_all(entry.path());
                 }
             }
         }
-        let pinned = base.join(format!("longrun-it-bin-{}", std::process::id()));
-        let _ = std::fs::remove_file(&pinned);
-        if std::fs::hard_link(&built, &pinned).is_ok() || std::fs::copy(&built, &pinned).is_ok() {
-            pinned
-        } else {
-            built
-        }
+        // Named `longrun`, in a folder of its own: the name shows in usage lines.
+        let folder = base.join(format!("longrun-it-bin-{}", std::process::id()));
+        let pinned = folder.join("longrun");
+        let _ = std::fs::remove_dir_all(&folder);
+        let linked = std::fs::create_dir_all(&folder).is_ok()
+            && (std::fs::hard_link(&built, &pinned).is_ok()
+                || std::fs::copy(&built, &pinned).is_ok());
+        if linked { pinned } else { built }
     })
 }
 
