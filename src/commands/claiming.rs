@@ -593,9 +593,15 @@ pub fn git_error(error: GitClaimError) -> CommandError {
     }
 }
 
-pub fn refusal_or_error<T>(error: ClaimError) -> Result<Fenced<T>, CommandError> {
+fn refusal_or_error<T>(error: ClaimError) -> Result<Fenced<T>, CommandError> {
+    refusal_of(error).map(Fenced::Refused)
+}
+
+/// The refusal a claim store error stands for (a wrong token, no claim), or the error as
+/// a command error when it is a fault rather than a refusal.
+pub fn refusal_of(error: ClaimError) -> Result<Refusal, CommandError> {
     match error {
-        ClaimError::WrongToken { given, current, .. } => Ok(Fenced::Refused(Refusal {
+        ClaimError::WrongToken { given, current, .. } => Ok(Refusal {
             message: format!(
                 "token `{}` is not the current claim: the task is held by {} with token `{}`",
                 short(&given),
@@ -603,14 +609,14 @@ pub fn refusal_or_error<T>(error: ClaimError) -> Result<Fenced<T>, CommandError>
                 short(&current.token)
             ),
             current: Some(current),
-        })),
-        ClaimError::NotClaimed { task, path } => Ok(Fenced::Refused(Refusal {
+        }),
+        ClaimError::NotClaimed { task, path } => Ok(Refusal {
             message: format!(
                 "task `{task}` is not claimed (no `{}`): the claim was released or cleared",
                 path.display()
             ),
             current: None,
-        })),
+        }),
         error => Err(claim_error(error)),
     }
 }

@@ -68,10 +68,8 @@ fn release(
         }
     })?;
     if let Some(error) = local_failure {
-        return match claiming::refusal_or_error::<()>(error)? {
-            Fenced::Refused(refusal) => refuse(ctx, workspace, task, token, status, refusal),
-            Fenced::Done(()) => Err(CommandError::internal("a claim error that is no error")),
-        };
+        let refusal = claiming::refusal_of(error)?;
+        return refuse(ctx, workspace, task, token, status, refusal);
     }
     let released = match claims.release(task, token)? {
         Fenced::Done(claim) => claim,

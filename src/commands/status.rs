@@ -47,6 +47,16 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
     let now = ctx.clock.now();
     let claims = claiming::claims_by_task(&ClaimStore::new(workspace.current_tasks()), now)?;
     let claim_of = |task: &Task| task.id().and_then(|id| claims.get(&id));
+    let mut corrupt: Vec<&ClaimEntry> = claims.values().filter(|e| e.is_corrupt()).collect();
+    corrupt.sort_by(|a, b| a.path.cmp(&b.path));
+    for entry in corrupt {
+        if let LockContent::Corrupt { reason } = &entry.lock {
+            ctx.ui.warn(&format!(
+                "claim file `{}` is corrupt ({reason}); its task counts as held until `longrun release ID --force` clears it",
+                entry.path.display()
+            ));
+        }
+    }
 
     let mut counts: Vec<(String, usize)> = TaskStatus::ALL
         .iter()
