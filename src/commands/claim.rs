@@ -3,6 +3,7 @@
 //! (`in_progress`) and the run log, and prints the claim. With `--hold` it keeps the claim's
 //! OS lock (and renews the lease) while CMD runs.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use crate::cli::ClaimArgs;
 use crate::clock::format_timestamp;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
+use crate::git::claims::{RemoteClaim, RemoteContent};
 use crate::state::checklist::{LoadedChecklist, Task};
 use crate::state::claims::{Claim, ClaimRequest, HeldClaim};
 use crate::state::model::{EventKind, TaskId, TaskStatus};
@@ -155,29 +157,29 @@ fn claim_next(
     let checklist = &loaded.checklist;
     // In git mode other machines' claims do not show in this checklist: one fetch of the
     // remote's claims saves a losing push per task they hold.
-    let remote_claims = match &claims.remote {
+    let remote_claims: HashMap<TaskId, RemoteClaim> = match &claims.remote {
         Some(remote) => remote
             .fetch_all()
             .map_err(claiming::git_error)?
             .into_iter()
             .map(|claim| (claim.task.clone(), claim))
             .collect(),
-        None => std::collections::HashMap::new(),
+        None => HashMap::new(),
     };
     let now = ctx.clock.now();
+    // Held elsewhere and not stale: skipped. A stale one is tried (and taken over).
     let held_remotely = |task_id: &TaskId| {
         remote_claims
             .get(task_id)
             .is_some_and(|claim| match &claim.content {
-                crate::git::claims::RemoteContent::Claim(claim) => !claim.info.lease_expired(now),
-                crate::git::claims::RemoteContent::Corrupt { .. } => true,
+                RemoteContent::Claim(claim) => !claim.info.lease_expired(now),
+                RemoteContent::Corrupt { .. } => true,
             })
     };
 
     // Ready tasks first, without listing every claim file: the claim attempt itself finds
     // a claim file (and takes it over when it is stale). Listing all of them is needed only
     // when no ready task is left, to find the stale claims of `in_progress` tasks.
-    let mut corrupt = Vec::new();
     for task in checklist.ready_tasks(&|_| false) {
         let Some(task_id) = task.id() else { continue };
         if held_remotely(&task_id) {
@@ -188,7 +190,10 @@ fn claim_next(
             Attempt::TookOver { held, previous } => return Ok((held, Some(previous))),
             Attempt::Taken(holder) => {
                 if holder.is_corrupt() {
-                    corrupt.push(holder.describe());
+                    ctx.ui.warn(&format!(
+                        "skipped `{task_id}`, held by {}; `longrun release {task_id} --force` clears it",
+                        holder.describe()
+                    ));
                 }
             }
         }
@@ -210,10 +215,6 @@ fn claim_next(
             Attempt::TookOver { held, previous } => return Ok((held, Some(previous))),
             Attempt::Taken(_) => {}
         }
-    }
-    for description in &corrupt {
-        ctx.ui
-            .warn(&format!("skipped a task held by {description}"));
     }
     Err(CommandError::negative("no task is ready to claim")
         .with_hint("`longrun status` shows what is active, blocked and waiting"))

@@ -575,6 +575,10 @@ fn a_corrupt_lock_file_is_listed_held_and_only_cleared_by_force() {
     let run = env.longrun(&["claim", "--next", "--worker", "w"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.starts_with("task: T3\n"), "{run:?}");
+    assert!(
+        run.stderr.contains("skipped `T1`") && run.stderr.contains(&path.display().to_string()),
+        "{run:?}"
+    );
     let run = env.longrun(&["next"]);
     assert!(!run.stdout.contains("T1"), "{run:?}");
     let run = env.longrun(&["release", "T1", "--token", "0123456789abcdef"]);
