@@ -1,10 +1,16 @@
 //! clap types only: what the command line accepts. Arguments are typed (task ids, statuses,
 //! event kinds); nothing here reads files or decides anything.
 
+mod duration;
+
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use duration::{Duration, DurationError};
+
+use crate::state::claims::ClaimToken;
 use crate::state::model::{TaskId, TaskStatus};
 
 /// A git-native control plane for long-running coding-agent work.
@@ -49,7 +55,7 @@ pub enum Command {
     Check(CheckArgs),
     /// The 30-second view: counts, active, next, blocked, awaiting approval, last events.
     Status(StatusArgs),
-    /// Ready tasks in file order: dependencies complete, not claimed.
+    /// Ready tasks in file order (dependencies complete, not claimed), then stale claims.
     Next(NextArgs),
     /// One pass: reap and gate finished workers, dispatch ready tasks, write state, exit.
     Cycle(CycleArgs),
@@ -63,6 +69,14 @@ pub enum Command {
     /// Show or change one task.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Claim one task for a worker: its lock file in `current_tasks/`, status `in_progress`.
+    Claim(ClaimArgs),
+    /// Renew the lease of a claim held with TOKEN.
+    Heartbeat(HeartbeatArgs),
+    /// End a claim held with TOKEN (or clear a dead or corrupt one with `--force`).
+    Release(ReleaseArgs),
+    /// Every claim: holder, host, pid, age, lease left, stale or corrupt.
+    Claims(ClaimsArgs),
     /// Internal: run one worker from its spec file (started detached by the cycle).
     #[command(hide = true, name = "__supervise")]
     Supervise(SuperviseArgs),
@@ -172,4 +186,95 @@ pub struct SuperviseArgs {
     /// The worker spec (`<run_dir>/spec.json`) written by the cycle.
     #[arg(long, value_name = "FILE")]
     pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    /// The task to claim. A task whose claim is stale (lease over, holder gone) is taken over.
+    #[arg(required_unless_present = "next", conflicts_with = "next")]
+    pub task: Option<TaskId>,
+    /// Claim the first ready task in file order (then, if none, the first stale claim).
+    #[arg(long)]
+    pub next: bool,
+    /// Who claims: an agent or a person. Defaults to `$LONGRUN_WORKER`.
+    #[arg(long, value_name = "NAME")]
+    pub worker: Option<String>,
+    /// How long the claim lives without a heartbeat, e.g. `90s`, `15m`, `1h30m`
+    /// [default: `claims.lease` in longrun.yaml, 15m].
+    #[arg(long, value_name = "DURATION")]
+    pub lease: Option<Duration>,
+    /// Print the claim as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the claim's OS lock (and renew its lease) while CMD runs; CMD is given after
+    /// `--` as argv, never through a shell.
+    #[arg(long, requires = "command")]
+    pub hold: bool,
+    /// The command `--hold` runs.
+    #[arg(last = true, value_name = "CMD", requires = "hold")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct HeartbeatArgs {
+    /// The claimed task.
+    pub task: TaskId,
+    /// The claim's token, as `longrun claim` printed it.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: ClaimToken,
+    /// The new lease, from now [default: `claims.lease` in longrun.yaml, 15m].
+    #[arg(long, value_name = "DURATION")]
+    pub lease: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The claimed task.
+    pub task: TaskId,
+    /// The claim's token; a token that is not the current claim's is refused.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        required_unless_present = "force",
+        conflicts_with = "force"
+    )]
+    pub token: Option<ClaimToken>,
+    /// The task's status afterwards [default: not_started].
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<ReleaseStatus>,
+    /// Delete the claim file whatever it holds (a corrupt file, a holder known to be dead).
+    /// Logged.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The statuses a release may leave a task in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReleaseStatus {
+    /// Done (only with the current token: fencing).
+    #[value(name = "complete")]
+    Complete,
+    /// Given up.
+    #[value(name = "failed")]
+    Failed,
+    /// Back in the queue.
+    #[value(name = "not_started")]
+    NotStarted,
+}
+
+impl ReleaseStatus {
+    pub fn task_status(self) -> TaskStatus {
+        match self {
+            ReleaseStatus::Complete => TaskStatus::Complete,
+            ReleaseStatus::Failed => TaskStatus::Failed,
+            ReleaseStatus::NotStarted => TaskStatus::NotStarted,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ClaimsArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

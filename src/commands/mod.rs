@@ -2,11 +2,16 @@
 //! context every command receives.
 
 mod check;
+mod claim;
+mod claiming;
+mod claims;
 mod cycle;
 mod demo;
+mod heartbeat;
 mod init;
 mod log;
 mod next;
+mod release;
 mod status;
 mod supervise;
 mod task;
@@ -67,6 +72,10 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Task(TaskCommand::Set(args)) => task::set(ctx, &args),
         Command::Task(TaskCommand::Show(args)) => task::show(ctx, &args),
         Command::Supervise(args) => supervise::run(ctx, &args),
+        Command::Claim(args) => claim::run(ctx, &args),
+        Command::Heartbeat(args) => heartbeat::run(ctx, &args),
+        Command::Release(args) => release::run(ctx, &args),
+        Command::Claims(args) => claims::run(ctx, &args),
     }
 }
 
@@ -101,9 +110,42 @@ fn init_tracing(verbose: u8) {
 impl Context {
     /// The workspace around the working directory.
     pub fn workspace(&self) -> Result<Workspace, CommandError> {
-        Workspace::discover(&self.cwd).map_err(|error| {
-            CommandError::user(error.to_string())
-                .with_hint("run `longrun init` in the repository first")
+        Workspace::discover(&self.cwd).or_else(|error| {
+            // A task's worktree is checked out from a branch that may not carry the state
+            // files (they are often uncommitted): ask git for the primary checkout.
+            crate::git::claims::primary_checkout(&self.cwd)
+                .ok()
+                .filter(|primary| {
+                    primary.join("checklist.yaml").is_file()
+                        || primary.join("longrun.yaml").is_file()
+                })
+                .map(Workspace::at)
+                .ok_or_else(|| {
+                    CommandError::user(error.to_string())
+                        .with_hint("run `longrun init` in the repository first")
+                })
+        })
+    }
+
+    /// The claim settings: longrun.yaml's `claims:` (mode, remote, lease). A missing
+    /// longrun.yaml means the defaults (local claims, 15m leases).
+    pub fn claim_settings(
+        &self,
+        workspace: &Workspace,
+    ) -> Result<claiming::ClaimSettings, CommandError> {
+        let (config, _warnings) = crate::config::Config::load(&workspace.config())
+            .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+        // Warnings (unknown keys) are `longrun check`'s to report; repeating them on every
+        // claim and heartbeat would bury the output that matters.
+        let mode = match config.claims.mode {
+            crate::config::ClaimMode::Local => claiming::ClaimMode::Local,
+            crate::config::ClaimMode::Git => claiming::ClaimMode::Git {
+                remote: config.claims.remote,
+            },
+        };
+        Ok(claiming::ClaimSettings {
+            mode,
+            lease: config.claims.lease,
         })
     }
 
@@ -167,21 +209,4 @@ impl Context {
         }
         Err(error.with_hint("run `longrun check` for the full list"))
     }
-}
-
-/// Task ids with a claim file in `current_tasks/`.
-fn claimed_task_ids(workspace: &Workspace) -> std::collections::HashSet<String> {
-    let Ok(entries) = std::fs::read_dir(workspace.current_tasks()) else {
-        return Default::default();
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            entry
-                .file_name()
-                .to_str()
-                .and_then(|name| name.strip_suffix(".lock"))
-                .map(str::to_string)
-        })
-        .collect()
 }

@@ -1,9 +1,13 @@
-//! `longrun next`: the ready tasks in file order (dependencies complete, not claimed).
+//! `longrun next`: the ready tasks in file order (dependencies complete, not claimed), then
+//! the tasks whose claim went stale (lease over, holder gone), which a claim takes over:
+//! the order `longrun claim --next` tries them in.
 
 use serde::Serialize;
 
 use super::Context;
+use super::claiming;
 use crate::cli::NextArgs;
+use crate::clock::format_timestamp;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 
@@ -12,21 +16,38 @@ struct ReadyTask<'a> {
     task_id: &'a str,
     title: &'a str,
     line: usize,
+    /// The stale claim a claim of this task takes over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_claim: Option<StaleClaim<'a>>,
+}
+
+#[derive(Serialize)]
+struct StaleClaim<'a> {
+    worker: &'a str,
+    host: &'a str,
+    lease_expires_at: String,
 }
 
 pub fn run(ctx: &Context, args: &NextArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
     let loaded = ctx.load_checklist(&workspace)?;
-    let claimed = super::claimed_task_ids(&workspace);
-    let ready: Vec<ReadyTask> = loaded
-        .checklist
-        .ready_tasks(&|task_id| claimed.contains(task_id))
+    let store = crate::state::claims::ClaimStore::new(workspace.current_tasks());
+    let claims = claiming::claims_by_task(&store, ctx.clock.now())?;
+    let ready: Vec<ReadyTask> = claiming::candidates(&loaded.checklist, &claims)
         .into_iter()
         .take(args.count)
-        .map(|task| ReadyTask {
-            task_id: &task.task_id,
-            title: &task.title,
-            line: task.line(),
+        .map(|candidate| ReadyTask {
+            task_id: &candidate.task.task_id,
+            title: &candidate.task.title,
+            line: candidate.task.line(),
+            stale_claim: candidate
+                .stale
+                .and_then(|entry| entry.claim())
+                .map(|claim| StaleClaim {
+                    worker: &claim.info.worker,
+                    host: &claim.info.host,
+                    lease_expires_at: format_timestamp(claim.info.lease_expires_at),
+                }),
         })
         .collect();
     if args.json {
@@ -37,7 +58,14 @@ pub fn run(ctx: &Context, args: &NextArgs) -> Result<ExitStatus, CommandError> {
         let width = ready.iter().map(|t| t.task_id.len()).max().unwrap_or(0);
         let mut out = String::new();
         for task in &ready {
-            out.push_str(&format!("{:width$}  {}\n", task.task_id, task.title));
+            out.push_str(&format!("{:width$}  {}", task.task_id, task.title));
+            if let Some(stale) = &task.stale_claim {
+                out.push_str(&format!(
+                    "  (stale claim of `{}` on `{}`, lease ended {}: a claim takes it over)",
+                    stale.worker, stale.host, stale.lease_expires_at
+                ));
+            }
+            out.push('\n');
         }
         ctx.ui.data(&out);
     }

@@ -3,10 +3,12 @@
 use serde::Serialize;
 
 use super::Context;
+use super::claiming::{self, human_seconds, seconds_between};
 use crate::cli::StatusArgs;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::state::checklist::{StatusValue, Task};
+use crate::state::claims::{ClaimEntry, ClaimStore, LockContent};
 use crate::state::model::TaskStatus;
 
 #[derive(Serialize)]
@@ -42,7 +44,19 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
     let workspace = ctx.workspace()?;
     let loaded = ctx.load_checklist(&workspace)?;
     let checklist = &loaded.checklist;
-    let claimed = super::claimed_task_ids(&workspace);
+    let now = ctx.clock.now();
+    let claims = claiming::claims_by_task(&ClaimStore::new(workspace.current_tasks()), now)?;
+    let claim_of = |task: &Task| task.id().and_then(|id| claims.get(&id));
+    let mut corrupt: Vec<&ClaimEntry> = claims.values().filter(|e| e.is_corrupt()).collect();
+    corrupt.sort_by(|a, b| a.path.cmp(&b.path));
+    for entry in corrupt {
+        if let LockContent::Corrupt { reason } = &entry.lock {
+            ctx.ui.warn(&format!(
+                "claim file `{}` is corrupt ({reason}); its task counts as held until `longrun release ID --force` clears it",
+                entry.path.display()
+            ));
+        }
+    }
 
     let mut counts: Vec<(String, usize)> = TaskStatus::ALL
         .iter()
@@ -74,18 +88,20 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
         .map(|task| TaskLine {
             task_id: &task.task_id,
             title: &task.title,
-            detail: Some(if claimed.contains(&task.task_id) {
-                "claimed".to_string()
-            } else {
-                "no claim".to_string()
-            }),
+            detail: Some(
+                claim_of(task)
+                    .map_or_else(|| "no claim".to_string(), |entry| holder_detail(entry, now)),
+            ),
         })
         .collect();
-    let next: Vec<TaskLine> = checklist
-        .ready_tasks(&|task_id| claimed.contains(task_id))
+    let next: Vec<TaskLine> = claiming::candidates(checklist, &claims)
         .into_iter()
         .take(LIST_LIMIT)
-        .map(|task| plain(task))
+        .map(|candidate| TaskLine {
+            task_id: &candidate.task.task_id,
+            title: &candidate.task.title,
+            detail: candidate.stale.map(|entry| holder_detail(entry, now)),
+        })
         .collect();
     let reason = |task: &Task| last_note_line(&task.note);
     let blocked: Vec<TaskLine> = with_status(TaskStatus::Blocked)
@@ -130,6 +146,41 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
         ctx.ui.data(&render(&view));
     }
     Ok(ExitStatus::Success)
+}
+
+/// Who holds a task: `claimed by `w` on `h`, lease left 12m00s`, or why the claim is stale
+/// or corrupt.
+fn holder_detail(entry: &ClaimEntry, now: jiff::Timestamp) -> String {
+    let claim = match &entry.lock {
+        LockContent::Claim(claim) => claim,
+        LockContent::Corrupt { reason } => {
+            return format!("corrupt claim file `{}`: {reason}", entry.path.display());
+        }
+    };
+    let info = &claim.info;
+    let left = seconds_between(now, info.lease_expires_at);
+    if entry.stale {
+        format!(
+            "stale claim of `{}` on `{}`: lease ended {} ago, no live holder",
+            info.worker,
+            info.host,
+            human_seconds(-left)
+        )
+    } else if left <= 0 {
+        format!(
+            "claimed by `{}` on `{}`, lease ended {} ago but the holder is alive",
+            info.worker,
+            info.host,
+            human_seconds(-left)
+        )
+    } else {
+        format!(
+            "claimed by `{}` on `{}`, lease left {}",
+            info.worker,
+            info.host,
+            human_seconds(left)
+        )
+    }
 }
 
 fn plain(task: &Task) -> TaskLine<'_> {

@@ -22,3 +22,19 @@ fn unknown_command_is_a_usage_error() {
     let run = env.longrun(&["frobnicate"]);
     assert_eq!(run.code, 2, "{run:?}");
 }
+
+#[test]
+fn claim_help() {
+    let env = TestEnv::bare();
+    let run = env.longrun(&["claim", "--help"]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn release_help() {
+    let env = TestEnv::bare();
+    let run = env.longrun(&["release", "--help"]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!(run.stdout);
+}

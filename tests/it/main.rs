@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod check;
+mod claims;
 #[cfg(feature = "fake-agent")]
 mod cycle;
 mod help;
@@ -17,6 +18,49 @@ mod task;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+/// The `longrun` binary under test.
+///
+/// Cargo puts it at `<target>/debug/longrun`, a path every checkout sharing the target
+/// directory writes to: a build in another worktree can replace it while these tests run.
+/// A hard link taken once, when the first test starts, keeps this build's file whatever
+/// happens to the path later.
+fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let built = PathBuf::from(env!("CARGO_BIN_EXE_longrun"));
+        let base = std::env::temp_dir();
+        // Links left by earlier runs; an hour is far longer than any run.
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for entry in entries.flatten() {
+                let old = entry
+                    .metadata()
+                    .and_then(|meta| meta.modified())
+                    .ok()
+                    .and_then(|time| SystemTime::now().duration_since(time).ok())
+                    .is_some_and(|age| age > Duration::from_secs(3600));
+                if old
+                    && entry
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with("longrun-it-bin-")
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        // Named `longrun`, in a folder of its own: the name shows in usage lines.
+        let folder = base.join(format!("longrun-it-bin-{}", std::process::id()));
+        let pinned = folder.join("longrun");
+        let _ = std::fs::remove_dir_all(&folder);
+        let linked = std::fs::create_dir_all(&folder).is_ok()
+            && (std::fs::hard_link(&built, &pinned).is_ok()
+                || std::fs::copy(&built, &pinned).is_ok());
+        if linked { pinned } else { built }
+    })
+}
 
 /// A temp dir with a git repository, a clean environment and a fixed clock.
 pub struct TestEnv {
@@ -39,6 +83,16 @@ impl std::fmt::Debug for Run {
             "exit {}\n--- stdout\n{}--- stderr\n{}",
             self.code, self.stdout, self.stderr
         )
+    }
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
 }
 
@@ -123,15 +177,17 @@ impl TestEnv {
 
     /// Runs `longrun` with `args` in `dir`.
     pub fn longrun_in(&self, dir: &Path, args: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_longrun"));
+        let output: Output = self.command_in(dir, args).output().expect("run longrun");
+        Run::from(output)
+    }
+
+    /// A `longrun` command with the clean environment, ready to spawn (for tests that run
+    /// several at once or change the environment).
+    pub fn command_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(binary());
         self.clean(&mut command);
-        command.current_dir(dir);
-        let output: Output = command.args(args).output().expect("run longrun");
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        command.current_dir(dir).args(args);
+        command
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
