@@ -20,8 +20,8 @@ struct Report<'a> {
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
-    let loaded = ctx.load_checklist(&workspace)?;
-    let problems = loaded.checklist.validate(ValidateOptions {
+    let loaded = ctx.load_overview(&workspace)?;
+    let problems = loaded.overview.problems(ValidateOptions {
         allow_missing_validators: args.allow_missing_validators,
     });
     let errors = problems
@@ -33,7 +33,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
     if args.json {
         ctx.ui.json(&Report {
             file,
-            tasks: loaded.checklist.tasks.len(),
+            tasks: loaded.overview.task_count(),
             errors,
             warnings,
             problems: &problems,
@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
         ctx.ui.data(&out);
         ctx.ui.status(&format!(
             "SUMMARY: {} tasks, {errors} error(s), {warnings} warning(s)",
-            loaded.checklist.tasks.len()
+            loaded.overview.task_count()
         ));
         if problems
             .iter()

@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::output::{ColorChoice, Ui};
-use crate::state::checklist::{self, LoadOptions, LoadedChecklist, Problem};
+use crate::state::checklist::{self, LoadOptions, LoadedChecklist, LoadedOverview, Problem};
 use crate::workspace::Workspace;
 
 /// What every command gets: the output, the clock, and where it runs.
@@ -101,26 +101,25 @@ impl Context {
 
     /// Loads checklist.yaml (through the snapshot) and requires run-log.md to exist.
     pub fn load_checklist(&self, workspace: &Workspace) -> Result<LoadedChecklist, CommandError> {
-        let run_log = workspace.run_log();
-        if !run_log.is_file() {
-            return Err(CommandError::user(format!(
-                "{}:1:1: the run log is missing",
-                run_log.display()
-            ))
-            .with_hint("`longrun init` creates it without touching the other files"));
-        }
-        let options = LoadOptions {
-            snapshot_path: Some(workspace.checklist_snapshot()),
-        };
-        let loaded = checklist::load(&workspace.checklist(), &options)?;
+        require_run_log(workspace)?;
+        let loaded = checklist::load(&workspace.checklist(), &snapshot_options(workspace))?;
+        Ok(loaded)
+    }
+
+    /// Loads the overview of checklist.yaml (through the snapshot) and requires run-log.md
+    /// to exist. For commands that only read: it skips decoding the full model.
+    pub fn load_overview(&self, workspace: &Workspace) -> Result<LoadedOverview, CommandError> {
+        require_run_log(workspace)?;
+        let loaded =
+            checklist::load_overview(&workspace.checklist(), &snapshot_options(workspace))?;
         Ok(loaded)
     }
 
     /// Refuses to act on a checklist with problems that make acting unsafe.
-    pub fn require_actionable(&self, loaded: &LoadedChecklist) -> Result<(), CommandError> {
+    pub fn require_actionable(&self, loaded: &LoadedOverview) -> Result<(), CommandError> {
         let blocking: Vec<Problem> = loaded
-            .checklist
-            .validate(checklist::ValidateOptions {
+            .overview
+            .problems(checklist::ValidateOptions {
                 allow_missing_validators: true,
             })
             .into_iter()
@@ -143,9 +142,25 @@ impl Context {
                 problem.message
             ));
         }
-        Ok(Err(
-            error.with_hint("run `longrun check` for the full list")
-        )?)
+        Err(error.with_hint("run `longrun check` for the full list"))
+    }
+}
+
+fn require_run_log(workspace: &Workspace) -> Result<(), CommandError> {
+    let run_log = workspace.run_log();
+    if !run_log.is_file() {
+        return Err(CommandError::user(format!(
+            "{}:1:1: the run log is missing",
+            run_log.display()
+        ))
+        .with_hint("`longrun init` creates it without touching the other files"));
+    }
+    Ok(())
+}
+
+fn snapshot_options(workspace: &Workspace) -> LoadOptions {
+    LoadOptions {
+        snapshot_path: Some(workspace.checklist_snapshot()),
     }
 }
 

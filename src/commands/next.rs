@@ -16,17 +16,17 @@ struct ReadyTask<'a> {
 
 pub fn run(ctx: &Context, args: &NextArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
-    let loaded = ctx.load_checklist(&workspace)?;
+    let loaded = ctx.load_overview(&workspace)?;
     let claimed = super::claimed_task_ids(&workspace);
     let ready: Vec<ReadyTask> = loaded
-        .checklist
+        .overview
         .ready_tasks(&|task_id| claimed.contains(task_id))
         .into_iter()
         .take(args.count)
         .map(|task| ReadyTask {
-            task_id: &task.task_id,
-            title: &task.title,
-            line: task.line(),
+            task_id: task.task_id,
+            title: task.title,
+            line: task.line,
         })
         .collect();
     if args.json {

@@ -6,7 +6,7 @@ use super::Context;
 use crate::cli::StatusArgs;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::state::checklist::{StatusValue, Task};
+use crate::state::checklist::{StatusValue, TaskBrief};
 use crate::state::model::TaskStatus;
 
 #[derive(Serialize)]
@@ -39,8 +39,8 @@ const LIST_LIMIT: usize = 5;
 
 pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
-    let loaded = ctx.load_checklist(&workspace)?;
-    let checklist = &loaded.checklist;
+    let loaded = ctx.load_overview(&workspace)?;
+    let overview = &loaded.overview;
     let claimed = super::claimed_task_ids(&workspace);
 
     let mut counts: Vec<(String, usize)> = TaskStatus::ALL
@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
         .map(|status| (status.as_str().to_string(), 0))
         .collect();
     let mut unknown = 0;
-    for task in &checklist.tasks {
+    for task in overview.tasks() {
         match task.status.effective() {
             Some(status) => {
                 if let Some(slot) = counts.iter_mut().find(|(name, _)| name == status.as_str()) {
@@ -64,41 +64,40 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
     counts.retain(|(_, n)| *n > 0);
 
     let with_status = |wanted: TaskStatus| {
-        checklist
-            .tasks
-            .iter()
-            .filter(move |task| task.status == StatusValue::Known(wanted))
+        overview
+            .tasks()
+            .filter(move |task| *task.status == StatusValue::Known(wanted))
     };
     let active: Vec<TaskLine> = with_status(TaskStatus::InProgress)
         .map(|task| TaskLine {
-            task_id: &task.task_id,
-            title: &task.title,
-            detail: Some(if claimed.contains(&task.task_id) {
+            task_id: task.task_id,
+            title: task.title,
+            detail: Some(if claimed.contains(task.task_id) {
                 "claimed".to_string()
             } else {
                 "no claim".to_string()
             }),
         })
         .collect();
-    let next: Vec<TaskLine> = checklist
+    let next: Vec<TaskLine> = overview
         .ready_tasks(&|task_id| claimed.contains(task_id))
         .into_iter()
         .take(LIST_LIMIT)
-        .map(|task| plain(task))
+        .map(plain)
         .collect();
-    let reason = |task: &Task| last_note_line(&task.note);
+    let reason = |task: &TaskBrief| task.note_last_line.map(str::to_string);
     let blocked: Vec<TaskLine> = with_status(TaskStatus::Blocked)
         .map(|task| TaskLine {
-            task_id: &task.task_id,
-            title: &task.title,
-            detail: reason(task),
+            task_id: task.task_id,
+            title: task.title,
+            detail: reason(&task),
         })
         .collect();
     let failed: Vec<TaskLine> = with_status(TaskStatus::Failed)
         .map(|task| TaskLine {
-            task_id: &task.task_id,
-            title: &task.title,
-            detail: reason(task),
+            task_id: task.task_id,
+            title: task.title,
+            detail: reason(&task),
         })
         .collect();
     let awaiting_approval: Vec<TaskLine> = with_status(TaskStatus::AwaitingApproval)
@@ -107,7 +106,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
     let events = Vec::new();
 
     let view = StatusView {
-        tasks: checklist.tasks.len(),
+        tasks: overview.task_count(),
         counts: counts
             .into_iter()
             .map(|(status, count)| Count { status, count })
@@ -127,20 +126,12 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
     Ok(ExitStatus::Success)
 }
 
-fn plain(task: &Task) -> TaskLine<'_> {
+fn plain(task: TaskBrief<'_>) -> TaskLine<'_> {
     TaskLine {
-        task_id: &task.task_id,
-        title: &task.title,
+        task_id: task.task_id,
+        title: task.title,
         detail: None,
     }
-}
-
-fn last_note_line(note: &str) -> Option<String> {
-    note.lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .map(str::to_string)
 }
 
 fn render(view: &StatusView) -> String {

@@ -12,10 +12,10 @@ pub fn set(ctx: &Context, args: &TaskSetArgs) -> Result<ExitStatus, CommandError
             .with_hint("give `--status STATUS` and/or `--note TEXT`"));
     }
     let workspace = ctx.workspace()?;
-    let loaded = ctx.load_checklist(&workspace)?;
+    let loaded = ctx.load_overview(&workspace)?;
     ctx.require_actionable(&loaded)?;
     let task_id = args.task.as_str().to_string();
-    if loaded.checklist.task(&task_id).is_none() {
+    if loaded.overview.task(&task_id).is_none() {
         return Err(CommandError::user(format!(
             "no task `{task_id}` in `{}`",
             loaded.path.display()
