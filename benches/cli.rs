@@ -118,10 +118,10 @@ fn run(options: &Options) -> Result<(), String> {
             let root = folder.join(format!("tasks-{size}"));
             let fixture = Fixture::generate(&root, size)?;
             println!(
-                "{}: checklist.yaml {} bytes; `task set` target {}",
+                "{}: checklist.yaml {} bytes; `task set` targets {}",
                 root.display(),
                 fixture.checklist_text.len(),
-                fixture.set_target
+                fixture.set_targets.join(", ")
             );
         }
         return Ok(());
@@ -159,15 +159,7 @@ fn run(options: &Options) -> Result<(), String> {
         if let Some(info) = fixtures.last_mut() {
             info.ready = ready;
         }
-        for scenario in &SCENARIOS {
-            for cache in [Cache::Cold, Cache::Warm] {
-                if scenario.kind == Kind::NextAfterSet && cache == Cache::Cold {
-                    continue;
-                }
-                eprintln!("  {size:>6} tasks: {} ({})", scenario.label, cache.label());
-                rows.push(bench.measure(scenario, cache)?);
-            }
-        }
+        rows.extend(bench.measure_all()?);
     }
     let machine = Machine {
         cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -425,77 +417,135 @@ impl Bench<'_> {
         }
     }
 
-    fn measure(&self, scenario: &Scenario, cache: Cache) -> Result<Row, String> {
-        // Every scenario starts from the generated file, so runs are comparable.
-        self.fixture.restore()?;
-        self.drop_cache()?;
-        let runs = match cache {
-            Cache::Cold => self.options.cold_runs,
-            Cache::Warm => self.options.warm_runs,
+    /// The task a scenario's writes toggle: each writing scenario has its own, so that the
+    /// alternation of its statuses is never disturbed by another scenario.
+    fn set_target(&self, scenario: Kind, cache: Cache) -> &str {
+        let index = match (scenario, cache) {
+            (Kind::TaskSet, Cache::Warm) => 0,
+            (Kind::TaskSet, Cache::Cold) => 1,
+            _ => 2,
         };
-        let task = self.fixture.set_target.as_str();
-        // `task set` alternates the status so that every run really rewrites the file.
-        let set_args = |run: usize| -> [&str; 5] {
-            let status = if run.is_multiple_of(2) {
-                "in_progress"
-            } else {
-                "not_started"
-            };
-            ["task", "set", task, "--status", status]
+        &self.fixture.set_targets[index]
+    }
+
+    /// `task set` alternates the status so that every run really rewrites the file.
+    fn set_args(&self, scenario: Kind, cache: Cache, run: usize) -> Vec<&str> {
+        let status = if run.is_multiple_of(2) {
+            "in_progress"
+        } else {
+            "not_started"
         };
+        vec![
+            "task",
+            "set",
+            self.set_target(scenario, cache),
+            "--status",
+            status,
+        ]
+    }
+
+    /// One run of a scenario: untimed preparation, then the timed command (or, for
+    /// `Measure::Rss`, the command under `/usr/bin/time`).
+    fn run_once(
+        &self,
+        scenario: &Scenario,
+        cache: Cache,
+        run: usize,
+        measure: Measure,
+    ) -> Result<Sample, String> {
         let read_args: &[&str] = match scenario.kind {
             Kind::Next | Kind::NextAfterSet => &["next"],
             Kind::Status => &["status"],
             Kind::Check => &["check"],
             Kind::TaskSet => &[],
         };
-        let mut samples = Vec::with_capacity(runs);
-        let mut peak_rss_kib: Option<u64> = None;
-        let rss_runs = if self.rss_tool {
-            self.options.rss_runs
-        } else {
-            0
+        // Before the run: bring the snapshot into the state the scenario is about. Other
+        // scenarios ran in between, and a write may leave a stale snapshot behind.
+        match (scenario.kind, cache) {
+            (_, Cache::Cold) => self.drop_cache()?,
+            (Kind::NextAfterSet, Cache::Warm) => {
+                // The write is untimed; the `next` after it is what is measured.
+                self.run_checked(&["next"])?;
+                self.run_checked(&self.set_args(scenario.kind, cache, run))?;
+            }
+            (_, Cache::Warm) => {
+                self.run_checked(&["next"])?;
+            }
+        }
+        let args: Vec<&str> = match scenario.kind {
+            Kind::TaskSet => self.set_args(scenario.kind, cache, run),
+            _ => read_args.to_vec(),
         };
-        for run in 0..runs + rss_runs {
-            let measure_rss = run >= runs;
-            // Before the run: bring the snapshot into the state the scenario is about.
-            match (scenario.kind, cache) {
-                (_, Cache::Cold) => self.drop_cache()?,
-                (Kind::TaskSet, Cache::Warm) => {
-                    // A write may leave no snapshot (or a stale one); make sure this run
-                    // starts with a valid one, untimed.
-                    self.run_checked(&["next"])?;
-                }
-                (Kind::NextAfterSet, _) => {
-                    // The write is untimed; the `next` after it is what is measured.
-                    self.run_checked(&["next"])?;
-                    self.run_checked(&set_args(run))?;
-                }
-                (_, Cache::Warm) => {
-                    if run == 0 {
-                        self.run_checked(read_args)?;
+        match measure {
+            Measure::Time => self.timed(&args).map(Sample::Time),
+            Measure::Rss => self.peak_rss(&args).map(Sample::Rss),
+        }
+    }
+
+    /// Every scenario, in rounds: one run of each per round, so that a burst of load from
+    /// other processes spreads over all scenarios instead of spoiling one.
+    fn measure_all(&self) -> Result<Vec<Row>, String> {
+        let mut rows: Vec<Row> = Vec::new();
+        for cache in [Cache::Warm, Cache::Cold] {
+            let scenarios: Vec<&Scenario> = SCENARIOS
+                .iter()
+                .filter(|scenario| cache == Cache::Warm || scenario.kind != Kind::NextAfterSet)
+                .collect();
+            let runs = match cache {
+                Cache::Cold => self.options.cold_runs,
+                Cache::Warm => self.options.warm_runs,
+            };
+            let first = rows.len();
+            for scenario in &scenarios {
+                rows.push(Row {
+                    tasks: self.fixture.tasks,
+                    command: scenario.label,
+                    cache,
+                    samples: Vec::with_capacity(runs),
+                    peak_rss_kib: None,
+                });
+            }
+            let rss_runs = if self.rss_tool {
+                self.options.rss_runs
+            } else {
+                0
+            };
+            eprintln!(
+                "  {:>6} tasks, {}: {runs} rounds",
+                self.fixture.tasks,
+                cache.label()
+            );
+            for run in 0..runs + rss_runs {
+                let measure = if run < runs {
+                    Measure::Time
+                } else {
+                    Measure::Rss
+                };
+                for (offset, scenario) in scenarios.iter().enumerate() {
+                    let row = &mut rows[first + offset];
+                    match self.run_once(scenario, cache, run, measure)? {
+                        Sample::Time(duration) => row.samples.push(duration),
+                        Sample::Rss(kib) => {
+                            row.peak_rss_kib = Some(row.peak_rss_kib.map_or(kib, |p| p.max(kib)))
+                        }
                     }
                 }
             }
-            let args: Vec<&str> = match scenario.kind {
-                Kind::TaskSet => set_args(run).to_vec(),
-                _ => read_args.to_vec(),
-            };
-            if measure_rss {
-                let rss = self.peak_rss(&args)?;
-                peak_rss_kib = Some(peak_rss_kib.map_or(rss, |peak| peak.max(rss)));
-            } else {
-                samples.push(self.timed(&args)?);
-            }
         }
-        Ok(Row {
-            tasks: self.fixture.tasks,
-            command: scenario.label,
-            cache,
-            samples,
-            peak_rss_kib,
-        })
+        Ok(rows)
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    Time,
+    Rss,
+}
+
+enum Sample {
+    Time(Duration),
+    /// Peak resident set in KiB.
+    Rss(u64),
 }
 
 // ---------------------------------------------------------------------------------------
@@ -601,9 +651,8 @@ struct Fixture {
     checklist_text: String,
     run_log_bytes: usize,
     complete: usize,
-    /// A `not_started` task in the middle of the file: `task set` edits it, so everything
-    /// after it moves.
-    set_target: String,
+    /// `not_started` tasks in the middle of the file, one for each scenario that writes.
+    set_targets: [String; 3],
 }
 
 /// splitmix64: tiny, deterministic, good enough to scatter dependencies and words.
@@ -750,12 +799,17 @@ impl Fixture {
             write_task(&mut text, &mut rng, index, status);
         }
 
-        // The task `task set` edits: the first `not_started` one from the middle on.
-        let set_target = (tasks / 2..tasks)
+        // The tasks `task set` edits: `not_started` ones from the middle on, so that the
+        // edit moves everything after it.
+        let candidates: Vec<String> = (tasks / 2..tasks)
             .chain(0..tasks / 2)
-            .find(|&index| statuses[index] == "not_started")
+            .filter(|&index| statuses[index] == "not_started")
+            .take(3)
             .map(task_id)
-            .ok_or("no `not_started` task to edit")?;
+            .collect();
+        let set_targets: [String; 3] = candidates
+            .try_into()
+            .map_err(|_| "fewer than three `not_started` tasks to edit")?;
 
         fs::create_dir_all(root.join("current_tasks"))
             .map_err(|error| format!("cannot create {}: {error}", root.display()))?;
@@ -786,13 +840,8 @@ impl Fixture {
             checklist_text: text,
             run_log_bytes: run_log.len(),
             complete: tasks / 2,
-            set_target,
+            set_targets,
         })
-    }
-
-    fn restore(&self) -> Result<(), String> {
-        fs::write(self.root.join("checklist.yaml"), &self.checklist_text)
-            .map_err(|error| format!("cannot restore checklist.yaml: {error}"))
     }
 }
 
