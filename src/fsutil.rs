@@ -123,6 +123,18 @@ fn line_column_of_bytes(bytes: &[u8], offset: usize) -> (usize, usize) {
 /// Writes `contents` to `path` atomically: a temp file in the same directory, synced, then
 /// renamed over the target. Readers see the old or the new file, never half of one.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FsError> {
+    replace(path, contents, true)
+}
+
+/// Replaces `path` through a temp file and a rename like [`write_atomic`], but without
+/// syncing. Only for derived caches that readers verify (a checksum) and can rebuild: after
+/// a crash the file may be old, empty or garbage, which a reader must treat as missing. The
+/// syncs of a multi-megabyte cache cost more than rebuilding it ever would.
+pub fn write_atomic_unsynced(path: &Path, contents: &[u8]) -> Result<(), FsError> {
+    replace(path, contents, false)
+}
+
+fn replace(path: &Path, contents: &[u8], sync: bool) -> Result<(), FsError> {
     let write_error = |source| FsError::Write {
         path: path.to_path_buf(),
         source,
@@ -138,9 +150,13 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FsError> {
             file.set_permissions(metadata.permissions())?;
         }
         file.write_all(contents)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         fs::rename(&temp_path, path)?;
-        sync_directory(&directory);
+        if sync {
+            sync_directory(&directory);
+        }
         Ok(())
     })();
     if result.is_err() {
@@ -283,6 +299,8 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
+        write_atomic_unsynced(&path, b"three").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"three");
         let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(entries.len(), 1);
     }

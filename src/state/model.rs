@@ -30,6 +30,12 @@ pub enum TaskIdError {
 impl TaskId {
     /// Checks `text` against the task id rules.
     pub fn parse(text: &str) -> Result<TaskId, TaskIdError> {
+        TaskId::check(text)?;
+        Ok(TaskId(text.to_string()))
+    }
+
+    /// [`TaskId::parse`] without keeping the id: validation of many tasks needs no copies.
+    pub fn check(text: &str) -> Result<(), TaskIdError> {
         if text.is_empty() {
             return Err(TaskIdError::Empty);
         }
@@ -45,7 +51,7 @@ impl TaskId {
         if !first_ok || !rest_ok || text.contains("..") {
             return Err(TaskIdError::Invalid(text.to_string()));
         }
-        Ok(TaskId(text.to_string()))
+        Ok(())
     }
 
     pub fn as_str(&self) -> &str {

@@ -109,9 +109,27 @@ pub enum EditError {
 
 /// Which mapping an edit targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
+pub(crate) enum Target {
+    /// The task at this index.
     Task(usize),
     Summary,
+}
+
+/// The text of one edited mapping before and after the edit. Both ranges start at a line
+/// start and end at a line start (or the end of the text), and each parses on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EditedSegment {
+    pub target: Target,
+    pub old: std::ops::Range<usize>,
+    pub new: std::ops::Range<usize>,
+}
+
+/// The edited text, and where it differs from the original.
+pub(crate) struct Rendered {
+    pub text: String,
+    /// The edited mappings in file order; `None` when some edit could only be verified by
+    /// comparing whole documents, so its change cannot be pinned to one segment.
+    pub segments: Option<Vec<EditedSegment>>,
 }
 
 struct Splice {
@@ -126,8 +144,21 @@ pub fn render_edits(
     checklist: &Checklist,
     edits: &[TaskEdit],
 ) -> Result<String, EditError> {
+    render(text, checklist, edits).map(|rendered| rendered.text)
+}
+
+/// [`render_edits`], also telling which segments of the text changed.
+pub(crate) fn render(
+    text: &str,
+    checklist: &Checklist,
+    edits: &[TaskEdit],
+) -> Result<Rendered, EditError> {
+    let unchanged = || Rendered {
+        text: text.to_string(),
+        segments: Some(Vec::new()),
+    };
     if edits.is_empty() {
-        return Ok(text.to_string());
+        return Ok(unchanged());
     }
     // Group edits by target so each mapping is verified once with all its changes.
     let mut groups: Vec<(Target, Vec<(&'static str, FieldValue)>)> = Vec::new();
@@ -192,10 +223,13 @@ pub fn render_edits(
     }
     new_text.push_str(&text[cursor..]);
     if new_text == text {
-        return Ok(new_text);
+        return Ok(unchanged());
     }
-    verify(text, &new_text, checklist, &groups, &splices)?;
-    Ok(new_text)
+    let segments = verify(text, &new_text, checklist, &groups, &splices)?;
+    Ok(Rendered {
+        text: new_text,
+        segments,
+    })
 }
 
 fn describe(checklist: &Checklist, target: Target, key: &str) -> String {
@@ -626,14 +660,16 @@ fn first_item_indent(block: &str) -> Option<usize> {
 // ---------------------------------------------------------------------------------------
 // Verification
 
-/// Checks that the new text differs from the old only in the intended fields.
+/// Checks that the new text differs from the old only in the intended fields, and returns
+/// the segments it compared (`None` when some target needed a whole-document comparison).
 fn verify(
     old_text: &str,
     new_text: &str,
     checklist: &Checklist,
     groups: &[(Target, Vec<(&'static str, FieldValue)>)],
     splices: &[Splice],
-) -> Result<(), EditError> {
+) -> Result<Option<Vec<EditedSegment>>, EditError> {
+    let mut segments = Some(Vec::with_capacity(groups.len()));
     let shift = |offset: usize| -> usize {
         let mut shifted = offset as isize;
         for splice in splices {
@@ -664,10 +700,20 @@ fn verify(
                 } else {
                     shift(end)
                 };
+                let new_start = shift(start);
                 let old_value = parse_segment(&old_text[start..end], *target);
-                let new_value = parse_segment(&new_text[shift(start)..new_end], *target);
+                let new_value = parse_segment(&new_text[new_start..new_end], *target);
                 match (old_value, new_value) {
-                    (Some(old), Some(new)) => Some(compare(&old, &new, fields)),
+                    (Some(old), Some(new)) => {
+                        if let Some(segments) = &mut segments {
+                            segments.push(EditedSegment {
+                                target: *target,
+                                old: start..end,
+                                new: new_start..new_end,
+                            });
+                        }
+                        Some(compare(&old, &new, fields))
+                    }
                     (Some(_), None) => Some(Err("the edited text no longer parses".to_string())),
                     _ => None,
                 }
@@ -679,6 +725,7 @@ fn verify(
             // The segment cannot stand alone (aliases, flow-style task lists): compare the
             // whole documents instead.
             None => {
+                segments = None;
                 let all_targets: Vec<Target> = groups.iter().map(|(t, _)| *t).collect();
                 compare_whole(old_text, new_text, *target, fields, &all_targets)
             }
@@ -688,7 +735,10 @@ fn verify(
             detail,
         })?;
     }
-    Ok(())
+    if let Some(segments) = &mut segments {
+        segments.sort_by_key(|segment| segment.old.start);
+    }
+    Ok(segments)
 }
 
 /// The byte range of a task item (from its line start to the next item) or of the

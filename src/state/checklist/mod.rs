@@ -2,20 +2,27 @@
 //! in-place editor.
 //!
 //! The file is the only source of truth. The snapshot under `.longrun/cache/` is a cache
-//! keyed by a hash of the file's bytes, used only when the hash matches. Nothing here
-//! prints, spawns a process or reads the environment.
+//! keyed by a hash of the file's bytes, used only when the hash matches: it holds the model
+//! and an [`Overview`] (what the read-only commands need), and after an edit it is derived
+//! from the previous model rather than from a full parse. Nothing here prints, spawns a
+//! process or reads the environment; the only threads are scoped helpers that prepare a
+//! snapshot while the file is written.
 
+mod derive;
 mod edit;
+mod overview;
 mod parse;
 mod snapshot;
 pub mod validate;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 pub use edit::{EditError, FieldValue, SummaryField, TaskEdit, TaskField, render_edits};
+pub use overview::{Overview, TaskBrief};
 pub use parse::SyntaxError;
 pub use validate::{Problem, ProblemKind, ValidateOptions};
 
@@ -168,7 +175,10 @@ pub struct Position {
 /// Where a key and its value are in the text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldSpan {
-    pub key: String,
+    /// The key; the keys longrun knows are shared rather than allocated for every task,
+    /// which a large checklist's snapshot loads tens of thousands of times.
+    #[serde(deserialize_with = "parse::deserialize_key")]
+    pub key: Cow<'static, str>,
     pub key_pos: Position,
     pub value_pos: Position,
 }
@@ -257,6 +267,14 @@ impl Checklist {
     /// Tasks ready to start, in file order: `not_started`, every dependency `complete` or
     /// `archived`, and not in `excluded` (claimed elsewhere).
     pub fn ready_tasks<'a>(&'a self, excluded: &dyn Fn(&str) -> bool) -> Vec<&'a Task> {
+        self.ready_task_indices(excluded)
+            .into_iter()
+            .map(|index| &self.tasks[index])
+            .collect()
+    }
+
+    /// [`Checklist::ready_tasks`] as indices into `tasks`.
+    pub fn ready_task_indices(&self, excluded: &dyn Fn(&str) -> bool) -> Vec<usize> {
         let statuses: HashMap<&str, Option<TaskStatus>> = self
             .tasks
             .iter()
@@ -264,9 +282,10 @@ impl Checklist {
             .collect();
         self.tasks
             .iter()
-            .filter(|task| task.status.effective() == Some(TaskStatus::NotStarted))
-            .filter(|task| task.approval != Some(Approval::Before))
-            .filter(|task| {
+            .enumerate()
+            .filter(|(_, task)| task.status.effective() == Some(TaskStatus::NotStarted))
+            .filter(|(_, task)| task.approval != Some(Approval::Before))
+            .filter(|(_, task)| {
                 task.depends_on.iter().all(|dependency| {
                     statuses
                         .get(dependency.as_str())
@@ -275,7 +294,8 @@ impl Checklist {
                         .is_some_and(TaskStatus::satisfies_dependency)
                 })
             })
-            .filter(|task| !excluded(&task.task_id))
+            .filter(|(_, task)| !excluded(&task.task_id))
+            .map(|(index, _)| index)
             .collect()
     }
 }
@@ -297,41 +317,84 @@ pub struct LoadOptions {
     pub snapshot_path: Option<PathBuf>,
 }
 
+/// The overview of a checklist, with the hash of the bytes it describes.
+#[derive(Debug, Clone)]
+pub struct LoadedOverview {
+    pub path: PathBuf,
+    pub hash: u128,
+    pub overview: Overview,
+    /// True when the overview came from the snapshot rather than a fresh parse.
+    pub from_snapshot: bool,
+}
+
 /// Reads and parses `path`, using the snapshot when its hash matches the file's bytes.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<LoadedChecklist, ChecklistError> {
     let text = fsutil::read_text(path, MAX_STATE_FILE_BYTES)?;
-    from_text(path, text, options)
+    from_text(path, text, options).map(|(loaded, _)| loaded)
 }
 
+/// The overview of `path`: from the snapshot when its hash matches the file's bytes, which
+/// then are only hashed, never held or decoded; otherwise from a full load (which writes
+/// the snapshot).
+pub fn load_overview(path: &Path, options: &LoadOptions) -> Result<LoadedOverview, ChecklistError> {
+    if let Some(snapshot_path) = &options.snapshot_path {
+        let hash = snapshot::hash_file(path, MAX_STATE_FILE_BYTES)?;
+        if let Some(overview) = snapshot::read_overview(snapshot_path, hash) {
+            return Ok(LoadedOverview {
+                path: path.to_path_buf(),
+                hash,
+                overview,
+                from_snapshot: true,
+            });
+        }
+    }
+    let text = fsutil::read_text(path, MAX_STATE_FILE_BYTES)?;
+    let (loaded, overview) = from_text(path, text, options)?;
+    Ok(LoadedOverview {
+        overview: overview.unwrap_or_else(|| Overview::of(&loaded.checklist)),
+        path: loaded.path,
+        hash: loaded.hash,
+        from_snapshot: false,
+    })
+}
+
+/// The checklist of `text`, and its overview when one was derived on the way (to write
+/// the snapshot).
 fn from_text(
     path: &Path,
     text: String,
     options: &LoadOptions,
-) -> Result<LoadedChecklist, ChecklistError> {
+) -> Result<(LoadedChecklist, Option<Overview>), ChecklistError> {
     let hash = snapshot::hash_bytes(text.as_bytes());
     if let Some(snapshot_path) = &options.snapshot_path
         && let Some(checklist) = snapshot::read(snapshot_path, hash)
     {
-        return Ok(LoadedChecklist {
+        let loaded = LoadedChecklist {
             path: path.to_path_buf(),
             text,
             hash,
             checklist,
             from_snapshot: true,
-        });
+        };
+        return Ok((loaded, None));
     }
     let checklist = Checklist::parse(path, &text)?;
-    if let Some(snapshot_path) = &options.snapshot_path {
+    let mut overview = None;
+    if let Some(snapshot_path) = &options.snapshot_path
+        && let Ok((bytes, derived)) = snapshot::encode(hash, &checklist, text.len())
+    {
         // The snapshot is a cache: failing to write it only costs speed next time.
-        let _ = snapshot::write(snapshot_path, hash, &checklist);
+        let _ = snapshot::store(snapshot_path, &bytes);
+        overview = Some(derived);
     }
-    Ok(LoadedChecklist {
+    let loaded = LoadedChecklist {
         path: path.to_path_buf(),
         text,
         hash,
         checklist,
         from_snapshot: false,
-    })
+    };
+    Ok((loaded, overview))
 }
 
 /// What an update did.
@@ -348,7 +411,8 @@ pub enum UpdateOutcome {
 /// `make_edits` sees the current checklist and returns the edits to make. When the file
 /// changed since it was read (a person saved it meanwhile), the edits are made again on the
 /// new content; the file is never written from a stale copy. `lock_path` is an exclusive
-/// lock that serialises longrun's own writers.
+/// lock that serialises longrun's own writers. The snapshot (when `options` has one) is
+/// refreshed for the new text, so the next reader stays warm.
 pub fn update<F>(
     path: &Path,
     lock_path: &Path,
@@ -363,36 +427,72 @@ where
     for _ in 0..ATTEMPTS {
         let loaded = load(path, options)?;
         let edits = make_edits(&loaded.checklist)?;
-        let new_text = render_edits(&loaded.text, &loaded.checklist, &edits).map_err(|source| {
+        let rendered = edit::render(&loaded.text, &loaded.checklist, &edits).map_err(|source| {
             ChecklistError::Edit {
                 path: path.to_path_buf(),
                 source,
             }
         })?;
-        if new_text == loaded.text {
+        if rendered.text == loaded.text {
             return Ok(UpdateOutcome::Unchanged);
         }
         // Re-read just before the rename: a person may have saved in between.
-        let current = fsutil::read_bounded(path, MAX_STATE_FILE_BYTES)?;
-        if snapshot::hash_bytes(&current) != loaded.hash {
+        if snapshot::hash_file(path, MAX_STATE_FILE_BYTES)? != loaded.hash {
             continue;
         }
-        fsutil::write_atomic(path, new_text.as_bytes())?;
-        if let Some(snapshot_path) = &options.snapshot_path
-            && let Ok(checklist) = Checklist::parse(path, &new_text)
-        {
-            let _ = snapshot::write(
-                snapshot_path,
-                snapshot::hash_bytes(new_text.as_bytes()),
-                &checklist,
-            );
-        }
+        let Some(snapshot_path) = &options.snapshot_path else {
+            fsutil::write_atomic(path, rendered.text.as_bytes())?;
+            return Ok(UpdateOutcome::Written);
+        };
+        // The next snapshot is prepared on another thread while this one writes and syncs
+        // the file, and stored only once the file is in place.
+        std::thread::scope(|scope| -> Result<(), ChecklistError> {
+            let rendered = &rendered;
+            let next_snapshot = std::thread::Builder::new()
+                .name("snapshot".to_string())
+                .spawn_scoped(scope, move || snapshot_after_edit(path, loaded, rendered));
+            fsutil::write_atomic(path, rendered.text.as_bytes())?;
+            // Without a thread, or with a failure, the snapshot is left stale: the next
+            // reader finds its hash does not match and rebuilds it.
+            if let Ok(job) = next_snapshot
+                && let Ok(Some(bytes)) = job.join()
+            {
+                // The snapshot is a cache: failing to write it only costs speed next time.
+                let _ = snapshot::store(snapshot_path, &bytes);
+            }
+            Ok(())
+        })?;
         return Ok(UpdateOutcome::Written);
     }
     Err(ChecklistError::Contended {
         path: path.to_path_buf(),
         attempts: ATTEMPTS,
     })
+}
+
+/// The snapshot bytes of a file just rewritten from `loaded` by `rendered`.
+///
+/// The new model is derived from the old one: only the edited mappings are parsed again
+/// (the editor already proved each parses alone) and everything after them moves by the
+/// bytes and lines they grew or shrank. That costs a few milliseconds where a full parse of
+/// a large checklist costs hundreds, and it keeps the next reader warm. When an edit cannot
+/// be pinned to its segments, the whole new text is parsed as before.
+fn snapshot_after_edit(
+    path: &Path,
+    loaded: LoadedChecklist,
+    rendered: &edit::Rendered,
+) -> Option<Vec<u8>> {
+    let derived = rendered.segments.as_deref().and_then(|segments| {
+        derive::after_edit(loaded.checklist, &loaded.text, &rendered.text, segments)
+    });
+    let checklist = match derived {
+        Some(checklist) => checklist,
+        None => Checklist::parse(path, &rendered.text).ok()?,
+    };
+    let hash = snapshot::hash_bytes(rendered.text.as_bytes());
+    snapshot::encode(hash, &checklist, rendered.text.len())
+        .ok()
+        .map(|(bytes, _)| bytes)
 }
 
 /// Splits a command line like a POSIX shell would into words, without expanding anything:

@@ -3,6 +3,7 @@
 //!
 //! Pure: text in, model out. Unknown keys are recorded, never dropped or rejected.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
@@ -37,6 +38,25 @@ pub fn parse(text: &str) -> Result<Checklist, SyntaxError> {
         .map_err(|error| to_syntax_error(text, &error))?;
     let Document(checklist) = document;
     Ok(checklist)
+}
+
+/// Parses one item of the `tasks` list cut out on its own (`  - task_id: ...` up to the
+/// next item), with positions relative to the start of `segment`.
+pub fn parse_task_item(segment: &str) -> Result<Task, SyntaxError> {
+    let items: Vec<Spanned<TaskDe>> = serde_saphyr::from_str_with_options(segment, options())
+        .map_err(|error| to_syntax_error(segment, &error))?;
+    match <[Spanned<TaskDe>; 1]>::try_from(items) {
+        Ok([item]) => {
+            let mut task = item.value.0;
+            task.pos = position(&item.referenced);
+            Ok(task)
+        }
+        Err(items) => Err(SyntaxError {
+            line: 1,
+            column: 1,
+            message: format!("expected one task, found {}", items.len()),
+        }),
+    }
 }
 
 fn options() -> serde_saphyr::Options {
@@ -98,10 +118,63 @@ fn position(location: &serde_saphyr::Location) -> Position {
 
 fn field_span<T>(key: &Spanned<String>, value: &Spanned<T>) -> FieldSpan {
     FieldSpan {
-        key: key.value.clone(),
+        key: known_key(&key.value),
         key_pos: position(&key.referenced),
         value_pos: position(&value.referenced),
     }
+}
+
+/// A key as stored in a [`FieldSpan`]: one of the keys longrun reads, without an
+/// allocation, or any other key as written.
+pub fn known_key(key: &str) -> Cow<'static, str> {
+    const KNOWN: &[&str] = &[
+        "task_id",
+        "title",
+        "description",
+        "acceptance_criteria",
+        "implementation_notes",
+        "note",
+        "status",
+        "depends_on",
+        "validators",
+        "risk",
+        "approval",
+        "agent",
+        "max_attempts",
+        "paths",
+        "milestone",
+        "timeout",
+        "attempts",
+        "cost",
+        "source",
+        "source_id",
+        "last_updated",
+        "active_task_id",
+        "blockers",
+        "next_actions",
+        "verification_loop",
+    ];
+    match KNOWN.iter().find(|known| **known == key) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(key.to_string()),
+    }
+}
+
+/// Reads a [`FieldSpan`] key through [`known_key`] (serde alone would allocate each one).
+pub fn deserialize_key<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Cow<'static, str>, D::Error> {
+    struct KeyVisitor;
+    impl Visitor<'_> for KeyVisitor {
+        type Value = Cow<'static, str>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a key")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(known_key(v))
+        }
+    }
+    deserializer.deserialize_str(KeyVisitor)
 }
 
 struct Document(Checklist);

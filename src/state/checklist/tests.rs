@@ -55,6 +55,52 @@ tasks:
       - shell: "test -f x"
 "#;
 
+/// In the template's style: block tasks between comments, block scalars inside tasks, a
+/// flow list or a scalar as the last key, an unknown top-level key after the tasks.
+const BLOCK_STYLE: &str = r#"version: 1
+summary:
+  last_updated: ""
+  status: "not_started"
+  blockers: []
+tasks:
+  # Milestone 1.
+  - task_id: A1
+    title: "First"
+    description: |-
+      Two lines
+      of description.
+    status: complete
+    note: "done"
+    depends_on: []
+    validators:
+      - ["cargo", "test"]
+  - task_id: A2
+    title: "Second"
+    status: not_started
+    note: |-
+      line one
+      line two
+    depends_on: [A1]
+    validators:
+      - "cargo test --lib"
+    risk: medium
+
+  # Milestone 2.
+  - task_id: A3
+    title: Third
+    status: blocked
+    note: ""
+    depends_on: [A1, A2]
+    validators: [["true"]]
+    extra_key: kept
+  - task_id: A4
+    title: Fourth
+    depends_on: [A3]
+    validators:
+      - {shell: "exit 0"}
+trailing_unknown: 1
+"#;
+
 fn parse(text: &str) -> Checklist {
     Checklist::parse(Path::new("checklist.yaml"), text).unwrap()
 }
@@ -449,6 +495,156 @@ fn update_writes_once_and_keeps_unchanged_files_untouched() {
         loaded.checklist.task("T2").unwrap().status,
         StatusValue::Known(TaskStatus::InProgress)
     );
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        loaded.checklist,
+        parse(&written),
+        "the snapshot is the parse"
+    );
+    let overview = load_overview(&path, &options).unwrap();
+    assert!(overview.from_snapshot);
+    assert_eq!(overview.overview, Overview::of(&parse(&written)));
+    // An edit the snapshot cannot be derived for is parsed in full instead.
+    update(&path, &lock, &options, |_| {
+        Ok(vec![set("T3", TaskField::Note, text("two\nlines"))])
+    })
+    .unwrap();
+    let loaded = load(&path, &options).unwrap();
+    assert!(loaded.from_snapshot);
+    assert_eq!(
+        loaded.checklist,
+        parse(&std::fs::read_to_string(&path).unwrap())
+    );
+}
+
+#[test]
+fn the_overview_answers_like_the_model() {
+    let checklist = parse(&format!(
+        "{COMMENTED}  - task_id: T5\n    status: later\n    depends_on: [T9]\n  - task_id: T2\n    title: Again\n    note: |-\n      first\n        \n      last one  \n    status: blocked\n"
+    ));
+    let overview = Overview::of(&checklist);
+    assert_eq!(overview.task_count(), checklist.tasks.len());
+    for (brief, task) in overview.tasks().zip(&checklist.tasks) {
+        assert_eq!(brief.task_id, task.task_id);
+        assert_eq!(brief.title, task.title);
+        assert_eq!(brief.status, &task.status);
+        assert_eq!(brief.line, task.line());
+    }
+    assert_eq!(
+        overview.tasks().last().unwrap().note_last_line,
+        Some("last one")
+    );
+    assert_eq!(overview.task("T2").unwrap().title, "Flow task");
+    let claimed = |task_id: &str| task_id == "T3";
+    let from_overview: Vec<&str> = overview
+        .ready_tasks(&claimed)
+        .iter()
+        .map(|task| task.task_id)
+        .collect();
+    let from_model: Vec<&str> = checklist
+        .ready_tasks(&claimed)
+        .iter()
+        .map(|task| task.task_id.as_str())
+        .collect();
+    assert_eq!(from_overview, from_model);
+    for allow_missing_validators in [false, true] {
+        let options = ValidateOptions {
+            allow_missing_validators,
+        };
+        let problems = overview.problems(options);
+        assert!(
+            problems.len() >= 4,
+            "duplicate, unknown status and dependency, key"
+        );
+        assert_eq!(problems, checklist.validate(options));
+    }
+}
+
+/// The model derived after an edit (`None`: not derivable) and the full parse of the
+/// edited text; `None` when the editor refuses the edit (nothing would be written).
+fn try_derive_after(text: &str, edits: &[TaskEdit]) -> Option<(Option<Checklist>, Checklist)> {
+    let old = parse(text);
+    let rendered = edit::render(text, &old, edits).ok()?;
+    let full = parse(&rendered.text);
+    let derived = rendered
+        .segments
+        .as_deref()
+        .and_then(|segments| derive::after_edit(old, text, &rendered.text, segments));
+    Some((derived, full))
+}
+
+fn derive_after(text: &str, edits: &[TaskEdit]) -> (Option<Checklist>, Checklist) {
+    try_derive_after(text, edits).expect("the editor accepts the edit")
+}
+
+#[test]
+fn the_model_after_an_edit_is_derived_exactly() {
+    let blockers = TaskEdit::Summary {
+        field: SummaryField::Blockers,
+        value: FieldValue::List(vec!["waiting on A3".into(), "review".into()]),
+    };
+    let cases: Vec<(&str, Vec<TaskEdit>)> = vec![
+        (
+            BLOCK_STYLE,
+            vec![set("A2", TaskField::Status, text("in_progress"))],
+        ),
+        (
+            BLOCK_STYLE,
+            vec![set("A1", TaskField::Note, text("one\ntwo\nthree"))],
+        ),
+        (
+            BLOCK_STYLE,
+            vec![set("A3", TaskField::Attempts, FieldValue::Integer(3))],
+        ),
+        (
+            BLOCK_STYLE,
+            vec![
+                set("A4", TaskField::Status, text("complete")),
+                set("A1", TaskField::Status, text("failed")),
+            ],
+        ),
+        (
+            BLOCK_STYLE,
+            vec![blockers, set("A3", TaskField::Note, text("short"))],
+        ),
+        (
+            COMMENTED,
+            vec![set("T2", TaskField::Status, text("in_progress"))],
+        ),
+        (
+            COMMENTED,
+            vec![set("T3", TaskField::Status, text("blocked"))],
+        ),
+        (
+            COMMENTED,
+            vec![
+                set("T1", TaskField::Status, text("failed")),
+                set("T4", TaskField::Attempts, FieldValue::Integer(9)),
+            ],
+        ),
+    ];
+    for (before, edits) in cases {
+        let (derived, full) = derive_after(before, &edits);
+        assert_eq!(derived, Some(full), "{edits:?}");
+    }
+}
+
+#[test]
+fn an_edit_that_cannot_be_pinned_down_is_not_derived() {
+    // A block scalar as a task's last value: a full parse lets its span run into the next
+    // task's indentation, a parse of the segment alone cannot, so this must fall back.
+    let (derived, _) = derive_after(COMMENTED, &[set("T3", TaskField::Note, text("two\nlines"))]);
+    assert_eq!(derived, None);
+    // The task after such a block scalar: the scalar's span reaches into the edited text.
+    let with_block_last = BLOCK_STYLE.replace(
+        "    depends_on: [A1]\n    validators:\n      - \"cargo test --lib\"\n    risk: medium\n",
+        "",
+    );
+    let (derived, full) = derive_after(
+        &with_block_last,
+        &[set("A3", TaskField::Status, text("complete"))],
+    );
+    assert!(derived.is_none() || derived == Some(full));
 }
 
 #[test]
@@ -481,8 +677,51 @@ mod properties {
         ]
     }
 
+    fn summary_edit() -> impl Strategy<Value = TaskEdit> {
+        prop_oneof![
+            "[ -~]{0,20}".prop_map(|s| TaskEdit::Summary {
+                field: SummaryField::Status,
+                value: FieldValue::Text(s),
+            }),
+            prop::collection::vec("[ -~]{0,12}", 0..3).prop_map(|items| TaskEdit::Summary {
+                field: SummaryField::NextActions,
+                value: FieldValue::List(items),
+            }),
+        ]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+        /// After any edit the snapshot's model is exactly the full parse, or is not derived;
+        /// status changes, the common case, are always derived.
+        #[test]
+        fn the_derived_model_is_the_full_parse(
+            edits in prop::collection::vec((0usize..4, field_and_value()), 0..4),
+            statuses in prop::collection::vec(
+                (0usize..4, prop::sample::select(TaskStatus::ALL.to_vec())),
+                1..4,
+            ),
+            summary in prop::option::of(summary_edit()),
+        ) {
+            let ids = ["A1", "A2", "A3", "A4"];
+            let status_edits: Vec<TaskEdit> = statuses
+                .iter()
+                .map(|(i, status)| set(ids[*i], TaskField::Status, text(status.as_str())))
+                .collect();
+            let (derived, full) = derive_after(BLOCK_STYLE, &status_edits);
+            prop_assert_eq!(derived, Some(full));
+            let mut all: Vec<TaskEdit> = edits
+                .iter()
+                .map(|(i, (field, value))| set(ids[*i], *field, value.clone()))
+                .chain(status_edits)
+                .collect();
+            all.extend(summary);
+            // Some notes the editor refuses to write (it cannot prove them); nothing to derive.
+            if let Some((derived, full)) = try_derive_after(BLOCK_STYLE, &all) {
+                prop_assert!(derived.is_none() || derived == Some(full));
+            }
+        }
+
         /// Random edits to random tasks change exactly the edited values: every other task
         /// parses to the same thing, and every comment line is still in the file.
         #[test]
@@ -497,6 +736,10 @@ mod properties {
                 .collect();
             let new = render_edits(COMMENTED, &checklist, &task_edits).unwrap();
             let reparsed = parse(&new);
+            // The model derived for the snapshot is the full parse, or not derived at all.
+            if let Some((derived, full)) = try_derive_after(COMMENTED, &task_edits) {
+                prop_assert!(derived.is_none() || derived == Some(full));
+            }
             for comment in COMMENTED.lines().filter(|l| l.contains('#') && !l.contains("\"#")) {
                 let comment_part = &comment[comment.find('#').unwrap()..];
                 prop_assert!(new.contains(comment_part), "lost comment {comment_part}");
