@@ -456,13 +456,19 @@ pub fn plan(facts: &Facts, options: &GcOptions) -> Vec<Decision> {
     decisions
 }
 
-/// Carries out the decisions to remove, in plan order (worktrees before their branches),
-/// and prunes git's stale worktree metadata when any was found. Failures are recorded per
+/// Carries out the decisions to remove: git's stale worktree metadata first (pruned once),
+/// then in plan order (worktrees before their branches). Failures are recorded per
 /// item; the rest goes on.
 pub fn apply(primary: &Path, decisions: &[Decision], force: bool) -> Vec<Applied> {
     let mut applied = Vec::new();
     let mut pruned = false;
-    for decision in decisions.iter().filter(|decision| decision.remove) {
+    // Stale metadata first: git keeps a branch of a vanished worktree "checked out" until
+    // the record is pruned, and would refuse to delete it.
+    let (stale, rest): (Vec<&Decision>, Vec<&Decision>) = decisions
+        .iter()
+        .filter(|decision| decision.remove)
+        .partition(|decision| matches!(decision.item, Item::StaleMetadata { .. }));
+    for decision in stale.into_iter().chain(rest) {
         let result: Result<(), String> = match &decision.item {
             Item::Run { path } => std::fs::remove_dir_all(path).map_err(|error| error.to_string()),
             Item::Worktree { path, .. } => {

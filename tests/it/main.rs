@@ -4,13 +4,18 @@
 
 mod bad_input;
 mod check;
+mod gc;
 mod help;
 mod init;
 mod log;
-mod next_status;
 // The fake agent binary exists only with `--features fake-agent`.
 #[cfg(feature = "fake-agent")]
+mod loop_cmd;
+mod next_status;
+#[cfg(feature = "fake-agent")]
 mod process;
+mod schedule;
+mod stop;
 mod task;
 
 use std::path::{Path, PathBuf};
@@ -114,12 +119,20 @@ impl TestEnv {
         self.longrun_in(&self.root, args)
     }
 
-    /// Runs `longrun` with `args` in `dir`.
-    pub fn longrun_in(&self, dir: &Path, args: &[&str]) -> Run {
+    /// `longrun` with `args` in the repository root, with the clean environment, not yet
+    /// started (for commands that run in the background).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_longrun"));
         self.clean(&mut command);
+        command.args(args);
+        command
+    }
+
+    /// Runs `longrun` with `args` in `dir`.
+    pub fn longrun_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let mut command = self.command(args);
         command.current_dir(dir);
-        let output: Output = command.args(args).output().expect("run longrun");
+        let output: Output = command.output().expect("run longrun");
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
