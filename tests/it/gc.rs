@@ -64,10 +64,14 @@ fn leftovers() -> TestEnv {
 }
 
 fn branches(env: &TestEnv) -> Vec<String> {
-    env.git(&["for-each-ref", "--format=%(refname:short)", "refs/heads/longrun/"])
-        .lines()
-        .map(str::to_string)
-        .collect()
+    env.git(&[
+        "for-each-ref",
+        "--format=%(refname:short)",
+        "refs/heads/longrun/",
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect()
 }
 
 #[test]
@@ -103,9 +107,15 @@ fn gc_removes_what_is_done_with_and_keeps_unsaved_work() {
     let run = env.longrun(&["gc"]);
     assert_eq!(run.code, 0, "{run:?}");
     // The old run of a complete task goes; the new one stays.
-    assert!(!env.path(".longrun/runs/20261001T080000Z").exists(), "{run:?}");
+    assert!(
+        !env.path(".longrun/runs/20261001T080000Z").exists(),
+        "{run:?}"
+    );
     assert!(env.path(".longrun/runs/20261120T080000Z/T1/2").is_dir());
-    assert!(run.stderr.contains("kept 1 run directory newer than 14d"), "{run:?}");
+    assert!(
+        run.stderr.contains("kept 1 run directory newer than 14d"),
+        "{run:?}"
+    );
     // The clean worktree of the complete task goes, with its merged branch.
     assert!(!env.path(".longrun/worktrees/T1").exists(), "{run:?}");
     // The worktree with uncommitted work stays, and so does its branch.
@@ -129,7 +139,11 @@ fn gc_removes_what_is_done_with_and_keeps_unsaved_work() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(!env.path(".longrun/worktrees/T2").exists(), "{run:?}");
     assert!(branches(&env).is_empty(), "{run:?}");
-    assert!(run.stderr.contains("uncommitted changes discarded (--force)"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("uncommitted changes discarded (--force)"),
+        "{run:?}"
+    );
     // main never lost anything.
     assert_eq!(env.git(&["log", "--format=%s", "-1", "main"]), "plan\n");
 }
@@ -165,7 +179,10 @@ fn gc_keeps_the_worktree_and_branch_of_a_claimed_task_even_when_forced() {
             .contains("kept worktree `.longrun/worktrees/T2`: `T2` is claimed"),
         "{run:?}"
     );
-    assert!(branches(&env).contains(&"longrun/T2".to_string()), "{run:?}");
+    assert!(
+        branches(&env).contains(&"longrun/T2".to_string()),
+        "{run:?}"
+    );
 }
 
 #[test]

@@ -236,7 +236,10 @@ impl Background {
                 }
                 Err(_) => {
                     let _ = self.child.kill();
-                    panic!("no line with `{text}`; stderr so far:\n{}", self.seen.join("\n"));
+                    panic!(
+                        "no line with `{text}`; stderr so far:\n{}",
+                        self.seen.join("\n")
+                    );
                 }
             }
         }
@@ -258,7 +261,10 @@ impl Background {
             }
             if Instant::now() >= give_up {
                 let _ = self.child.kill();
-                panic!("longrun did not exit after SIG{signal}:\n{}", self.seen.join("\n"));
+                panic!(
+                    "longrun did not exit after SIG{signal}:\n{}",
+                    self.seen.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         };
@@ -360,7 +366,10 @@ fn loop_until_blocked_stops_with_1_when_a_validator_always_fails() {
     let run = repo.longrun_bounded(&["loop", "--every", "0"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("stopped after 1 cycle:"), "{run:?}");
-    assert!(run.stderr.contains("nothing moves until a person acts"), "{run:?}");
+    assert!(
+        run.stderr.contains("nothing moves until a person acts"),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -374,8 +383,16 @@ fn max_cycles_1_runs_exactly_one_cycle() {
         .lines()
         .filter(|line| line.starts_with("SUMMARY: "))
         .collect();
-    assert_eq!(summaries, ["SUMMARY: 0/3 complete, 1 dispatched"], "{run:?}");
-    assert!(run.stderr.contains("stopped after 1 cycle (`--max-cycles`)"), "{run:?}");
+    assert_eq!(
+        summaries,
+        ["SUMMARY: 0/3 complete, 1 dispatched"],
+        "{run:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("stopped after 1 cycle (`--max-cycles`)"),
+        "{run:?}"
+    );
     repo.wait_for_results();
     // Not merged: that is the next cycle's job.
     assert!(repo.merged_tasks().is_empty());
@@ -390,7 +407,10 @@ fn sigint_ends_the_loop_with_130_and_leaves_the_worker_running() {
     looping.expect_line("SUMMARY: 0/3 complete, 1 dispatched");
     let (code, rest) = looping.signal_and_wait("INT");
     assert_eq!(code, 130, "{}", looping.seen.join("\n"));
-    assert!(rest.contains("interrupted by SIGINT after 1 cycle"), "{rest}");
+    assert!(
+        rest.contains("interrupted by SIGINT after 1 cycle"),
+        "{rest}"
+    );
     assert!(rest.contains("keep running detached (`T1`)"), "{rest}");
     // The worker outlived the loop; end it so nothing is left behind.
     let stop = repo.env.longrun(&["stop", "--kill"]);
@@ -418,7 +438,9 @@ fn watch_reacts_to_the_checklist_and_to_workers(extra: &[&str]) {
 
     // A person unblocks T1 (saved with a rename, like editors do): the watch dispatches it
     // without waiting the hour, and merges it as soon as its worker is done.
-    let unblock = repo.env.longrun(&["task", "set", "T1", "--status", "not_started"]);
+    let unblock = repo
+        .env
+        .longrun(&["task", "set", "T1", "--status", "not_started"]);
     assert_eq!(unblock.code, 0, "{unblock:?}");
     watching.expect_line("SUMMARY: 0/1 complete, 1 dispatched");
     watching.expect_line("SUMMARY: 1/1 complete, 1 merged");

@@ -35,7 +35,10 @@ fn stop_kill_with_nothing_running_says_so() {
     let env = TestEnv::initialized();
     let stop = env.longrun(&["stop", "--kill"]);
     assert_eq!(stop.code, 0, "{stop:?}");
-    assert!(stop.stderr.contains("no running workers to stop"), "{stop:?}");
+    assert!(
+        stop.stderr.contains("no running workers to stop"),
+        "{stop:?}"
+    );
 }
 
 #[cfg(feature = "fake-agent")]
@@ -87,18 +90,22 @@ mod with_workers {
 
         let cycle = repo.longrun_bounded(&["cycle"]);
         assert!(
-            cycle.stderr.contains("reject `T1` attempt 1: the agent was stopped"),
+            cycle
+                .stderr
+                .contains("reject `T1` attempt 1: the agent was stopped"),
             "{cycle:?}"
         );
         assert!(cycle.stderr.contains("nothing dispatched"), "{cycle:?}");
-        let task: serde_json::Value = serde_json::from_str(
-            &repo.env.longrun(&["task", "show", "T1", "--json"]).stdout,
-        )
-        .unwrap();
+        let task: serde_json::Value =
+            serde_json::from_str(&repo.env.longrun(&["task", "show", "T1", "--json"]).stdout)
+                .unwrap();
         assert_eq!(task["attempts"], 1, "{task}");
         assert_eq!(task["status"]["Known"], "not_started", "{task}");
         let log = repo.env.read("run-log.md");
         assert!(log.contains("stopped by `longrun stop --kill`"), "{log}");
-        assert!(log.contains("failure [T1] attempt=1: the agent was stopped"), "{log}");
+        assert!(
+            log.contains("failure [T1] attempt=1: the agent was stopped"),
+            "{log}"
+        );
     }
 }
