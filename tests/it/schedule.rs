@@ -138,3 +138,36 @@ fn systemd_verify(env: &TestEnv, text: &str) -> Option<(bool, String)> {
     let ours = stderr.lines().any(|line| line.contains("longrun-repo."));
     Some((output.status.success() && !ours, stderr))
 }
+
+#[test]
+fn cron_line_passes_a_crontab_dry_run_when_debian_cron_is_installed() {
+    // Debian's `crontab -n FILE` checks the syntax and installs nothing. Other crontabs use
+    // `-n` for something else, so only one whose help says "dry run" is asked; without
+    // cron installed there is nothing to ask (`apt-get install cron` enables this check).
+    let Ok(help) = std::process::Command::new("crontab").arg("-h").output() else {
+        return;
+    };
+    let help = format!(
+        "{}{}",
+        String::from_utf8_lossy(&help.stdout),
+        String::from_utf8_lossy(&help.stderr)
+    );
+    if !help.contains("dry run") {
+        return;
+    }
+    let env = TestEnv::initialized();
+    let run = env.longrun(&["schedule", "cron", "--every", "10m"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let file = env.root.parent().unwrap().join("crontab.txt");
+    std::fs::write(&file, &run.stdout).unwrap();
+    let check = std::process::Command::new("crontab")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "crontab -n: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
