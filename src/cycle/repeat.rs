@@ -151,9 +151,24 @@ pub fn repeat(
         let number = outcome.cycles;
         let result = run_cycle(options.cycle);
         // The workers as the claims say after the cycle: what the wait watches, and what
-        // is left running when the run ends.
-        let workers = running_workers(options.cycle);
-        outcome.running = workers.iter().map(|worker| worker.task.clone()).collect();
+        // is left running when the run ends. A worker this cycle started or saw running may
+        // already have finished since; it stays in the list so the wait ends at once with
+        // `WorkerFinished` rather than sleeping through it.
+        let recent: Vec<String> = match &result {
+            Ok(report) => report
+                .dispatched
+                .iter()
+                .chain(&report.running)
+                .cloned()
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let workers = watched_workers(options.cycle, &recent);
+        outcome.running = workers
+            .iter()
+            .filter(|worker| !worker_stopped(worker))
+            .map(|worker| worker.task.clone())
+            .collect();
         match result {
             Ok(report) => {
                 errors = 0;
@@ -341,13 +356,15 @@ impl Wait for PollWait {
     }
 }
 
-/// The cycle's workers that still run; an unreadable claim store counts as none, and the
-/// next cycle reports it.
-fn running_workers(options: &CycleOptions) -> Vec<CycleWorker> {
+/// The cycle's workers that still run, or that the last cycle started or saw running
+/// (those the next cycle reaps). Other finished ones are left out: a claim no cycle reaps
+/// (its task was removed from checklist.yaml) would otherwise end every wait at once. An
+/// unreadable claim store counts as none; the next cycle reports it.
+fn watched_workers(options: &CycleOptions, recent: &[String]) -> Vec<CycleWorker> {
     match cycle_workers(&options.workspace, options.clock.now()) {
         Ok(workers) => workers
             .into_iter()
-            .filter(|worker| !worker_stopped(worker))
+            .filter(|worker| recent.contains(&worker.task) || !worker_stopped(worker))
             .collect(),
         Err(error) => {
             tracing::warn!("cannot list the cycle's workers: {error}");

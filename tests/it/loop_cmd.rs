@@ -268,7 +268,15 @@ impl Background {
             }
             std::thread::sleep(Duration::from_millis(50));
         };
-        let rest: Vec<String> = self.lines.iter().collect();
+        // The rest of stderr, until the reader sees its end (bounded, in case something the
+        // command started still held the pipe).
+        let mut rest = Vec::new();
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(give_up.saturating_duration_since(Instant::now()))
+        {
+            rest.push(line);
+        }
         self.seen.extend(rest.iter().cloned());
         (code, rest.join("\n"))
     }
@@ -427,13 +435,14 @@ tasks:
     validators: [["test", "-f", "t1.txt"]]
 "#;
 
-fn watch_reacts_to_the_checklist_and_to_workers(extra: &[&str]) {
+fn watch_reacts_to_the_checklist_and_to_workers(extra: &[&str], mode: &str) {
     let checklist = ONE.replacen("status: not_started", "status: blocked", 1);
     let repo = FakeRepo::new(&checklist, 2);
     repo.script_done("T1");
     let mut args = vec!["watch", "--every", "1h"];
     args.extend_from_slice(extra);
     let mut watching = Background::start(repo.env.command(&args));
+    watching.expect_line(mode);
     watching.expect_line("SUMMARY: 0/1 complete");
 
     // A person unblocks T1 (saved with a rename, like editors do): the watch dispatches it
@@ -455,10 +464,10 @@ fn watch_reacts_to_the_checklist_and_to_workers(extra: &[&str]) {
 
 #[test]
 fn watch_runs_a_cycle_when_the_checklist_changes_or_a_worker_finishes() {
-    watch_reacts_to_the_checklist_and_to_workers(&[]);
+    watch_reacts_to_the_checklist_and_to_workers(&[], "watch: watching `checklist.yaml`");
 }
 
 #[test]
 fn watch_polls_when_asked() {
-    watch_reacts_to_the_checklist_and_to_workers(&["--poll"]);
+    watch_reacts_to_the_checklist_and_to_workers(&["--poll"], "watch: polling");
 }
