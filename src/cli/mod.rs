@@ -59,6 +59,18 @@ pub enum Command {
     Next(NextArgs),
     /// One pass: reap and gate finished workers, dispatch ready tasks, write state, exit.
     Cycle(CycleArgs),
+    /// Run cycles until the work is done, each after a worker finishes or `--every` passes.
+    Loop(LoopArgs),
+    /// Run a cycle when a worker finishes or checklist.yaml changes, at least every `--every`.
+    Watch(WatchArgs),
+    /// Turn the kill switch on: cycles dispatch nothing (`--kill` also ends running workers).
+    Stop(StopArgs),
+    /// Turn the kill switch off: cycles dispatch again.
+    Resume(ResumeArgs),
+    /// Print a crontab line, systemd units or a Claude Code `/loop` prompt that runs cycles.
+    Schedule(ScheduleArgs),
+    /// Remove old run artifacts, leftover task worktrees and merged task branches.
+    Gc(GcArgs),
     /// Append an event to run-log.md.
     Log(LogArgs),
     /// Run the built-in example end to end, offline, in a temporary repository.
@@ -140,6 +152,101 @@ pub struct DemoArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120, value_name = "SECONDS")]
     pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LoopArgs {
+    /// Pause between cycles, cut short when a worker finishes; `0` runs cycles back to back,
+    /// still waiting for workers (default: `loop.interval` in longrun.yaml).
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub every: Option<std::time::Duration>,
+    /// Stop when every task is done or nothing can make progress (`done`), or also at the
+    /// first failed or blocked task (`blocked`).
+    #[arg(long, value_name = "WHEN", default_value = "done")]
+    pub until: UntilArg,
+    /// Stop after N cycles.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_cycles: Option<u32>,
+    /// At most N workers at once (default: `max_parallel` in longrun.yaml).
+    #[arg(long, value_name = "N")]
+    pub max_parallel: Option<u32>,
+    /// Print each cycle's report as one JSON line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UntilArg {
+    Done,
+    Blocked,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Run a cycle at least this often (default: `loop.interval` in longrun.yaml).
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub every: Option<std::time::Duration>,
+    /// At most N workers at once (default: `max_parallel` in longrun.yaml).
+    #[arg(long, value_name = "N")]
+    pub max_parallel: Option<u32>,
+    /// Poll files every 200 ms instead of using file-system events (network file systems).
+    #[arg(long)]
+    pub poll: bool,
+    /// Print each cycle's report as one JSON line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Also end the running workers (their attempts are recorded as failed by the next cycle).
+    #[arg(long)]
+    pub kill: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// What to print: a crontab line, a systemd user service and timer, or a `/loop` prompt.
+    #[arg(value_name = "KIND")]
+    pub kind: ScheduleKind,
+    /// How often to run a cycle (default: `loop.interval` in longrun.yaml).
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
+    pub every: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScheduleKind {
+    Cron,
+    Systemd,
+    Loop,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Remove run artifacts older than this.
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg, default_value = "14d")]
+    pub older_than: std::time::Duration,
+    /// Say what would be removed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also remove worktrees with uncommitted changes and branches with commits not on the
+    /// target branch (that work is lost).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the decisions as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Durations as longrun.yaml writes them: `90s`, `10m`, `1h30m`, `14d`, `0`.
+fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    if text.trim() == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    crate::config::parse_duration(text).map_err(|error| error.to_string())
 }
 
 #[derive(Debug, Args)]

@@ -7,14 +7,20 @@ mod claiming;
 mod claims;
 mod cycle;
 mod demo;
+mod gc;
 mod heartbeat;
 mod init;
 mod log;
+mod r#loop;
 mod next;
 mod release;
+mod resume;
+mod schedule;
 mod status;
+mod stop;
 mod supervise;
 mod task;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -67,6 +73,12 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::DemoAgent => demo::agent(ctx),
         Command::Check(args) => check::run(ctx, &args),
         Command::Cycle(args) => cycle::run(ctx, &args),
+        Command::Loop(args) => r#loop::run(ctx, &args),
+        Command::Watch(args) => watch::run(ctx, &args),
+        Command::Stop(args) => stop::run(ctx, &args),
+        Command::Resume(args) => resume::run(ctx, &args),
+        Command::Schedule(args) => schedule::run(ctx, &args),
+        Command::Gc(args) => gc::run(ctx, &args),
         Command::Status(args) => status::run(ctx, &args),
         Command::Next(args) => next::run(ctx, &args),
         Command::Task(TaskCommand::Set(args)) => task::set(ctx, &args),

@@ -6,6 +6,8 @@
 //! absolute value rather than an increment. It never prints: it returns a report.
 
 mod dispatch;
+pub mod repeat;
+pub mod watcher;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -71,6 +73,10 @@ pub struct CycleReport {
     pub stuck: usize,
     /// Tasks that can still make progress (not terminal, not blocked).
     pub open: usize,
+    /// Of the open tasks: those `in_progress` (by the cycle's workers or anyone's claim).
+    pub in_progress: usize,
+    /// Of the open tasks: those waiting for a person's approval.
+    pub awaiting_approval: usize,
 }
 
 /// Errors that stop a cycle. Task failures are not errors: they are decisions.
@@ -154,40 +160,12 @@ struct Cycle<'a> {
 /// Runs one cycle.
 pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
     let workspace = &options.workspace;
-    let lock_path = workspace.state_dir().join("cycle.lock");
-    if let Some(parent) = lock_path.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| crate::fsutil::FsError::Write {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|source| crate::fsutil::FsError::Write {
-            path: lock_path.clone(),
-            source,
-        })?;
-    match lock_file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => return Ok(CycleReport::default()),
-        Err(std::fs::TryLockError::Error(source)) => {
-            return Err(crate::fsutil::FsError::Write {
-                path: lock_path,
-                source,
-            }
-            .into());
-        }
-    }
-
+    let Some(lock) = try_cycle_lock(workspace)? else {
+        return Ok(CycleReport::default());
+    };
     let (config, _warnings) = Config::load(&workspace.config())?;
     let primary = workspace.root.clone();
-    let target = match &config.target_branch {
-        Some(branch) => branch.clone(),
-        None => git::current_branch(&primary).ok_or(CycleError::NoTargetBranch)?,
-    };
+    let target = target_branch(&config, &primary)?;
     let remote = match config.claims.mode {
         crate::config::ClaimMode::Git => Some(
             RemoteClaims::new(primary.clone(), &config.claims.remote)
@@ -218,8 +196,124 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         notes: HashMap::new(),
     };
     cycle.run()?;
-    drop(lock_file);
+    drop(lock);
     Ok(cycle.report)
+}
+
+/// The branch finished tasks merge into: `target_branch` from longrun.yaml, or else the
+/// branch checked out in the primary checkout.
+pub fn target_branch(config: &Config, primary: &Path) -> Result<String, CycleError> {
+    match &config.target_branch {
+        Some(branch) => Ok(branch.clone()),
+        None => git::current_branch(primary).ok_or(CycleError::NoTargetBranch),
+    }
+}
+
+/// The cycle lock, held while a cycle (or `longrun gc`) changes worktrees, branches and run
+/// directories. Released when dropped (and by the kernel when the holder dies).
+#[derive(Debug)]
+pub struct CycleLock {
+    // Held for its flock; never read.
+    _file: std::fs::File,
+}
+
+/// Takes `.longrun/cycle.lock` without waiting; `None` when another process holds it.
+pub fn try_cycle_lock(workspace: &Workspace) -> Result<Option<CycleLock>, CycleError> {
+    let lock_path = workspace.state_dir().join("cycle.lock");
+    if let Some(parent) = lock_path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| crate::fsutil::FsError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| crate::fsutil::FsError::Write {
+            path: lock_path.clone(),
+            source,
+        })?;
+    match lock_file.try_lock() {
+        Ok(()) => Ok(Some(CycleLock { _file: lock_file })),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(source)) => Err(crate::fsutil::FsError::Write {
+            path: lock_path,
+            source,
+        }
+        .into()),
+    }
+}
+
+/// `.longrun/STOP`: while it exists, cycles reap and gate but dispatch nothing.
+pub fn kill_switch_path(workspace: &Workspace) -> PathBuf {
+    workspace.state_dir().join("STOP")
+}
+
+/// Turns the kill switch on (creates `.longrun/STOP` holding `note`) or off (removes it).
+/// Returns false when it already was in that state, so callers can say so; an existing
+/// file is left as it is.
+pub fn set_kill_switch(
+    workspace: &Workspace,
+    on: bool,
+    note: &str,
+) -> Result<bool, crate::fsutil::FsError> {
+    let path = kill_switch_path(workspace);
+    if on {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| crate::fsutil::FsError::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        match crate::fsutil::create_new_atomic(&path, note.as_bytes())? {
+            crate::fsutil::CreateOutcome::Created => Ok(true),
+            crate::fsutil::CreateOutcome::AlreadyExists => Ok(false),
+        }
+    } else {
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(crate::fsutil::FsError::Write { path, source }),
+        }
+    }
+}
+
+/// A worker started by a cycle, as its claim says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleWorker {
+    pub task: String,
+    pub attempt: u32,
+    pub run_dir: PathBuf,
+    /// Some process holds the claim's OS lock (the supervisor, normally).
+    pub holder_alive: bool,
+}
+
+/// The workers the cycle's claims point at (claims whose worker starts with
+/// [`CYCLE_WORKER_PREFIX`]), in task order, whether they still run or not.
+pub fn cycle_workers(
+    workspace: &Workspace,
+    now: Timestamp,
+) -> Result<Vec<CycleWorker>, CycleError> {
+    let store = ClaimStore::new(workspace.current_tasks());
+    let mut workers = Vec::new();
+    for entry in store.list(now)? {
+        let LockContent::Claim(claim) = &entry.lock else {
+            continue;
+        };
+        if !claim.info.worker.starts_with(CYCLE_WORKER_PREFIX) {
+            continue;
+        }
+        let task = claim.info.task.to_string();
+        workers.push(CycleWorker {
+            run_dir: run_dir(workspace, &task, claim.info.claimed_at, claim.info.attempt),
+            task,
+            attempt: claim.info.attempt,
+            holder_alive: entry.holder_alive,
+        });
+    }
+    Ok(workers)
 }
 
 impl Cycle<'_> {
@@ -260,7 +354,7 @@ impl Cycle<'_> {
         if git::rev_parse(&self.primary, &self.base_ref)?.is_none() {
             return Err(CycleError::EmptyTarget(self.target.clone()));
         }
-        self.report.stopped = workspace.state_dir().join("STOP").exists();
+        self.report.stopped = kill_switch_path(&workspace).exists();
 
         // Git is the record of completion.
         let completed: HashMap<String, git::CompletedTask> =
@@ -850,6 +944,7 @@ impl Cycle<'_> {
         let mut stuck = Vec::new();
         let mut open = 0;
         let mut active = Vec::new();
+        let mut awaiting_approval = 0;
         for task in &view.tasks {
             match task.status.effective() {
                 Some(TaskStatus::Complete | TaskStatus::Archived) => complete += 1,
@@ -860,6 +955,10 @@ impl Cycle<'_> {
                     active.push(task.task_id.clone());
                     open += 1;
                 }
+                Some(TaskStatus::AwaitingApproval) => {
+                    awaiting_approval += 1;
+                    open += 1;
+                }
                 _ => open += 1,
             }
         }
@@ -867,6 +966,8 @@ impl Cycle<'_> {
         self.report.total = view.tasks.len();
         self.report.stuck = stuck.len();
         self.report.open = open;
+        self.report.in_progress = active.len();
+        self.report.awaiting_approval = awaiting_approval;
         let changed = !self.pending.edits.is_empty();
         if self.options.dry_run || !changed {
             return;

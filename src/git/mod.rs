@@ -18,6 +18,7 @@ mod trailers;
 mod worktree;
 
 use std::ffi::{OsStr, OsString};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -199,7 +200,11 @@ pub fn git_command(dir: &Path) -> Command {
         // `git status` otherwise refreshes and rewrites the index, which takes `index.lock`
         // and can make a worker's (or the person's) own `git commit` fail at that moment.
         .env("GIT_OPTIONAL_LOCKS", "0")
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        // Its own process group: a terminal's Ctrl-C goes to the whole foreground group, and
+        // `longrun loop` answers it by finishing the current cycle, which needs the cycle's
+        // git commands to finish too rather than die halfway through a merge.
+        .process_group(0);
     if cfg!(test) {
         // Unit tests run real git; the developer's own configuration (hooks, signing,
         // default branch, rerere) must not change what they see.

@@ -59,6 +59,31 @@ pub fn install_stop_signals() -> Result<StopFlag, ProcessError> {
     Ok(flag)
 }
 
+/// Installs the handlers of a long-running command (`longrun loop`, `longrun watch`): the
+/// first SIGINT or SIGTERM sets the returned flag, so the command finishes its current
+/// cycle and exits; a second one exits at once with status 130 (safe: a cycle can be killed
+/// at any point and the next one converges). SIGHUP keeps its default (end the process),
+/// as for any foreground command whose terminal goes away.
+pub fn install_interrupt_signals() -> Result<StopFlag, ProcessError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = StopFlag::new();
+    let seen = Arc::new(AtomicBool::new(false));
+    let register_error = |source: io::Error| ProcessError::Signal {
+        action: "install the interrupt handlers".into(),
+        source,
+    };
+    for signal in [SIGTERM, SIGINT] {
+        // Actions run in the order they were registered: the shutdown check sees `seen`
+        // still false on the first signal, and true on the second.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&seen))
+            .map_err(register_error)?;
+        signal_hook::flag::register(signal, Arc::clone(&seen)).map_err(register_error)?;
+        signal_hook::flag::register_usize(signal, Arc::clone(&flag.0), signal as usize)
+            .map_err(register_error)?;
+    }
+    Ok(flag)
+}
+
 /// Sends `signal` to every process in group `pgid`. `Ok(false)` when the group is gone.
 pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<bool> {
     let Some(pid) = to_pid(pgid) else {

@@ -19,7 +19,7 @@ mod supervisor;
 
 use std::path::{Path, PathBuf};
 
-pub use group::{StopFlag, become_subreaper, install_stop_signals};
+pub use group::{StopFlag, become_subreaper, install_interrupt_signals, install_stop_signals};
 pub use result::WorkerResult;
 pub use spawn::{
     DeadWorker, KillOutcome, WorkerState, kill_worker, spawn_detached, wait_for_worker,

@@ -7,13 +7,18 @@ mod check;
 mod claims;
 #[cfg(feature = "fake-agent")]
 mod cycle;
+mod gc;
 mod help;
 mod init;
 mod log;
-mod next_status;
 // The fake agent binary exists only with `--features fake-agent`.
 #[cfg(feature = "fake-agent")]
+mod loop_cmd;
+mod next_status;
+#[cfg(feature = "fake-agent")]
 mod process;
+mod schedule;
+mod stop;
 mod task;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +32,7 @@ use std::time::{Duration, SystemTime};
 /// directory writes to: a build in another worktree can replace it while these tests run.
 /// A hard link taken once, when the first test starts, keeps this build's file whatever
 /// happens to the path later.
-fn binary() -> &'static Path {
+pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         let built = PathBuf::from(env!("CARGO_BIN_EXE_longrun"));
@@ -188,6 +193,12 @@ impl TestEnv {
         self.clean(&mut command);
         command.current_dir(dir).args(args);
         command
+    }
+
+    /// `longrun` with `args` in the repository root, with the clean environment, not yet
+    /// started (for commands that run in the background).
+    pub fn command(&self, args: &[&str]) -> Command {
+        self.command_in(&self.root, args)
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
