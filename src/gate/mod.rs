@@ -27,6 +27,13 @@ pub struct GateInput<'a> {
     /// The task's own validators, then the checklist's fast loop.
     pub task_validators: &'a [Validator],
     pub fast_validators: &'a [Validator],
+    /// The checklist's full suite, run after the fast loop when the task ends a milestone
+    /// or the run (empty otherwise).
+    pub full_validators: &'a [Validator],
+    /// The rules every diff must follow.
+    pub policy: &'a crate::policy::Policy,
+    /// The task's own `paths` allowlist (empty: anything not protected).
+    pub task_paths: &'a [String],
     pub allow_missing_validators: bool,
     pub validator_env: &'a [(String, String)],
     pub validator_timeout: Duration,
@@ -136,6 +143,32 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
     }
     let candidate = git::rev_parse(input.worktree, "HEAD")?.unwrap_or_default();
 
+    // Policy before validators: a protected path or a secret is refused whatever the tests say.
+    let facts = crate::policy::DiffFacts {
+        paths: git::changed_paths(input.primary, &target_tip, &candidate)?,
+        changed_lines: git::changed_line_count(input.primary, &target_tip, &candidate)?,
+        text: git::diff_text(input.primary, &target_tip, &candidate)?,
+    };
+    let violations = input.policy.check_diff(input.task_paths, &facts);
+    if !violations.is_empty() {
+        let lines: Vec<String> = violations.iter().map(|v| v.line()).collect();
+        return rejected(
+            lines.join("; "),
+            format!(
+                "The change breaks policy ({}):\n{}",
+                input
+                    .policy
+                    .sources
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                lines.join("\n")
+            ),
+            Vec::new(),
+        );
+    }
+
     if input.task_validators.is_empty() && !input.allow_missing_validators {
         return rejected(
             "no validators: nothing proves the task done (fail closed)".to_string(),
@@ -147,6 +180,7 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
         .task_validators
         .iter()
         .chain(input.fast_validators)
+        .chain(input.full_validators)
         .cloned()
         .collect();
     let runs = run_validators(
