@@ -6,6 +6,7 @@
 //! absolute value rather than an increment. It never prints: it returns a report.
 
 mod dispatch;
+mod gates;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -104,6 +105,8 @@ pub enum CycleError {
     Task { task: String, message: String },
     #[error(transparent)]
     Remote(Box<crate::git::claims::GitClaimError>),
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
 }
 
 /// Collected writes: applied in one checklist update and one run-log append at the end of
@@ -135,6 +138,8 @@ impl Pending {
 struct Cycle<'a> {
     options: &'a CycleOptions,
     config: Config,
+    /// `policy/*.yaml`, applied to every candidate diff.
+    policy: crate::policy::Policy,
     now: Timestamp,
     primary: PathBuf,
     target: String,
@@ -149,6 +154,8 @@ struct Cycle<'a> {
     pending: Pending,
     /// Notes as they will read after the pending edits (notes are appended to).
     notes: HashMap<String, String>,
+    /// Started (detached) at the end of the cycle.
+    notifications: Vec<gates::Notification>,
 }
 
 /// Runs one cycle.
@@ -199,8 +206,10 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         Some(remote) => format!("refs/remotes/{}/{target}", remote.remote()),
         None => format!("refs/heads/{target}"),
     };
+    let policy = crate::policy::Policy::load_dir(&workspace.root.join("policy"))?;
     let mut cycle = Cycle {
         options,
+        policy,
         base_ref,
         remote,
         now: options.clock.now(),
@@ -216,6 +225,7 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         },
         pending: Pending::default(),
         notes: HashMap::new(),
+        notifications: Vec::new(),
     };
     cycle.run()?;
     drop(lock_file);
@@ -387,6 +397,7 @@ impl Cycle<'_> {
         // Summary and counts.
         let view = with_statuses(&checklist, &statuses);
         self.summarize(&view, &checklist);
+        self.send_notifications()?;
         self.flush()?;
         Ok(())
     }
@@ -573,6 +584,14 @@ impl Cycle<'_> {
                 }
                 self.fault("before-gate");
                 let validator_env = self.validator_env(&task_id, &worktree, &run_dir, attempt);
+                let full_validators = match gates::full_suite_reason(checklist, task, &self.policy)
+                {
+                    Some(why) => {
+                        self.action(format!("`{task_id}`: the full suite runs too ({why})"));
+                        checklist.summary.verification_loop.full.clone()
+                    }
+                    None => Vec::new(),
+                };
                 let outcome = gate::gate(&GateInput {
                     primary: &self.primary,
                     worktree: &worktree,
@@ -583,6 +602,9 @@ impl Cycle<'_> {
                     token: claim.token.as_str(),
                     task_validators: task.own_validators(),
                     fast_validators: &checklist.summary.verification_loop.fast,
+                    full_validators: &full_validators,
+                    policy: &self.policy,
+                    task_paths: &task.paths,
                     allow_missing_validators: self.options.allow_missing_validators
                         || self.config.allow_missing_validators,
                     validator_env: &validator_env,
@@ -731,10 +753,20 @@ impl Cycle<'_> {
                     "the same failure twice in a row: blocked until a person looks (loop breaker)",
                 ));
                 self.report.blocked.push(task_id.clone());
+                self.notify(
+                    crate::config::NotifyEvent::Blocked,
+                    &task_id,
+                    format!("blocked: the same failure twice in a row: {reason}"),
+                );
                 "blocked: the same failure twice in a row"
             }
             TaskStatus::Failed => {
                 self.report.failed.push(task_id.clone());
+                self.notify(
+                    crate::config::NotifyEvent::Failed,
+                    &task_id,
+                    format!("failed after {attempt} attempts: {reason}"),
+                );
                 "failed: attempts spent"
             }
             _ => {
@@ -901,6 +933,13 @@ impl Cycle<'_> {
             (SummaryField::NextActions, FieldValue::List(next)),
         ];
         let _ = original;
+        if run_status == "complete" {
+            self.notify(
+                crate::config::NotifyEvent::RunFinished,
+                "",
+                format!("all {complete} tasks complete"),
+            );
+        }
         for (field, value) in summary_edits {
             self.pending.edits.push(TaskEdit::Summary { field, value });
         }

@@ -6,6 +6,7 @@ mod bad_input;
 mod check;
 #[cfg(feature = "fake-agent")]
 mod cycle;
+mod governance;
 mod help;
 mod init;
 mod log;

@@ -1,0 +1,331 @@
+//! Governance rules the cycle applies around the gate: when the full verification suite
+//! runs, vacuous-validator detection before a first dispatch, and notifications. Each rule
+//! decides from files and git only; notifications are started detached so that a slow or
+//! hanging notifier never holds the cycle. Nothing here prints.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Cycle, CycleError, short};
+use crate::config::{NotifyEvent, NotifyVars};
+use crate::gate::validate::{ValidateOptions, run_validators};
+use crate::git;
+use crate::process::{self, Stdin, WorkerSpec};
+use crate::state::checklist::{Checklist, Task};
+use crate::state::model::{EventKind, TaskStatus};
+
+/// How long a notifier may run before its process group is killed.
+const NOTIFY_TIMEOUT_SECS: u64 = 30;
+
+/// Why the verification loop's `full` suite runs before `task` merges, if it does: the task
+/// is the last of its milestone in file order, the last open task of the run, or its risk is
+/// listed in the policy's `full_suite_for`.
+pub(super) fn full_suite_reason(
+    checklist: &Checklist,
+    task: &Task,
+    policy: &crate::policy::Policy,
+) -> Option<String> {
+    if checklist.summary.verification_loop.full.is_empty() {
+        return None;
+    }
+    if let Some(milestone) = task.milestone.as_deref().filter(|m| !m.is_empty()) {
+        let last = checklist
+            .tasks
+            .iter()
+            .rev()
+            .find(|other| other.milestone.as_deref() == Some(milestone));
+        if last.is_some_and(|last| last.task_id == task.task_id) {
+            return Some(format!("the last task of milestone `{milestone}`"));
+        }
+    }
+    let others_done = checklist.tasks.iter().all(|other| {
+        other.task_id == task.task_id
+            || other
+                .status
+                .effective()
+                .is_some_and(|status| status.satisfies_dependency())
+    });
+    if others_done {
+        return Some("the last task before the run is done".to_string());
+    }
+    if policy.full_suite_for(task) {
+        return Some("policy `full_suite_for` its risk".to_string());
+    }
+    None
+}
+
+/// A notification as its command reads it on stdin.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Notification {
+    pub event: NotifyEvent,
+    pub task_id: String,
+    pub message: String,
+    pub at: String,
+}
+
+impl Cycle<'_> {
+    /// Queues a notification; they are started at the end of the cycle.
+    pub(super) fn notify(&mut self, event: NotifyEvent, task_id: &str, message: impl Into<String>) {
+        if self.options.dry_run {
+            return;
+        }
+        self.notifications.push(Notification {
+            event,
+            task_id: task_id.to_string(),
+            message: message.into(),
+            at: crate::clock::format_timestamp(self.now),
+        });
+    }
+
+    /// Starts each queued notification's command detached, under a supervisor with a
+    /// timeout, with the event as JSON on stdin. Failures to start are logged, never
+    /// raised; what a notifier did is read back (and logged when it failed) next cycle.
+    pub(super) fn send_notifications(&mut self) -> Result<(), CycleError> {
+        self.collect_notifications();
+        let notifications = std::mem::take(&mut self.notifications);
+        for (index, notification) in notifications.iter().enumerate() {
+            let vars = NotifyVars {
+                event: notification.event,
+                task_id: &notification.task_id,
+                message: &notification.message,
+            };
+            let argv = match self.config.notify.render_argv(&vars) {
+                Ok(Some(argv)) => argv,
+                Ok(None) => continue,
+                Err(error) => {
+                    let event = self.event(
+                        EventKind::Note,
+                        &notification.task_id,
+                        format!("notify `{}` not sent: {error}", notification.event),
+                    );
+                    self.pending.events.push(event);
+                    continue;
+                }
+            };
+            let dir = self
+                .options
+                .workspace
+                .state_dir()
+                .join("notify")
+                .join(format!(
+                    "{}-{index}-{}",
+                    self.now.strftime("%Y%m%dT%H%M%SZ"),
+                    notification.event
+                ));
+            let outcome = self.start_notifier(&dir, argv, notification);
+            let text = match outcome {
+                Ok(()) => format!(
+                    "notify `{}` started → {}",
+                    notification.event,
+                    self.relative(&dir)
+                ),
+                Err(error) => format!("notify `{}` could not start: {error}", notification.event),
+            };
+            let event = self.event(EventKind::Note, &notification.task_id, text);
+            self.pending.events.push(event);
+        }
+        Ok(())
+    }
+
+    fn start_notifier(
+        &self,
+        dir: &Path,
+        argv: Vec<String>,
+        notification: &Notification,
+    ) -> Result<(), CycleError> {
+        std::fs::create_dir_all(dir).map_err(|source| crate::fsutil::FsError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let payload = serde_json::to_vec(notification).unwrap_or_default();
+        let stdin_path = dir.join("event.json");
+        crate::fsutil::write_atomic(&stdin_path, &payload)?;
+        let mut spec = WorkerSpec::new(argv, self.primary.clone(), dir.join("run"));
+        spec.env = self
+            .options
+            .caller_env
+            .iter()
+            .filter(|(name, _)| self.config.worker_env.iter().any(|p| p.matches(name)))
+            .cloned()
+            .collect();
+        spec.stdin = Stdin::File(stdin_path);
+        spec.timeout_secs = NOTIFY_TIMEOUT_SECS;
+        spec.kill_grace_secs = 2;
+        let spec_path = dir.join("spec.json");
+        spec.write(&spec_path)?;
+        process::spawn_detached(&self.options.exe, &spec_path)?;
+        Ok(())
+    }
+
+    /// Logs notifiers from earlier cycles that failed, and removes finished ones.
+    fn collect_notifications(&mut self) {
+        let root = self.options.workspace.state_dir().join("notify");
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            return;
+        };
+        let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        dirs.sort();
+        for dir in dirs {
+            let run = dir.join("run");
+            let Ok(state) = process::worker_state(&run) else {
+                continue;
+            };
+            let process::WorkerState::Finished(result) = state else {
+                continue;
+            };
+            let failure = if result.timed_out {
+                Some("timed out and was killed".to_string())
+            } else if let Some(error) = &result.error {
+                Some(format!("could not run: {error}"))
+            } else {
+                match result.exit_code {
+                    Some(0) => None,
+                    Some(code) => Some(format!("exited {code}")),
+                    None => Some("was killed".to_string()),
+                }
+            };
+            if let Some(failure) = failure {
+                let name = dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let event = self.event(EventKind::Note, "", format!("notifier `{name}` {failure}"));
+                self.pending.events.push(event);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    /// Runs a task's own validators on the target tip in a scratch worktree before its
+    /// first dispatch. Returns the validators that already pass there: they prove nothing
+    /// about the task.
+    pub(super) fn vacuous_validators(
+        &mut self,
+        task: &Task,
+        target_tip: &str,
+    ) -> Result<Vec<String>, CycleError> {
+        let validators = task.own_validators();
+        if validators.is_empty() {
+            return Ok(Vec::new());
+        }
+        let state = self.options.workspace.state_dir();
+        let scratch = state.join("scratch").join(&task.task_id);
+        std::fs::create_dir_all(state.join("scratch")).map_err(|source| {
+            crate::fsutil::FsError::Write {
+                path: state.join("scratch"),
+                source,
+            }
+        })?;
+        git::worktree_add_detached(&self.primary, &scratch, target_tip)?;
+        let dir = state
+            .join("baseline")
+            .join(&task.task_id)
+            .join(short(target_tip));
+        let _ = std::fs::remove_dir_all(&dir);
+        let env = self.validator_env(&task.task_id, &scratch, &dir, 0);
+        let mut vacuous = Vec::new();
+        // One at a time: `run_validators` stops at the first failure, and each one's
+        // verdict matters here.
+        for (index, validator) in validators.iter().enumerate() {
+            let runs = run_validators(
+                std::slice::from_ref(validator),
+                &ValidateOptions {
+                    worktree: &scratch,
+                    dir: &dir.join(index.to_string()),
+                    env: &env,
+                    timeout: self.config.validator_timeout,
+                    clock: self.options.clock,
+                },
+            );
+            match runs {
+                Ok(runs) if runs.iter().all(|run| run.passed()) => {
+                    vacuous.push(validator.display());
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    let _ = git::worktree_remove(&self.primary, &scratch, true);
+                    return Err(error.into());
+                }
+            }
+        }
+        let _ = git::worktree_remove(&self.primary, &scratch, true);
+        Ok(vacuous)
+    }
+}
+
+impl Cycle<'_> {
+    /// The rules checked before a task is dispatched: it may go (`None`), or it gets the
+    /// returned status instead (`blocked`). Logs what it finds.
+    pub(super) fn before_dispatch(
+        &mut self,
+        task: &Task,
+    ) -> Result<Option<TaskStatus>, CycleError> {
+        let task_id = task.task_id.clone();
+        if task.own_validators().is_empty() {
+            // Only reached with --allow-missing-validators (dispatch refuses otherwise):
+            // every such dispatch says so.
+            self.action(format!(
+                "`{task_id}` has no validators: dispatched anyway (--allow-missing-validators)"
+            ));
+            if !self.options.dry_run {
+                self.pending.events.push(self.event(
+                    EventKind::Decision,
+                    &task_id,
+                    "dispatched without validators: allowed by --allow-missing-validators (nothing but the fast loop proves it)",
+                ));
+                self.append_note(
+                    &task_id,
+                    "no validators: dispatched because missing validators were allowed",
+                );
+            }
+            return Ok(None);
+        }
+        if task.attempts > 0 || self.options.dry_run {
+            return Ok(None);
+        }
+        let Some(tip) = git::rev_parse(&self.primary, &self.base_ref)? else {
+            return Ok(None);
+        };
+        let vacuous = self.vacuous_validators(task, &tip)?;
+        if vacuous.is_empty() {
+            return Ok(None);
+        }
+        let list = vacuous
+            .iter()
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let strict = self.config.strict_validators;
+        let text = format!(
+            "vacuous validator: {list} already passes on `{}` ({}) before any work, so it proves nothing about this task{}",
+            self.target,
+            short(&tip),
+            if strict {
+                "; not dispatched (strict_validators)"
+            } else {
+                ""
+            }
+        );
+        self.action(format!("`{task_id}`: {text}"));
+        let kind = if strict {
+            EventKind::Block
+        } else {
+            EventKind::Evidence
+        };
+        self.pending
+            .events
+            .push(self.event(kind, &task_id, text.clone()));
+        self.append_note(
+            &task_id,
+            &format!("{} {text}", crate::clock::format_timestamp(self.now)),
+        );
+        if strict {
+            self.pending.status(&task_id, TaskStatus::Blocked);
+            self.report.blocked.push(task_id.clone());
+            self.notify(NotifyEvent::Blocked, &task_id, text);
+            return Ok(Some(TaskStatus::Blocked));
+        }
+        Ok(None)
+    }
+}

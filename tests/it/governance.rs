@@ -1,0 +1,227 @@
+//! Governance with the scripted fake agent: policy on every diff, vacuous validators, the
+//! full suite at milestones, routing escalation, notifications.
+
+use std::time::{Duration, Instant};
+
+use crate::cycle::{CycleRepo, fake_agent};
+
+fn one_task(validators: &str) -> String {
+    format!(
+        "tasks:\n  - task_id: T1\n    title: One\n    max_attempts: 1\n    validators: {validators}\n"
+    )
+}
+
+#[test]
+fn governance_a_worker_that_edits_the_checklist_is_rejected() {
+    let repo = CycleRepo::new(&one_task(r#"[["test", "-f", "a.txt"]]"#));
+    repo.script(
+        "T1",
+        "write a.txt a\nappend checklist.yaml # sneaky\\n\ncommit edit\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("policy `protected-path`: the change touches paths no worker may change (checklist.yaml)"),
+        "{log}"
+    );
+    let main = repo.env.git(&["log", "--format=%s", "main"]);
+    assert!(!main.contains("Merge T1"), "{main}");
+}
+
+#[test]
+fn governance_a_worker_that_adds_a_workflow_is_rejected() {
+    let repo = CycleRepo::new(&one_task(r#"[["test", "-f", "a.txt"]]"#));
+    repo.script(
+        "T1",
+        "write a.txt a\nwrite .github/workflows/x.yml on: push\ncommit ci\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("policy `protected-path`") && log.contains(".github/workflows/x.yml"),
+        "{log}"
+    );
+}
+
+#[test]
+fn governance_a_diff_with_an_aws_key_is_rejected_and_the_key_never_printed() {
+    let key = format!("AKIA{}", "QWERTYUIOPASDFGH");
+    let repo = CycleRepo::new(&one_task(r#"[["test", "-f", "conf.txt"]]"#));
+    repo.script(
+        "T1",
+        &format!("write conf.txt region=eu\\naws_key={key}\\n\ncommit config\n"),
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let task = repo.task("T1");
+    assert_eq!(task["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("policy `secret:aws-access-key`") && log.contains("conf.txt:2"),
+        "{log}"
+    );
+    assert!(!log.contains(&key), "the key leaked into run-log.md: {log}");
+    let note = task["note"].as_str().unwrap().to_string();
+    assert!(note.contains("secret:aws-access-key"), "{note}");
+    assert!(!note.contains(&key), "{note}");
+    assert!(!repo.env.read("checklist.yaml").contains(&key));
+    for failure in crate::cycle::find_files(&repo.env.path(".longrun/runs"), "failure.md") {
+        let text = std::fs::read_to_string(&failure).unwrap();
+        assert!(!text.contains(&key), "{text}");
+    }
+}
+
+#[test]
+fn governance_a_task_paths_allowlist_is_enforced() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Docs only\n    max_attempts: 1\n    paths: [\"docs/**\"]\n    validators: [[\"test\", \"-f\", \"docs/a.md\"]]\n",
+    );
+    repo.script("T1", "write docs/a.md a\nwrite src/b.rs b\ncommit both\n");
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("policy `outside-task-paths`") && log.contains("src/b.rs"),
+        "{log}"
+    );
+}
+
+#[test]
+fn governance_a_vacuous_validator_is_flagged() {
+    let repo = CycleRepo::new(&one_task(r#"[["test", "-f", "README.md"]]"#));
+    repo.env.write("README.md", "already here\n");
+    repo.env.git(&["add", "README.md"]);
+    repo.env.git(&["commit", "-q", "-m", "readme"]);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    let first = repo.cycle();
+    assert!(
+        first
+            .stderr
+            .contains("vacuous validator: `test -f README.md`"),
+        "{first:?}"
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    // Flagged, not refused: the task was still dispatched and merged.
+    let task = repo.task("T1");
+    assert_eq!(task["status"]["Known"], "complete");
+    assert!(
+        task["note"]
+            .as_str()
+            .unwrap()
+            .contains("vacuous validator: `test -f README.md` already passes"),
+        "{task}"
+    );
+    assert!(
+        repo.log()
+            .contains("evidence [T1]: vacuous validator: `test -f README.md`"),
+        "{}",
+        repo.log()
+    );
+    // The scratch worktree is gone.
+    assert!(!repo.env.path(".longrun/scratch/T1").exists());
+}
+
+#[test]
+fn governance_a_vacuous_validator_blocks_with_strict_validators() {
+    let repo = CycleRepo::with_config(&one_task(r#"[["true"]]"#), "strict_validators: true\n");
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    let run = repo.cycle();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(repo.task("T1")["status"]["Known"], "blocked");
+    assert!(repo.log().contains("block [T1]: vacuous validator: `true`"));
+    assert!(!repo.env.path(".longrun/worktrees/T1").exists());
+}
+
+#[test]
+fn governance_missing_validators_allowed_are_logged_on_the_task() {
+    let repo = CycleRepo::new("tasks:\n  - task_id: T1\n    title: Unprovable\n");
+    repo.script("T1", "write x.txt x\ncommit x\n");
+    let run = repo.env.longrun(&["cycle", "--allow-missing-validators"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        repo.log().contains(
+            "decision [T1]: dispatched without validators: allowed by --allow-missing-validators"
+        ),
+        "{}",
+        repo.log()
+    );
+}
+
+#[test]
+fn governance_the_full_suite_runs_at_the_end_of_a_milestone() {
+    let repo = CycleRepo::new(
+        "summary:\n  verification_loop:\n    full: [[\"test\", \"-f\", \"full.txt\"]]\ntasks:\n  - task_id: T1\n    title: First of m1\n    milestone: m1\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n  - task_id: T2\n    title: Last of m1\n    milestone: m1\n    depends_on: [T1]\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"b.txt\"]]\n  - task_id: T3\n    title: Not in a milestone\n    depends_on: [T1]\n    validators: [[\"test\", \"-f\", \"c.txt\"]]\n",
+    );
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    repo.script("T2", "write b.txt b\ncommit b\n");
+    repo.script("T3", "write c.txt c\ncommit c\n");
+    repo.cycle_until_settled(Duration::from_secs(60));
+    // T1 is not the end of m1: the full suite did not run and it merged.
+    assert_eq!(repo.task("T1")["status"]["Known"], "complete");
+    // Neither is T3 (T2 is not complete, so T3 does not end the run).
+    assert_eq!(repo.task("T3")["status"]["Known"], "complete");
+    // T2 ends m1: the full suite ran on it and failed (no full.txt).
+    assert_eq!(repo.task("T2")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("failure [T2] attempt=1: validator `test -f full.txt` exited 1"),
+        "{log}"
+    );
+}
+
+#[test]
+fn governance_attempt_two_uses_the_escalation_profile() {
+    let repo = CycleRepo::with_routing(
+        "tasks:\n  - task_id: T1\n    title: Hard\n    risk: medium\n    validators: [[\"test\", \"-f\", \"ok.txt\"]]\n",
+        "routing:\n  default: fake\n  by_risk:\n    medium: fake\n  escalation:\n    after_failures: 1\n    ladder: [fake, fake2]\n",
+        "",
+    );
+    repo.script(
+        "T1",
+        "only-on-attempt 1 write nope.txt 1\nonly-on-attempt 2 write ok.txt 2\ncommit try\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let task = repo.task("T1");
+    assert_eq!(task["status"]["Known"], "complete");
+    assert_eq!(task["attempts"], 2);
+    let log = repo.log();
+    assert!(log.contains("dispatch [T1] attempt=1 agent=fake:"), "{log}");
+    assert!(
+        log.contains("dispatch [T1] attempt=2 agent=fake2:"),
+        "{log}"
+    );
+}
+
+#[test]
+fn governance_a_hanging_notifier_does_not_hold_the_cycle() {
+    let out = std::env::temp_dir().join(format!("longrun-notify-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let repo = CycleRepo::with_config(
+        "tasks:\n  - task_id: T1\n    title: Unprovable\n",
+        &format!(
+            "notify:\n  command: [\"{}\", \"hang\"]\n  on: [blocked]\n",
+            fake_agent()
+        ),
+    );
+    let start = Instant::now();
+    let run = repo.cycle();
+    let took = start.elapsed();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(took < Duration::from_secs(5), "the cycle waited {took:?}");
+    assert_eq!(repo.task("T1")["status"]["Known"], "blocked");
+    let log = repo.log();
+    assert!(log.contains("notify `blocked` started"), "{log}");
+    // Its event went in as JSON on stdin: the notifier's run directory holds it.
+    let events = crate::cycle::find_files(&repo.env.path(".longrun/notify"), "event.json");
+    let event = std::fs::read_to_string(&events[0]).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&event).unwrap();
+    assert_eq!(value["event"], "blocked");
+    assert_eq!(value["task_id"], "T1");
+    // Stop the hanging notifier now rather than at its timeout.
+    for pid_file in crate::cycle::find_files(&repo.env.path(".longrun/notify"), "supervisor.pid") {
+        if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
