@@ -311,28 +311,37 @@ impl Policy {
             .is_some_and(|risk| self.full_suite_for.contains(&risk))
     }
 
-    /// Problems with the checklist that stop execution before anything runs.
+    /// Problems with the checklist that stop execution before anything runs:
+    /// (task id, message).
     pub fn check_checklist(&self, checklist: &Checklist) -> Vec<(String, String)> {
-        let mut problems = Vec::new();
-        for task in &checklist.tasks {
-            let Some(risk) = task.risk else {
-                continue;
-            };
-            for (_, required) in self.required_validators.iter().filter(|(r, _)| *r == risk) {
-                for validator in required {
-                    if !task.own_validators().contains(validator) {
-                        problems.push((
-                            task.task_id.clone(),
-                            format!(
-                                "a {risk}-risk task must have the validator `{}` (policy)",
-                                validator.display()
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-        problems
+        checklist
+            .tasks
+            .iter()
+            .flat_map(|task| {
+                self.check_task(task)
+                    .into_iter()
+                    .map(|message| (task.task_id.clone(), message))
+            })
+            .collect()
+    }
+
+    /// What a task lacks that its risk requires.
+    pub fn check_task(&self, task: &Task) -> Vec<String> {
+        let Some(risk) = task.risk else {
+            return Vec::new();
+        };
+        self.required_validators
+            .iter()
+            .filter(|(r, _)| *r == risk)
+            .flat_map(|(_, required)| required)
+            .filter(|validator| !task.own_validators().contains(validator))
+            .map(|validator| {
+                format!(
+                    "a {risk}-risk task must have the validator `{}` (policy)",
+                    validator.display()
+                )
+            })
+            .collect()
     }
 
     /// Applies the rules to a candidate's diff against the target.

@@ -281,6 +281,21 @@ impl Cycle<'_> {
             }
             return Ok(None);
         }
+        let breaks = self.policy.check_task(task);
+        if !breaks.is_empty() {
+            let text = format!("not dispatched: {}", breaks.join("; "));
+            self.action(format!("block `{task_id}`: {text}"));
+            if !self.options.dry_run {
+                self.pending.status(&task_id, TaskStatus::Blocked);
+                self.pending
+                    .events
+                    .push(self.event(EventKind::Block, &task_id, text.clone()));
+                self.append_note(&task_id, &text);
+                self.report.blocked.push(task_id.clone());
+                self.notify(NotifyEvent::Blocked, &task_id, text);
+            }
+            return Ok(Some(TaskStatus::Blocked));
+        }
         if task.attempts > 0 || self.options.dry_run {
             return Ok(None);
         }

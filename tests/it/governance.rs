@@ -225,3 +225,33 @@ fn governance_a_hanging_notifier_does_not_hold_the_cycle() {
         }
     }
 }
+
+#[test]
+fn governance_check_and_the_cycle_apply_required_validators_by_risk() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Risky\n    risk: high\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n",
+    );
+    repo.env.write(
+        "policy/strict.yaml",
+        "validators:\n  required_by_risk:\n    high: [[\"cargo\", \"test\"]]\n",
+    );
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    let check = repo.env.longrun(&["check"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    assert!(
+        check.stdout.contains(
+            "error: task `T1`: a high-risk task must have the validator `cargo test` (policy)"
+        ),
+        "{check:?}"
+    );
+    let run = repo.cycle();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(repo.task("T1")["status"]["Known"], "blocked");
+    assert!(
+        repo.log().contains(
+            "block [T1]: not dispatched: a high-risk task must have the validator `cargo test`"
+        ),
+        "{}",
+        repo.log()
+    );
+}

@@ -20,6 +20,8 @@ pub enum ProblemKind {
     MissingValidators,
     UnknownStatus,
     UnknownKey,
+    /// A rule of `policy/*.yaml` the task breaks (found by `longrun check`).
+    Policy,
 }
 
 /// Error or warning.
