@@ -55,6 +55,10 @@ pub enum Command {
     Cycle(CycleArgs),
     /// Append an event to run-log.md.
     Log(LogArgs),
+    /// Approve a task held for a person: its dispatch, or its validated candidate's merge.
+    Approve(ApproveArgs),
+    /// Reject a task held for a person: the candidate goes back with the reason.
+    Reject(RejectArgs),
     /// Run the built-in example end to end, offline, in a temporary repository.
     Demo(DemoArgs),
     /// The demo's deterministic agent (used by `longrun demo`).
@@ -138,6 +142,24 @@ pub struct LogArgs {
     pub task: Option<TaskId>,
     /// What happened (one line).
     pub message: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The task waiting for approval.
+    pub task: TaskId,
+    /// Why it is approved (recorded with the approval).
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    /// The task waiting for approval.
+    pub task: TaskId,
+    /// What is wrong: the next attempt gets it as evidence.
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,12 +1,14 @@
 //! One file per command. This module holds the only `match` on the command enum and the
 //! context every command receives.
 
+mod approve;
 mod check;
 mod cycle;
 mod demo;
 mod init;
 mod log;
 mod next;
+mod reject;
 mod status;
 mod supervise;
 mod task;
@@ -58,6 +60,8 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
     match command {
         Command::Init(args) => init::run(ctx, &args),
         Command::Log(args) => log::run(ctx, &args),
+        Command::Approve(args) => approve::run(ctx, &args),
+        Command::Reject(args) => reject::run(ctx, &args),
         Command::Demo(args) => demo::run(ctx, &args),
         Command::DemoAgent => demo::agent(ctx),
         Command::Check(args) => check::run(ctx, &args),

@@ -12,8 +12,9 @@ use crate::config::{NotifyEvent, NotifyVars};
 use crate::gate::validate::{ValidateOptions, run_validators};
 use crate::git;
 use crate::process::{self, Stdin, WorkerSpec};
+use crate::state::approvals::{Approvals, Awaiting, Decision, Stage};
 use crate::state::checklist::{Checklist, Task};
-use crate::state::model::{EventKind, TaskStatus};
+use crate::state::model::{Approval, EventKind, TaskStatus};
 
 /// How long a notifier may run before its process group is killed.
 const NOTIFY_TIMEOUT_SECS: u64 = 30;
@@ -262,6 +263,9 @@ impl Cycle<'_> {
         task: &Task,
     ) -> Result<Option<TaskStatus>, CycleError> {
         let task_id = task.task_id.clone();
+        if let Some(status) = self.hold_before(task) {
+            return Ok(Some(status));
+        }
         if task.own_validators().is_empty() {
             // Only reached with --allow-missing-validators (dispatch refuses otherwise):
             // every such dispatch says so.
@@ -342,5 +346,177 @@ impl Cycle<'_> {
             return Ok(Some(TaskStatus::Blocked));
         }
         Ok(None)
+    }
+}
+
+/// What the human gate after validation says before the gate runs.
+pub(super) enum Hold {
+    /// Gate it; `None`: no approval required, `Some(approved)`: required, with the commit
+    /// a person approved if any.
+    Gate(Option<Option<String>>),
+    /// Validated and waiting for a person: nothing to do this cycle.
+    Wait,
+    /// A person rejected the candidate: a failed attempt with this reason.
+    Rejected(String),
+}
+
+impl Cycle<'_> {
+    pub(super) fn approvals(&self) -> Approvals {
+        Approvals::new(self.options.workspace.state_dir().join("approvals"))
+    }
+
+    /// The human gate after validation, decided from the approval records and the task
+    /// branch's tip: an approval counts only for the exact commit it names.
+    pub(super) fn hold_after(
+        &mut self,
+        task: &Task,
+        claim: &crate::state::claims::Claim,
+    ) -> Result<Hold, CycleError> {
+        if !self.policy.needs_approval(task, Approval::After) {
+            return Ok(Hold::Gate(None));
+        }
+        let task_id = task.task_id.clone();
+        let approvals = self.approvals();
+        let tip = git::rev_parse(&self.primary, &format!("refs/heads/{}", claim.info.branch))?;
+        if let Some(record) = approvals.record(&task_id, Stage::After) {
+            if Some(&record.commit) == tip.as_ref() {
+                return Ok(match record.decision {
+                    Decision::Approve => Hold::Gate(Some(Some(record.commit))),
+                    Decision::Reject => {
+                        approvals.remove_record(&task_id, Stage::After);
+                        approvals.remove_awaiting(&task_id);
+                        Hold::Rejected(format!(
+                            "rejected by {} at review of {}: {}",
+                            record.by,
+                            short(&record.commit),
+                            record.text
+                        ))
+                    }
+                });
+            }
+            approvals.remove_record(&task_id, Stage::After);
+            let text = format!(
+                "the approval of {} by {} no longer counts: the task branch is now at {}",
+                short(&record.commit),
+                record.by,
+                tip.as_deref().map_or("nothing", short)
+            );
+            self.action(format!("`{task_id}`: {text}"));
+            self.pending
+                .events
+                .push(self.event(EventKind::Approve, &task_id, text.clone()));
+            self.append_note(&task_id, &text);
+        }
+        if let Some(awaiting) = approvals.awaiting(&task_id)
+            && Some(&awaiting.commit) == tip.as_ref()
+        {
+            // Still waiting: keep the claim alive so nothing else takes the task.
+            let _ = self.store.renew(
+                &claim.info.task,
+                &claim.token,
+                self.now,
+                self.config.claims.lease,
+            );
+            self.action(format!(
+                "`{task_id}`: {} waits for `longrun approve {task_id}`",
+                short(&awaiting.commit)
+            ));
+            return Ok(Hold::Wait);
+        }
+        Ok(Hold::Gate(Some(None)))
+    }
+
+    /// Records a validated candidate held for approval: status `awaiting_approval`, the
+    /// claim, worktree and branch kept, a notification sent.
+    pub(super) fn await_approval(
+        &mut self,
+        task_id: &str,
+        claim: &crate::state::claims::Claim,
+        candidate: &str,
+        runs: &[crate::gate::validate::ValidatorRun],
+    ) -> Result<(), CycleError> {
+        self.approvals().write_awaiting(&Awaiting {
+            task: task_id.to_string(),
+            stage: Stage::After,
+            commit: candidate.to_string(),
+            at: crate::clock::format_timestamp(self.now),
+        })?;
+        let validators: Vec<String> = runs
+            .iter()
+            .map(|run| format!("`{}`", run.command))
+            .collect();
+        let text = format!(
+            "validated candidate {} awaits approval ({} passed): `longrun approve {task_id}` or `longrun reject {task_id} --reason ...`",
+            short(candidate),
+            validators.join(", ")
+        );
+        let mut event = self.event(EventKind::Decision, task_id, text.clone());
+        event = super::with_field(event, "attempt", &claim.info.attempt.to_string());
+        event = super::with_field(event, "commit", short(candidate));
+        self.pending.events.push(event);
+        self.pending.status(task_id, TaskStatus::AwaitingApproval);
+        self.append_note(
+            task_id,
+            &format!("{} {text}", crate::clock::format_timestamp(self.now)),
+        );
+        self.notify(NotifyEvent::AwaitingApproval, task_id, text);
+        let _ = self.store.renew(
+            &claim.info.task,
+            &claim.token,
+            self.now,
+            self.config.claims.lease,
+        );
+        self.action(format!(
+            "`{task_id}` awaits approval of {}",
+            short(candidate)
+        ));
+        Ok(())
+    }
+
+    /// The human gate before dispatch: `None` lets the task go.
+    fn hold_before(&mut self, task: &Task) -> Option<TaskStatus> {
+        if !self.policy.needs_approval(task, Approval::Before) {
+            return None;
+        }
+        let task_id = task.task_id.clone();
+        match self.approvals().record(&task_id, Stage::Before) {
+            Some(record) if record.decision == Decision::Approve => None,
+            Some(record) => {
+                let text = format!("not dispatched: {} rejected it: {}", record.by, record.text);
+                self.action(format!("block `{task_id}`: {text}"));
+                if !self.options.dry_run {
+                    self.pending.status(&task_id, TaskStatus::Blocked);
+                    self.pending
+                        .events
+                        .push(self.event(EventKind::Block, &task_id, text.clone()));
+                    self.report.blocked.push(task_id.clone());
+                }
+                Some(TaskStatus::Blocked)
+            }
+            None => {
+                let text = format!(
+                    "held before dispatch until a person approves: `longrun approve {task_id}`"
+                );
+                self.action(format!("`{task_id}`: {text}"));
+                if !self.options.dry_run {
+                    self.pending.status(&task_id, TaskStatus::AwaitingApproval);
+                    self.pending.events.push(self.event(
+                        EventKind::Decision,
+                        &task_id,
+                        text.clone(),
+                    ));
+                    self.append_note(&task_id, &text);
+                    self.notify(NotifyEvent::AwaitingApproval, &task_id, text);
+                }
+                Some(TaskStatus::AwaitingApproval)
+            }
+        }
+    }
+
+    /// After a merge, approvals of the task are spent.
+    pub(super) fn clear_approvals(&self, task_id: &str) {
+        let approvals = self.approvals();
+        approvals.remove_record(task_id, Stage::After);
+        approvals.remove_awaiting(task_id);
     }
 }

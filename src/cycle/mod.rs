@@ -371,7 +371,11 @@ impl Cycle<'_> {
                 .max(1);
             let view = with_statuses(&checklist, &statuses);
             let ready: Vec<Task> = view
-                .ready_tasks(&|id| claimed.contains(id) || completed.contains_key(id))
+                // Approvals before dispatch are checked in `dispatch` (gates.rs).
+                .ready_tasks_held(
+                    &|id| claimed.contains(id) || completed.contains_key(id),
+                    &|_| false,
+                )
                 .into_iter()
                 .cloned()
                 .collect();
@@ -583,6 +587,17 @@ impl Cycle<'_> {
                     return Ok(Reaped::Kept);
                 }
                 self.fault("before-gate");
+                // Human gate after validation (see `gates.rs`).
+                let approval = match self.hold_after(task, claim)? {
+                    gates::Hold::Wait => return Ok(Reaped::Kept),
+                    gates::Hold::Rejected(reason) => {
+                        let status = self.reject(
+                            checklist, task, claim, &run_dir, &worktree, &reason, &reason,
+                        )?;
+                        return Ok(Reaped::Done(status));
+                    }
+                    gates::Hold::Gate(approval) => approval,
+                };
                 let validator_env = self.validator_env(&task_id, &worktree, &run_dir, attempt);
                 let full_validators = match gates::full_suite_reason(checklist, task, &self.policy)
                 {
@@ -605,6 +620,12 @@ impl Cycle<'_> {
                     full_validators: &full_validators,
                     policy: &self.policy,
                     task_paths: &task.paths,
+                    approval: match &approval {
+                        None => gate::ApprovalGate::NotRequired,
+                        Some(approved) => gate::ApprovalGate::Required {
+                            approved: approved.as_deref(),
+                        },
+                    },
                     allow_missing_validators: self.options.allow_missing_validators
                         || self.config.allow_missing_validators,
                     validator_env: &validator_env,
@@ -665,6 +686,7 @@ impl Cycle<'_> {
                             ),
                         );
                         self.finish(&task_id, claim, &worktree, true)?;
+                        self.clear_approvals(&task_id);
                         self.report.merged.push(task_id.clone());
                         self.action(format!("merged `{task_id}` as {}", short(&commit)));
                         Ok(Reaped::Done(TaskStatus::Complete))
@@ -676,6 +698,10 @@ impl Cycle<'_> {
                             checklist, task, claim, &run_dir, &worktree, &reason, &summary,
                         )?;
                         Ok(Reaped::Done(status))
+                    }
+                    GateOutcome::AwaitingApproval { candidate, runs } => {
+                        self.await_approval(&task_id, claim, &candidate, &runs)?;
+                        Ok(Reaped::Kept)
                     }
                     GateOutcome::Deferred { reason } => {
                         self.report.deferred.push(task_id.clone());

@@ -34,6 +34,8 @@ pub struct GateInput<'a> {
     pub policy: &'a crate::policy::Policy,
     /// The task's own `paths` allowlist (empty: anything not protected).
     pub task_paths: &'a [String],
+    /// Whether a person must approve the validated candidate before it merges.
+    pub approval: ApprovalGate<'a>,
     pub allow_missing_validators: bool,
     pub validator_env: &'a [(String, String)],
     pub validator_timeout: Duration,
@@ -55,6 +57,17 @@ pub struct Publish<'a> {
     pub tracking_ref: &'a str,
 }
 
+/// A human gate before the merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalGate<'a> {
+    NotRequired,
+    /// Required; `approved` is the commit a person approved, if any. Only that exact
+    /// candidate merges: a different one (new commits, a moved target) waits again.
+    Required {
+        approved: Option<&'a str>,
+    },
+}
+
 /// What the gate decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GateOutcome {
@@ -68,6 +81,12 @@ pub enum GateOutcome {
     Rejected {
         reason: String,
         summary: String,
+        runs: Vec<ValidatorRun>,
+    },
+    /// Validated, and held for a person's approval of exactly `candidate` (the task
+    /// branch's tip); nothing merged.
+    AwaitingApproval {
+        candidate: String,
         runs: Vec<ValidatorRun>,
     },
     /// Nothing was decided; try again next cycle (the target moved under us, or a person's
@@ -215,6 +234,12 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
                 .to_string(),
             runs,
         );
+    }
+
+    if let ApprovalGate::Required { approved } = input.approval
+        && approved != Some(candidate.as_str())
+    {
+        return Ok(GateOutcome::AwaitingApproval { candidate, runs });
     }
 
     let validated_tree = git::tree_of(input.worktree, &candidate)?;

@@ -34,7 +34,7 @@ pub use remote::{
     PushOutcome, PushRefStatus, RejectKind, fetch, parse_push_porcelain, push_with_lease,
 };
 pub use repo::{
-    Branch, branch_delete, common_dir, is_ancestor, list_branches, parse_branch_list,
+    Branch, branch_delete, common_dir, config_value, is_ancestor, list_branches, parse_branch_list,
     primary_checkout, rev_parse, tree_of,
 };
 pub use status::{

@@ -255,3 +255,170 @@ fn governance_check_and_the_cycle_apply_required_validators_by_risk() {
         repo.log()
     );
 }
+
+fn settle_approval(repo: &CycleRepo, id: &str, wanted: &str) {
+    let start = Instant::now();
+    loop {
+        let run = repo.cycle();
+        assert!(run.code == 0 || run.code == 1, "{run:?}");
+        if repo.task(id)["status"]["Known"] == wanted {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "`{id}` never reached {wanted}: {}",
+            repo.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn approver(repo: &CycleRepo) {
+    repo.env.git(&["config", "user.name", "Ada Reviewer"]);
+    repo.env.git(&["config", "user.email", "ada@example.com"]);
+}
+
+const AFTER: &str = "tasks:\n  - task_id: T1\n    title: Careful\n    approval: after\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n";
+
+#[test]
+fn governance_approval_after_holds_the_validated_candidate_until_approved() {
+    let repo = CycleRepo::new(AFTER);
+    approver(&repo);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    settle_approval(&repo, "T1", "awaiting_approval");
+    // Held: validated, not merged, claim, worktree and branch kept.
+    let main = repo.env.git(&["log", "--format=%s", "main"]);
+    assert!(!main.contains("Merge T1"), "{main}");
+    assert!(repo.env.path(".longrun/worktrees/T1").exists());
+    assert!(repo.env.path("current_tasks/T1.lock").exists());
+    assert!(repo.log().contains("awaits approval"), "{}", repo.log());
+    // Another cycle changes nothing.
+    repo.cycle();
+    assert_eq!(repo.task("T1")["status"]["Known"], "awaiting_approval");
+
+    let candidate = repo.env.git(&["rev-parse", "refs/heads/longrun/T1"]);
+    let approve = repo
+        .env
+        .longrun(&["approve", "T1", "--note", "looks right"]);
+    assert_eq!(approve.code, 0, "{approve:?}");
+    let log = repo.log();
+    assert!(
+        log.contains(&format!(
+            "approve [T1] stage=after commit={}: merge approved by Ada Reviewer <ada@example.com> at commit {}: looks right",
+            &candidate.trim()[..10],
+            &candidate.trim()[..10]
+        )),
+        "{log}"
+    );
+    settle_approval(&repo, "T1", "complete");
+    let main = repo
+        .env
+        .git(&["log", "--first-parent", "--format=%s", "main"]);
+    assert!(main.contains("Merge T1"), "{main}");
+    assert!(!repo.env.path("current_tasks/T1.lock").exists());
+}
+
+#[test]
+fn governance_an_approval_is_voided_by_a_new_commit_on_the_task_branch() {
+    let repo = CycleRepo::new(AFTER);
+    approver(&repo);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    settle_approval(&repo, "T1", "awaiting_approval");
+    let approve = repo.env.longrun(&["approve", "T1"]);
+    assert_eq!(approve.code, 0, "{approve:?}");
+    // Someone commits on the task branch after the approval.
+    let worktree = repo.env.path(".longrun/worktrees/T1");
+    std::fs::write(worktree.join("late.txt"), "late\n").unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .current_dir(&worktree)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "x")
+            .env("GIT_AUTHOR_EMAIL", "x@x")
+            .env("GIT_COMMITTER_NAME", "x")
+            .env("GIT_COMMITTER_EMAIL", "x@x")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    git(&["add", "late.txt"]);
+    git(&["commit", "-q", "-m", "late change"]);
+    let run = repo.cycle();
+    assert!(run.code == 0 || run.code == 1, "{run:?}");
+    let log = repo.log();
+    assert!(log.contains("no longer counts"), "{log}");
+    assert_eq!(repo.task("T1")["status"]["Known"], "awaiting_approval");
+    let main = repo.env.git(&["log", "--format=%s", "main"]);
+    assert!(!main.contains("Merge T1"), "{main}");
+    // Approving the new candidate merges it.
+    let approve = repo.env.longrun(&["approve", "T1"]);
+    assert_eq!(approve.code, 0, "{approve:?}");
+    settle_approval(&repo, "T1", "complete");
+    assert_eq!(repo.env.read("late.txt"), "late\n");
+}
+
+#[test]
+fn governance_a_rejected_candidate_goes_back_with_the_reason() {
+    let repo = CycleRepo::new(AFTER);
+    approver(&repo);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    settle_approval(&repo, "T1", "awaiting_approval");
+    let reject = repo
+        .env
+        .longrun(&["reject", "T1", "--reason", "naming is off"]);
+    assert_eq!(reject.code, 0, "{reject:?}");
+    repo.cycle();
+    let log = repo.log();
+    assert!(
+        log.contains("failure [T1] attempt=1: rejected by Ada Reviewer <ada@example.com>")
+            && log.contains("naming is off"),
+        "{log}"
+    );
+}
+
+#[test]
+fn governance_approval_before_holds_dispatch() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Ask first\n    approval: before\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n",
+    );
+    approver(&repo);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    let run = repo.cycle();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        repo.task("T1")["status"]["Known"],
+        "awaiting_approval",
+        "{run:?} {}",
+        repo.task("T1")
+    );
+    assert!(!repo.env.path(".longrun/worktrees/T1").exists());
+    assert!(!repo.log().contains("dispatch [T1]"));
+    let approve = repo.env.longrun(&["approve", "T1"]);
+    assert_eq!(approve.code, 0, "{approve:?}");
+    assert!(
+        repo.log().contains("approve [T1] stage=before commit="),
+        "{}",
+        repo.log()
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "complete");
+}
+
+#[test]
+fn governance_approve_is_refused_inside_a_worker() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Ask first\n    approval: before\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n",
+    );
+    approver(&repo);
+    repo.cycle();
+    let run = repo.env.longrun_with_env(
+        &repo.env.root,
+        &["approve", "T1"],
+        &[("LONGRUN_TASK_ID", "T2")],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("workers cannot approve"), "{run:?}");
+    assert!(!repo.log().contains("approve [T1]"));
+    assert_eq!(repo.task("T1")["status"]["Known"], "awaiting_approval");
+}

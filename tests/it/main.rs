@@ -124,9 +124,15 @@ impl TestEnv {
 
     /// Runs `longrun` with `args` in `dir`.
     pub fn longrun_in(&self, dir: &Path, args: &[&str]) -> Run {
+        self.longrun_with_env(dir, args, &[])
+    }
+
+    /// Runs `longrun` with `args` in `dir`, with `env` added to the clean environment.
+    pub fn longrun_with_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut command = Command::new(env!("CARGO_BIN_EXE_longrun"));
         self.clean(&mut command);
         command.current_dir(dir);
+        command.envs(env.iter().copied());
         let output: Output = command.args(args).output().expect("run longrun");
         Run {
             code: output.status.code().unwrap_or(-1),

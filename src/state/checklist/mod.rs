@@ -257,6 +257,16 @@ impl Checklist {
     /// Tasks ready to start, in file order: `not_started`, every dependency `complete` or
     /// `archived`, and not in `excluded` (claimed elsewhere).
     pub fn ready_tasks<'a>(&'a self, excluded: &dyn Fn(&str) -> bool) -> Vec<&'a Task> {
+        self.ready_tasks_held(excluded, &|task| task.approval == Some(Approval::Before))
+    }
+
+    /// Like [`Checklist::ready_tasks`], with the caller deciding which tasks are held for a
+    /// person (the cycle checks approvals itself, from policy and approval records).
+    pub fn ready_tasks_held<'a>(
+        &'a self,
+        excluded: &dyn Fn(&str) -> bool,
+        held: &dyn Fn(&Task) -> bool,
+    ) -> Vec<&'a Task> {
         let statuses: HashMap<&str, Option<TaskStatus>> = self
             .tasks
             .iter()
@@ -265,7 +275,7 @@ impl Checklist {
         self.tasks
             .iter()
             .filter(|task| task.status.effective() == Some(TaskStatus::NotStarted))
-            .filter(|task| task.approval != Some(Approval::Before))
+            .filter(|task| !held(task))
             .filter(|task| {
                 task.depends_on.iter().all(|dependency| {
                     statuses
