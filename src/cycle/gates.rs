@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{Cycle, CycleError, short};
-use crate::config::{NotifyEvent, NotifyVars};
+use crate::config::{NotifyEvent, NotifyVars, PromptMode};
+use crate::gate::review::{PromptDelivery, Reviewer};
 use crate::gate::validate::{ValidateOptions, run_validators};
 use crate::git;
 use crate::process::{self, Stdin, WorkerSpec};
@@ -518,5 +519,60 @@ impl Cycle<'_> {
         let approvals = self.approvals();
         approvals.remove_record(task_id, Stage::After);
         approvals.remove_awaiting(task_id);
+    }
+}
+
+impl Cycle<'_> {
+    /// The reviewers for `task` by its risk (`review.by_risk`; no risk reads as low), each
+    /// with its argv rendered for its own prompt file under the attempt's run directory.
+    pub(super) fn reviewers(
+        &self,
+        task: &Task,
+        worktree: &Path,
+        run_dir: &Path,
+        attempt: u32,
+    ) -> Result<Vec<Reviewer>, CycleError> {
+        let risk = task.risk.unwrap_or(crate::state::model::Risk::Low);
+        let mut reviewers = Vec::new();
+        for (index, name) in self.config.review.by_risk.get(risk).iter().enumerate() {
+            let Some(profile) = self.config.profile(name).cloned() else {
+                return Err(CycleError::Task {
+                    task: task.task_id.clone(),
+                    message: format!("reviewer profile `{name}` is not in longrun.yaml"),
+                });
+            };
+            let dir = run_dir.join("review").join((index + 1).to_string());
+            let prompt_file = dir.join("prompt.md");
+            let vars = profile.vars(worktree, &prompt_file, &task.task_id);
+            let argv = profile
+                .render_argv(&vars)
+                .map_err(|error| CycleError::Task {
+                    task: task.task_id.clone(),
+                    message: format!("reviewer profile `{name}`: {error}"),
+                })?;
+            let mut env = self.config.worker_env(&profile, &self.options.caller_env);
+            env.retain(|(name, _)| !name.starts_with("LONGRUN_"));
+            env.extend(super::longrun_env(
+                &task.task_id,
+                worktree,
+                Some(&prompt_file),
+                &dir,
+                attempt,
+            ));
+            reviewers.push(Reviewer {
+                name: name.clone(),
+                argv,
+                prompt_file,
+                prompt: match profile.prompt {
+                    PromptMode::Stdin => PromptDelivery::Stdin,
+                    PromptMode::File => PromptDelivery::File,
+                    PromptMode::Arg => PromptDelivery::Arg,
+                },
+                env,
+                timeout: self.config.review.timeout,
+                run_dir: dir.join("run"),
+            });
+        }
+        Ok(reviewers)
     }
 }

@@ -599,6 +599,7 @@ impl Cycle<'_> {
                     gates::Hold::Gate(approval) => approval,
                 };
                 let validator_env = self.validator_env(&task_id, &worktree, &run_dir, attempt);
+                let reviewers = self.reviewers(task, &worktree, &run_dir, attempt)?;
                 let full_validators = match gates::full_suite_reason(checklist, task, &self.policy)
                 {
                     Some(why) => {
@@ -620,6 +621,11 @@ impl Cycle<'_> {
                     full_validators: &full_validators,
                     policy: &self.policy,
                     task_paths: &task.paths,
+                    reviewers: &reviewers,
+                    review_task: gate::ReviewTask {
+                        description: &task.description,
+                        acceptance_criteria: &task.acceptance_criteria,
+                    },
                     approval: match &approval {
                         None => gate::ApprovalGate::NotRequired,
                         Some(approved) => gate::ApprovalGate::Required {

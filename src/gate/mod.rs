@@ -5,6 +5,7 @@
 //! only then merges into the target with a commit that carries the task's trailers. It
 //! never prints and never touches the primary checkout's uncommitted changes.
 
+pub mod review;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,10 @@ pub struct GateInput<'a> {
     pub policy: &'a crate::policy::Policy,
     /// The task's own `paths` allowlist (empty: anything not protected).
     pub task_paths: &'a [String],
+    /// Reviewers to run after the validators pass (empty: no agent review).
+    pub reviewers: &'a [review::Reviewer],
+    /// What reviewers read about the task.
+    pub review_task: ReviewTask<'a>,
     /// Whether a person must approve the validated candidate before it merges.
     pub approval: ApprovalGate<'a>,
     pub allow_missing_validators: bool,
@@ -55,6 +60,13 @@ pub struct Publish<'a> {
     /// The local ref holding the remote's target as last fetched
     /// (`refs/remotes/<remote>/<target>`).
     pub tracking_ref: &'a str,
+}
+
+/// The task as reviewers read it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewTask<'a> {
+    pub description: &'a str,
+    pub acceptance_criteria: &'a [String],
 }
 
 /// A human gate before the merge.
@@ -166,7 +178,7 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
     let facts = crate::policy::DiffFacts {
         paths: git::changed_paths(input.primary, &target_tip, &candidate)?,
         changed_lines: git::changed_line_count(input.primary, &target_tip, &candidate)?,
-        text: git::diff_text(input.primary, &target_tip, &candidate)?,
+        text: git::diff_text(input.primary, &target_tip, &candidate, 0)?,
     };
     let violations = input.policy.check_diff(input.task_paths, &facts);
     if !violations.is_empty() {
@@ -234,6 +246,33 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
                 .to_string(),
             runs,
         );
+    }
+
+    // Agent review: after validators (it never replaces them), before any human gate.
+    if !input.reviewers.is_empty() {
+        let prompt = crate::prompt::render_review_prompt(&crate::prompt::ReviewPromptInput {
+            task_id: input.task_id,
+            title: input.task_title,
+            description: input.review_task.description,
+            acceptance_criteria: input.review_task.acceptance_criteria,
+            target: input.target_branch,
+            diff: &git::diff_text(input.primary, &target_tip, &candidate, 3)?,
+        });
+        for reviewer in input.reviewers {
+            match review::run_reviewer(reviewer, &prompt, input.worktree, input.clock)? {
+                review::ReviewOutcome::Approved { .. } => {}
+                review::ReviewOutcome::Failed { reason, summary } => {
+                    return rejected(reason, summary, runs);
+                }
+            }
+            if !git::is_clean(input.worktree)? {
+                return rejected(
+                    format!("the reviewer `{}` changed the worktree", reviewer.name),
+                    "A reviewer must only read; the worktree changed while it ran.".to_string(),
+                    runs,
+                );
+            }
+        }
     }
 
     if let ApprovalGate::Required { approved } = input.approval

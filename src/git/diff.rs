@@ -43,14 +43,15 @@ pub fn changed_line_count(dir: &Path, base: &str, head: &str) -> Result<u64, Git
     Ok(parse_numstat(&output.stdout))
 }
 
-/// The unified diff between `base` and `head` without context lines, without colour or
-/// external diff drivers, text conversion off.
-pub fn diff_text(dir: &Path, base: &str, head: &str) -> Result<String, GitError> {
+/// The unified diff between `base` and `head` with `context` lines around changes,
+/// without colour or external diff drivers, text conversion off.
+pub fn diff_text(dir: &Path, base: &str, head: &str, context: u32) -> Result<String, GitError> {
+    let context = format!("-U{context}");
     let output = run_git_output(
         dir,
         [
             "diff",
-            "-U0",
+            context.as_str(),
             "--no-color",
             "--no-ext-diff",
             "--no-textconv",

@@ -35,7 +35,7 @@ impl CycleRepo {
         env.write(
             "longrun.yaml",
             format!(
-                "max_attempts: 3\nmax_parallel: 4\n{routing}agents:\n  fake:\n    kind: command\n    command: [\"{agent}\", \"include {scripts}/{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n  fake2:\n    kind: command\n    command: [\"{agent}\", \"include {scripts}/{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n{extra_config}",
+                "max_attempts: 3\nmax_parallel: 4\n{routing}agents:\n  fake:\n    kind: command\n    command: [\"{agent}\", \"include {scripts}/{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n  fake2:\n    kind: command\n    command: [\"{agent}\", \"include {scripts}/{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n  reviewer:\n    kind: command\n    command: [\"{agent}\", \"include {scripts}/review-{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n{extra_config}",
                 agent = fake_agent(),
                 scripts = scripts.display()
             ),

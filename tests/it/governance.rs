@@ -422,3 +422,65 @@ fn governance_approve_is_refused_inside_a_worker() {
     assert!(!repo.log().contains("approve [T1]"));
     assert_eq!(repo.task("T1")["status"]["Known"], "awaiting_approval");
 }
+
+const REVIEWED: &str = "tasks:\n  - task_id: T1\n    title: Reviewed\n    risk: medium\n    acceptance_criteria: [\"a.txt says a\"]\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n";
+const REVIEW_CONFIG: &str = "review:\n  by_risk:\n    medium: [reviewer]\n";
+
+#[test]
+fn governance_a_reviewer_requesting_changes_fails_the_attempt_with_its_findings() {
+    let repo = CycleRepo::with_config(REVIEWED, REVIEW_CONFIG);
+    repo.script(
+        "T1",
+        "only-on-attempt 1 write a.txt a\nonly-on-attempt 2 write a.txt a\\n\ncommit a\n",
+    );
+    repo.script(
+        "review-T1",
+        "print reading the diff\nprint ```verdict\nonly-on-attempt 1 print request_changes\nonly-on-attempt 2 print approve\nprint findings:\nonly-on-attempt 1 print - a.txt: no trailing newline\nprint ```\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let task = repo.task("T1");
+    assert_eq!(task["status"]["Known"], "complete", "{}", repo.log());
+    assert_eq!(task["attempts"], 2);
+    let log = repo.log();
+    assert!(
+        log.contains(
+            "failure [T1] attempt=1: review by `reviewer` requested changes: a.txt: no trailing newline"
+        ),
+        "{log}"
+    );
+    // The reviewer read the acceptance criteria and the diff.
+    let prompts = crate::cycle::find_files(&repo.env.path(".longrun/runs"), "prompt.md");
+    let review = prompts
+        .iter()
+        .find(|p| p.to_string_lossy().contains("/T1/1/review/"))
+        .expect("review prompt");
+    let prompt = std::fs::read_to_string(review).unwrap();
+    assert!(prompt.contains("- a.txt says a"), "{prompt}");
+    assert!(prompt.contains("+a"), "{prompt}");
+    // The next attempt got the findings as evidence.
+    let second = prompts
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with("/T1/2/prompt.md"))
+        .expect("attempt 2 prompt");
+    let prompt = std::fs::read_to_string(second).unwrap();
+    assert!(prompt.contains("- a.txt: no trailing newline"), "{prompt}");
+}
+
+#[test]
+fn governance_a_reviewer_without_a_verdict_fails_closed() {
+    let repo = CycleRepo::with_config(
+        &REVIEWED.replace("risk: medium\n", "risk: medium\n    max_attempts: 1\n"),
+        REVIEW_CONFIG,
+    );
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    repo.script("review-T1", "print looks good to me\n");
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("failure [T1] attempt=1: review by `reviewer` failed: gave no verdict block (fail closed)"),
+        "{log}"
+    );
+    let main = repo.env.git(&["log", "--format=%s", "main"]);
+    assert!(!main.contains("Merge T1"), "{main}");
+}
