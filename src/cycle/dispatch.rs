@@ -174,6 +174,11 @@ impl Cycle<'_> {
             .as_deref()
             .and_then(|text| crate::config::parse_duration(text).ok())
             .unwrap_or(profile.timeout);
+        // `budgets.per_task.wall_clock` bounds every attempt too.
+        let timeout = match self.config.budgets.per_task.wall_clock {
+            Some(limit) => timeout.min(limit),
+            None => timeout,
+        };
 
         // What the primary checkout looks like now: a worker that writes outside its
         // worktree changes it, and the gate rejects that attempt.

@@ -264,6 +264,12 @@ impl Cycle<'_> {
         task: &Task,
     ) -> Result<Option<TaskStatus>, CycleError> {
         let task_id = task.task_id.clone();
+        if self.budget_stopped {
+            return Ok(Some(TaskStatus::NotStarted));
+        }
+        if let Some(status) = self.stop_for_budget(task) {
+            return Ok(Some(status));
+        }
         if let Some(status) = self.hold_before(task) {
             return Ok(Some(status));
         }
@@ -575,4 +581,176 @@ impl Cycle<'_> {
         }
         Ok(reviewers)
     }
+}
+
+/// What the attempts so far have spent, read from their `result.json` files.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Spent {
+    pub cost_usd: f64,
+    pub tokens: u64,
+    /// Attempts whose agent reported no cost: the sums are lower bounds.
+    pub unknown_cost: u32,
+    pub attempts: u32,
+}
+
+impl Cycle<'_> {
+    /// Spending of one task (`Some(id)`) or of the whole run, from every attempt's result.
+    fn spent(&self, task: Option<&str>) -> Spent {
+        let mut spent = Spent::default();
+        let runs = self.options.workspace.state_dir().join("runs");
+        let Ok(claims) = std::fs::read_dir(&runs) else {
+            return spent;
+        };
+        for claim_dir in claims.filter_map(Result::ok).map(|e| e.path()) {
+            let Ok(tasks) = std::fs::read_dir(&claim_dir) else {
+                continue;
+            };
+            for task_dir in tasks.filter_map(Result::ok).map(|e| e.path()) {
+                if task.is_some_and(|id| task_dir.file_name().is_none_or(|n| n != id)) {
+                    continue;
+                }
+                let Ok(attempts) = std::fs::read_dir(&task_dir) else {
+                    continue;
+                };
+                for attempt in attempts.filter_map(Result::ok).map(|e| e.path()) {
+                    let Ok(result) = process::WorkerResult::load(&attempt.join("result.json"))
+                    else {
+                        continue;
+                    };
+                    spent.attempts += 1;
+                    match result.cost_usd {
+                        Some(cost) if result.cost_known || cost > 0.0 => spent.cost_usd += cost,
+                        _ => spent.unknown_cost += 1,
+                    }
+                    spent.tokens += result.usage.as_ref().map_or(0, tokens_of);
+                }
+            }
+        }
+        spent
+    }
+
+    /// When the run started: the earliest claim's time (run directories are named by it).
+    fn run_started(&self) -> Option<jiff::Timestamp> {
+        let runs = self.options.workspace.state_dir().join("runs");
+        std::fs::read_dir(runs)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", &name)
+                    .ok()?
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .ok()
+                    .map(|zoned| zoned.timestamp())
+            })
+            .min()
+    }
+
+    /// The budget a dispatch of `task` would exceed, if any: per run (stops all dispatch)
+    /// or per task. Unknown costs are said to be unknown, never counted as zero.
+    pub(super) fn budget_exceeded(&self, task: &Task) -> Option<(bool, String)> {
+        let budgets = &self.config.budgets;
+        let run_limit = &budgets.per_run;
+        if let (Some(limit), Some(started)) = (run_limit.wall_clock, self.run_started()) {
+            let elapsed = self.now.duration_since(started).as_secs().max(0) as u64;
+            if elapsed >= limit.as_secs() {
+                return Some((
+                    true,
+                    format!(
+                        "per-run wall-clock budget of {} s spent ({elapsed} s since the first claim)",
+                        limit.as_secs()
+                    ),
+                ));
+            }
+        }
+        let check = |scope: &str, limit: &crate::config::Budget, spent: Spent| {
+            let unknown = if spent.unknown_cost > 0 {
+                format!(
+                    "; cost unknown for {} of {} attempts (agents that report none)",
+                    spent.unknown_cost, spent.attempts
+                )
+            } else {
+                String::new()
+            };
+            if let Some(max) = limit.cost_usd
+                && spent.cost_usd >= max
+            {
+                return Some(format!(
+                    "{scope} cost budget of ${max:.2} spent (${:.2} known{unknown})",
+                    spent.cost_usd
+                ));
+            }
+            if let Some(max) = limit.tokens
+                && spent.tokens >= max
+            {
+                return Some(format!(
+                    "{scope} token budget of {max} spent ({} tokens)",
+                    spent.tokens
+                ));
+            }
+            None
+        };
+        if (run_limit.cost_usd.is_some() || run_limit.tokens.is_some())
+            && let Some(text) = check("per-run", run_limit, self.spent(None))
+        {
+            return Some((true, text));
+        }
+        let task_limit = &budgets.per_task;
+        if (task_limit.cost_usd.is_some() || task_limit.tokens.is_some())
+            && let Some(text) = check("per-task", task_limit, self.spent(Some(&task.task_id)))
+        {
+            return Some((false, text));
+        }
+        None
+    }
+
+    /// Stops a dispatch over budget: the run-wide stop is logged once (a marker file
+    /// remembers it), a task's own stop blocks the task.
+    pub(super) fn stop_for_budget(&mut self, task: &Task) -> Option<TaskStatus> {
+        let (whole_run, text) = self.budget_exceeded(task)?;
+        let task_id = task.task_id.clone();
+        self.action(format!("not dispatching `{task_id}`: {text}"));
+        if self.options.dry_run {
+            return Some(TaskStatus::NotStarted);
+        }
+        if whole_run {
+            let marker = self.options.workspace.state_dir().join("budget-stopped");
+            if std::fs::read_to_string(&marker).ok().as_deref() != Some(text.as_str()) {
+                let _ = crate::fsutil::write_atomic(&marker, text.as_bytes());
+                self.pending.events.push(self.event(
+                    EventKind::Block,
+                    "",
+                    format!("budget: dispatch stopped: {text}"),
+                ));
+                self.notify(NotifyEvent::BudgetExceeded, "", text);
+            }
+            self.budget_stopped = true;
+            return Some(TaskStatus::NotStarted);
+        }
+        let text = format!("not dispatched: {text}");
+        self.pending.status(&task_id, TaskStatus::Blocked);
+        self.pending
+            .events
+            .push(self.event(EventKind::Block, &task_id, format!("budget: {text}")));
+        self.append_note(&task_id, &text);
+        self.report.blocked.push(task_id.clone());
+        self.notify(NotifyEvent::BudgetExceeded, &task_id, text);
+        Some(TaskStatus::Blocked)
+    }
+}
+
+/// Tokens in a usage record: `total_tokens`, or input plus output (and cached input).
+fn tokens_of(usage: &serde_json::Value) -> u64 {
+    if let Some(total) = usage.get("total_tokens").and_then(|v| v.as_u64()) {
+        return total;
+    }
+    [
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+    ]
+    .iter()
+    .filter_map(|key| usage.get(*key).and_then(|v| v.as_u64()))
+    .sum()
 }

@@ -156,6 +156,8 @@ struct Cycle<'a> {
     notes: HashMap<String, String>,
     /// Started (detached) at the end of the cycle.
     notifications: Vec<gates::Notification>,
+    /// A run-wide budget is spent: nothing more is dispatched this cycle.
+    budget_stopped: bool,
 }
 
 /// Runs one cycle.
@@ -226,6 +228,7 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         pending: Pending::default(),
         notes: HashMap::new(),
         notifications: Vec::new(),
+        budget_stopped: false,
     };
     cycle.run()?;
     drop(lock_file);

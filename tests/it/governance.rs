@@ -484,3 +484,43 @@ fn governance_a_reviewer_without_a_verdict_fails_closed() {
     let main = repo.env.git(&["log", "--format=%s", "main"]);
     assert!(!main.contains("Merge T1"), "{main}");
 }
+
+#[test]
+fn governance_a_spent_run_budget_stops_dispatch() {
+    let repo = CycleRepo::with_config(
+        "tasks:\n  - task_id: T1\n    title: One\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n  - task_id: T2\n    title: Two\n    depends_on: [T1]\n    validators: [[\"test\", \"-f\", \"b.txt\"]]\n",
+        "budgets:\n  per_run:\n    wall_clock: 1h\n",
+    );
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    repo.script("T2", "write b.txt b\ncommit b\n");
+    // T1 is dispatched at 09:00 (the tests' clock stands still).
+    let first = repo.cycle();
+    assert!(first.stderr.contains("dispatch `T1`"), "{first:?}");
+    // Two hours later: T1 is still reaped and merged, but T2 is not dispatched.
+    let root = repo.env.root.clone();
+    let later = [("LONGRUN_NOW", "2026-11-21T11:00:00Z")];
+    let start = Instant::now();
+    let run = loop {
+        let run = repo.env.longrun_with_env(&root, &["cycle"], &later);
+        if repo.task("T1")["status"]["Known"] == "complete" {
+            break run;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{}", repo.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        run.stderr
+            .contains("not dispatching `T2`: per-run wall-clock budget of 3600 s spent"),
+        "{run:?}"
+    );
+    assert_eq!(repo.task("T2")["status"]["Known"], serde_json::Value::Null);
+    let log = repo.log();
+    assert!(
+        log.contains("block: budget: dispatch stopped: per-run wall-clock budget of 3600 s spent (7200 s since the first claim)"),
+        "{log}"
+    );
+    assert!(!log.contains("dispatch [T2]"), "{log}");
+    // Logged once, not every cycle.
+    repo.env.longrun_with_env(&root, &["cycle"], &later);
+    assert_eq!(repo.log().matches("dispatch stopped").count(), 1);
+}
