@@ -59,6 +59,9 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Reject a task held for a person: the candidate goes back with the reason.
     Reject(RejectArgs),
+    /// The full story of one task: claims, attempts, validators, reviews, approvals, and
+    /// what would unblock it.
+    Why(WhyArgs),
     /// Run the built-in example end to end, offline, in a temporary repository.
     Demo(DemoArgs),
     /// The demo's deterministic agent (used by `longrun demo`).
@@ -151,6 +154,15 @@ pub struct ApproveArgs {
     /// Why it is approved (recorded with the approval).
     #[arg(long)]
     pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The task.
+    pub task: TaskId,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

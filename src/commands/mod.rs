@@ -12,6 +12,7 @@ mod reject;
 mod status;
 mod supervise;
 mod task;
+mod why;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,7 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Log(args) => log::run(ctx, &args),
         Command::Approve(args) => approve::run(ctx, &args),
         Command::Reject(args) => reject::run(ctx, &args),
+        Command::Why(args) => why::run(ctx, &args),
         Command::Demo(args) => demo::run(ctx, &args),
         Command::DemoAgent => demo::agent(ctx),
         Command::Check(args) => check::run(ctx, &args),

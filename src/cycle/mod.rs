@@ -7,6 +7,7 @@
 
 mod dispatch;
 mod gates;
+pub mod why;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -524,3 +524,33 @@ fn governance_a_spent_run_budget_stops_dispatch() {
     repo.env.longrun_with_env(&root, &["cycle"], &later);
     assert_eq!(repo.log().matches("dispatch stopped").count(), 1);
 }
+
+#[test]
+fn governance_why_tells_the_story_and_what_unblocks_it() {
+    let repo = CycleRepo::new(AFTER);
+    repo.script(
+        "T1",
+        "only-on-attempt 1 write b.txt b\nonly-on-attempt 2 write a.txt a\ncommit try\n",
+    );
+    settle_approval(&repo, "T1", "awaiting_approval");
+    let run = repo.env.longrun(&["why", "T1"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let out = run.stdout;
+    assert!(
+        out.contains("status: awaiting_approval (attempts: 1)"),
+        "{out}"
+    );
+    assert!(out.contains("claim: held by `longrun-cycle:fake`"), "{out}");
+    assert!(out.contains("attempt 1 ("), "{out}");
+    assert!(out.contains("validator `test -f a.txt` exited 1"), "{out}");
+    assert!(out.contains("validator `test -f a.txt` exited 0"), "{out}");
+    assert!(out.contains("failure [T1] attempt=1"), "{out}");
+    assert!(out.contains("awaiting a decision on"), "{out}");
+    assert!(
+        out.contains("gate: human gate after validation") && out.contains("`longrun approve T1`"),
+        "{out}"
+    );
+    let json = repo.env.longrun(&["why", "T1", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["runs"].as_array().unwrap().len(), 2);
+}
