@@ -554,3 +554,43 @@ fn governance_why_tells_the_story_and_what_unblocks_it() {
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(value["runs"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn governance_the_loop_breaker_sends_a_notification_with_the_event_on_stdin() {
+    let out = std::env::temp_dir().join(format!(
+        "longrun-notify-blocked-{}.json",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&out);
+    let repo = CycleRepo::with_config(
+        "tasks:\n  - task_id: T1\n    title: Same failure\n    validators: [[\"test\", \"-f\", \"nope\"]]\n",
+        &format!(
+            "notify:\n  command: [\"sh\", \"-c\", \"cat > \\\"$0\\\"\", \"{}\"]\n  on: [blocked]\n",
+            out.display()
+        ),
+    );
+    repo.script(
+        "T1",
+        "only-on-attempt 1 write b.txt 1\nonly-on-attempt 2 write b.txt 2\ncommit try\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "blocked");
+    let start = Instant::now();
+    while !out.exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "{}", repo.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(value["event"], "blocked");
+    assert_eq!(value["task_id"], "T1");
+    assert!(
+        value["message"]
+            .as_str()
+            .unwrap()
+            .contains("the same failure twice in a row"),
+        "{value}"
+    );
+    let _ = std::fs::remove_file(&out);
+}
