@@ -121,6 +121,8 @@ user_error_from!(
     crate::state::checklist::ChecklistError,
     crate::state::runlog::RunLogError,
     crate::process::ProcessError,
+    crate::git::GitError,
+    crate::policy::PolicyError,
 );
 
 #[cfg(test)]

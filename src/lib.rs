@@ -17,6 +17,7 @@ pub mod gate;
 pub mod gc;
 pub mod git;
 pub mod output;
+pub mod policy;
 pub mod process;
 pub mod prompt;
 pub mod scaffold;

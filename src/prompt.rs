@@ -129,6 +129,43 @@ pub fn render_worker_prompt(input: &PromptInput<'_>) -> String {
     prompt
 }
 
+/// What a reviewer's prompt says.
+pub struct ReviewPromptInput<'a> {
+    pub task_id: &'a str,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub acceptance_criteria: &'a [String],
+    pub target: &'a str,
+    /// The candidate's diff against the target; cut in the middle when long.
+    pub diff: &'a str,
+}
+
+/// Largest diff put into a review prompt.
+const REVIEW_DIFF_LIMIT: usize = 60 * 1024;
+
+/// Renders `templates/review.md`.
+pub fn render_review_prompt(input: &ReviewPromptInput<'_>) -> String {
+    let acceptance_criteria = bullet_list(input.acceptance_criteria);
+    let diff = fenced(&cut_middle(input.diff.trim_end(), REVIEW_DIFF_LIMIT));
+    let values: [(&str, &str); 6] = [
+        ("task_id", input.task_id),
+        ("title", input.title),
+        ("description", input.description.trim_end()),
+        ("acceptance_criteria", &acceptance_criteria),
+        ("target", input.target),
+        ("diff", &diff),
+    ];
+    let lookup = |name: &str| {
+        values
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, value)| *value)
+    };
+    let mut prompt = String::with_capacity(templates::REVIEW_MD.len() + diff.len());
+    render_template(templates::REVIEW_MD, &lookup, &mut prompt);
+    prompt
+}
+
 /// The parts of `plan` a worker needs, at most `limit` bytes: the task's milestone first
 /// (when `milestone` names one the plan has), then the Purpose, Scope, Constraints and
 /// Verification sections in file order. A longer excerpt is cut with a note that says so.

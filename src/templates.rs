@@ -27,6 +27,10 @@ pub const AGENTS_SECTION_MD: &str = include_str!("../templates/AGENTS.md");
 /// a user's repository.
 pub const WORKER_MD: &str = include_str!("../templates/worker.md");
 
+/// The reviewer prompt, rendered by [`crate::prompt::render_review_prompt`]. Not written
+/// into a user's repository.
+pub const REVIEW_MD: &str = include_str!("../templates/review.md");
+
 /// The heading that marks [`AGENTS_SECTION_MD`]; its presence means the section is there.
 pub const AGENTS_SECTION_HEADING: &str = "Working with longrun";
 

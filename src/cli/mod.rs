@@ -73,6 +73,13 @@ pub enum Command {
     Gc(GcArgs),
     /// Append an event to run-log.md.
     Log(LogArgs),
+    /// Approve a task held for a person: its dispatch, or its validated candidate's merge.
+    Approve(ApproveArgs),
+    /// Reject a task held for a person: the candidate goes back with the reason.
+    Reject(RejectArgs),
+    /// The full story of one task: claims, attempts, validators, reviews, approvals, and
+    /// what would unblock it.
+    Why(WhyArgs),
     /// Run the built-in example end to end, offline, in a temporary repository.
     Demo(DemoArgs),
     /// The demo's deterministic agent (used by `longrun demo`).
@@ -259,6 +266,33 @@ pub struct LogArgs {
     pub task: Option<TaskId>,
     /// What happened (one line).
     pub message: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The task waiting for approval.
+    pub task: TaskId,
+    /// Why it is approved (recorded with the approval).
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The task.
+    pub task: TaskId,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    /// The task waiting for approval.
+    pub task: TaskId,
+    /// What is wrong: the next attempt gets it as evidence.
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -25,6 +25,22 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
     let mut problems = loaded.checklist.validate(ValidateOptions {
         allow_missing_validators: args.allow_missing_validators,
     });
+    let policy = crate::policy::Policy::load_dir(&workspace.root.join("policy"))
+        .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+    for (task_id, message) in policy.check_checklist(&loaded.checklist) {
+        let line = loaded
+            .checklist
+            .task(&task_id)
+            .map_or(1, |task| task.line());
+        problems.push(Problem {
+            kind: crate::state::checklist::ProblemKind::Policy,
+            severity: Severity::Error,
+            task_id: Some(task_id.clone()),
+            line,
+            column: 1,
+            message: format!("task `{task_id}`: {message}"),
+        });
+    }
     let (_config, config_warnings) = crate::config::Config::load(&workspace.config())
         .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
     let config_path = workspace.config().display().to_string();

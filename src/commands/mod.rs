@@ -1,6 +1,7 @@
 //! One file per command. This module holds the only `match` on the command enum and the
 //! context every command receives.
 
+mod approve;
 mod check;
 mod claim;
 mod claiming;
@@ -13,6 +14,7 @@ mod init;
 mod log;
 mod r#loop;
 mod next;
+mod reject;
 mod release;
 mod resume;
 mod schedule;
@@ -21,6 +23,7 @@ mod stop;
 mod supervise;
 mod task;
 mod watch;
+mod why;
 
 use std::path::PathBuf;
 
@@ -69,6 +72,9 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
     match command {
         Command::Init(args) => init::run(ctx, &args),
         Command::Log(args) => log::run(ctx, &args),
+        Command::Approve(args) => approve::run(ctx, &args),
+        Command::Reject(args) => reject::run(ctx, &args),
+        Command::Why(args) => why::run(ctx, &args),
         Command::Demo(args) => demo::run(ctx, &args),
         Command::DemoAgent => demo::agent(ctx),
         Command::Check(args) => check::run(ctx, &args),

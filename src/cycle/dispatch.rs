@@ -9,7 +9,7 @@ use crate::git;
 use crate::git::claims::{MirroredOutcome, claim_mirrored};
 use crate::process::{self, Stdin, WorkerSpec};
 use crate::prompt::{PromptInput, render_worker_prompt};
-use crate::state::checklist::{Checklist, FieldValue, Task, TaskField};
+use crate::state::checklist::{Checklist, Task};
 use crate::state::claims::{ClaimOutcome, ClaimRequest};
 use crate::state::model::{EventKind, TaskId, TaskStatus};
 
@@ -43,9 +43,18 @@ impl Cycle<'_> {
                     &task_id,
                     "not dispatched: no validators (fail closed)",
                 ));
+                self.notify(
+                    crate::config::NotifyEvent::Blocked,
+                    &task_id,
+                    "not dispatched: no validators (fail closed)",
+                );
                 self.report.blocked.push(task_id);
             }
             return Ok(Some(TaskStatus::Blocked));
+        }
+        // Governance rules (vacuous validators, budgets, approvals): see `gates.rs`.
+        if let Some(status) = self.before_dispatch(task)? {
+            return Ok(Some(status));
         }
         let attempt = task.attempts + 1;
         let profile_name = self
@@ -165,6 +174,11 @@ impl Cycle<'_> {
             .as_deref()
             .and_then(|text| crate::config::parse_duration(text).ok())
             .unwrap_or(profile.timeout);
+        // `budgets.per_task.wall_clock` bounds every attempt too.
+        let timeout = match self.config.budgets.per_task.wall_clock {
+            Some(limit) => timeout.min(limit),
+            None => timeout,
+        };
 
         // What the primary checkout looks like now: a worker that writes outside its
         // worktree changes it, and the gate rejects that attempt.
@@ -185,12 +199,10 @@ impl Cycle<'_> {
         process::spawn_detached(&self.options.exe, &spec_path)?;
         self.fault("after-spawn");
 
+        // The profile is recorded in the dispatch event, not in the task's `agent` key: that
+        // key is a person's override, and writing it would pin every later attempt to this
+        // profile (no escalation after a failure).
         self.pending.status(&task_id, TaskStatus::InProgress);
-        self.pending.set(
-            &task_id,
-            TaskField::Agent,
-            FieldValue::Text(profile_name.clone()),
-        );
         let mut event = self.event(
             EventKind::Dispatch,
             &task_id,

@@ -6,8 +6,10 @@
 //! absolute value rather than an increment. It never prints: it returns a report.
 
 mod dispatch;
+mod gates;
 pub mod repeat;
 pub mod watcher;
+pub mod why;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -110,6 +112,8 @@ pub enum CycleError {
     Task { task: String, message: String },
     #[error(transparent)]
     Remote(Box<crate::git::claims::GitClaimError>),
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
 }
 
 /// Collected writes: applied in one checklist update and one run-log append at the end of
@@ -141,6 +145,8 @@ impl Pending {
 struct Cycle<'a> {
     options: &'a CycleOptions,
     config: Config,
+    /// `policy/*.yaml`, applied to every candidate diff.
+    policy: crate::policy::Policy,
     now: Timestamp,
     primary: PathBuf,
     target: String,
@@ -155,6 +161,10 @@ struct Cycle<'a> {
     pending: Pending,
     /// Notes as they will read after the pending edits (notes are appended to).
     notes: HashMap<String, String>,
+    /// Started (detached) at the end of the cycle.
+    notifications: Vec<gates::Notification>,
+    /// A run-wide budget is spent: nothing more is dispatched this cycle.
+    budget_stopped: bool,
 }
 
 /// Runs one cycle.
@@ -177,8 +187,10 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         Some(remote) => format!("refs/remotes/{}/{target}", remote.remote()),
         None => format!("refs/heads/{target}"),
     };
+    let policy = crate::policy::Policy::load_dir(&workspace.root.join("policy"))?;
     let mut cycle = Cycle {
         options,
+        policy,
         base_ref,
         remote,
         now: options.clock.now(),
@@ -194,6 +206,8 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         },
         pending: Pending::default(),
         notes: HashMap::new(),
+        notifications: Vec::new(),
+        budget_stopped: false,
     };
     cycle.run()?;
     drop(lock);
@@ -455,7 +469,11 @@ impl Cycle<'_> {
                 .max(1);
             let view = with_statuses(&checklist, &statuses);
             let ready: Vec<Task> = view
-                .ready_tasks(&|id| claimed.contains(id) || completed.contains_key(id))
+                // Approvals before dispatch are checked in `dispatch` (gates.rs).
+                .ready_tasks_held(
+                    &|id| claimed.contains(id) || completed.contains_key(id),
+                    &|_| false,
+                )
                 .into_iter()
                 .cloned()
                 .collect();
@@ -481,6 +499,7 @@ impl Cycle<'_> {
         // Summary and counts.
         let view = with_statuses(&checklist, &statuses);
         self.summarize(&view, &checklist);
+        self.send_notifications()?;
         self.flush()?;
         Ok(())
     }
@@ -666,7 +685,27 @@ impl Cycle<'_> {
                     return Ok(Reaped::Kept);
                 }
                 self.fault("before-gate");
+                // Human gate after validation (see `gates.rs`).
+                let approval = match self.hold_after(task, claim)? {
+                    gates::Hold::Wait => return Ok(Reaped::Kept),
+                    gates::Hold::Rejected(reason) => {
+                        let status = self.reject(
+                            checklist, task, claim, &run_dir, &worktree, &reason, &reason,
+                        )?;
+                        return Ok(Reaped::Done(status));
+                    }
+                    gates::Hold::Gate(approval) => approval,
+                };
                 let validator_env = self.validator_env(&task_id, &worktree, &run_dir, attempt);
+                let reviewers = self.reviewers(task, &worktree, &run_dir, attempt)?;
+                let full_validators = match gates::full_suite_reason(checklist, task, &self.policy)
+                {
+                    Some(why) => {
+                        self.action(format!("`{task_id}`: the full suite runs too ({why})"));
+                        checklist.summary.verification_loop.full.clone()
+                    }
+                    None => Vec::new(),
+                };
                 let outcome = gate::gate(&GateInput {
                     primary: &self.primary,
                     worktree: &worktree,
@@ -677,6 +716,20 @@ impl Cycle<'_> {
                     token: claim.token.as_str(),
                     task_validators: task.own_validators(),
                     fast_validators: &checklist.summary.verification_loop.fast,
+                    full_validators: &full_validators,
+                    policy: &self.policy,
+                    task_paths: &task.paths,
+                    reviewers: &reviewers,
+                    review_task: gate::ReviewTask {
+                        description: &task.description,
+                        acceptance_criteria: &task.acceptance_criteria,
+                    },
+                    approval: match &approval {
+                        None => gate::ApprovalGate::NotRequired,
+                        Some(approved) => gate::ApprovalGate::Required {
+                            approved: approved.as_deref(),
+                        },
+                    },
                     allow_missing_validators: self.options.allow_missing_validators
                         || self.config.allow_missing_validators,
                     validator_env: &validator_env,
@@ -737,6 +790,7 @@ impl Cycle<'_> {
                             ),
                         );
                         self.finish(&task_id, claim, &worktree, true)?;
+                        self.clear_approvals(&task_id);
                         self.report.merged.push(task_id.clone());
                         self.action(format!("merged `{task_id}` as {}", short(&commit)));
                         Ok(Reaped::Done(TaskStatus::Complete))
@@ -748,6 +802,10 @@ impl Cycle<'_> {
                             checklist, task, claim, &run_dir, &worktree, &reason, &summary,
                         )?;
                         Ok(Reaped::Done(status))
+                    }
+                    GateOutcome::AwaitingApproval { candidate, runs } => {
+                        self.await_approval(&task_id, claim, &candidate, &runs)?;
+                        Ok(Reaped::Kept)
                     }
                     GateOutcome::Deferred { reason } => {
                         self.report.deferred.push(task_id.clone());
@@ -825,10 +883,20 @@ impl Cycle<'_> {
                     "the same failure twice in a row: blocked until a person looks (loop breaker)",
                 ));
                 self.report.blocked.push(task_id.clone());
+                self.notify(
+                    crate::config::NotifyEvent::Blocked,
+                    &task_id,
+                    format!("blocked: the same failure twice in a row: {reason}"),
+                );
                 "blocked: the same failure twice in a row"
             }
             TaskStatus::Failed => {
                 self.report.failed.push(task_id.clone());
+                self.notify(
+                    crate::config::NotifyEvent::Failed,
+                    &task_id,
+                    format!("failed after {attempt} attempts: {reason}"),
+                );
                 "failed: attempts spent"
             }
             _ => {
@@ -1002,6 +1070,13 @@ impl Cycle<'_> {
             (SummaryField::NextActions, FieldValue::List(next)),
         ];
         let _ = original;
+        if run_status == "complete" {
+            self.notify(
+                crate::config::NotifyEvent::RunFinished,
+                "",
+                format!("all {complete} tasks complete"),
+            );
+        }
         for (field, value) in summary_edits {
             self.pending.edits.push(TaskEdit::Summary { field, value });
         }

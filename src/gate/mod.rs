@@ -5,6 +5,7 @@
 //! only then merges into the target with a commit that carries the task's trailers. It
 //! never prints and never touches the primary checkout's uncommitted changes.
 
+pub mod review;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,19 @@ pub struct GateInput<'a> {
     /// The task's own validators, then the checklist's fast loop.
     pub task_validators: &'a [Validator],
     pub fast_validators: &'a [Validator],
+    /// The checklist's full suite, run after the fast loop when the task ends a milestone
+    /// or the run (empty otherwise).
+    pub full_validators: &'a [Validator],
+    /// The rules every diff must follow.
+    pub policy: &'a crate::policy::Policy,
+    /// The task's own `paths` allowlist (empty: anything not protected).
+    pub task_paths: &'a [String],
+    /// Reviewers to run after the validators pass (empty: no agent review).
+    pub reviewers: &'a [review::Reviewer],
+    /// What reviewers read about the task.
+    pub review_task: ReviewTask<'a>,
+    /// Whether a person must approve the validated candidate before it merges.
+    pub approval: ApprovalGate<'a>,
     pub allow_missing_validators: bool,
     pub validator_env: &'a [(String, String)],
     pub validator_timeout: Duration,
@@ -48,6 +62,24 @@ pub struct Publish<'a> {
     pub tracking_ref: &'a str,
 }
 
+/// The task as reviewers read it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewTask<'a> {
+    pub description: &'a str,
+    pub acceptance_criteria: &'a [String],
+}
+
+/// A human gate before the merge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalGate<'a> {
+    NotRequired,
+    /// Required; `approved` is the commit a person approved, if any. Only that exact
+    /// candidate merges: a different one (new commits, a moved target) waits again.
+    Required {
+        approved: Option<&'a str>,
+    },
+}
+
 /// What the gate decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GateOutcome {
@@ -61,6 +93,12 @@ pub enum GateOutcome {
     Rejected {
         reason: String,
         summary: String,
+        runs: Vec<ValidatorRun>,
+    },
+    /// Validated, and held for a person's approval of exactly `candidate` (the task
+    /// branch's tip); nothing merged.
+    AwaitingApproval {
+        candidate: String,
         runs: Vec<ValidatorRun>,
     },
     /// Nothing was decided; try again next cycle (the target moved under us, or a person's
@@ -136,6 +174,32 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
     }
     let candidate = git::rev_parse(input.worktree, "HEAD")?.unwrap_or_default();
 
+    // Policy before validators: a protected path or a secret is refused whatever the tests say.
+    let facts = crate::policy::DiffFacts {
+        paths: git::changed_paths(input.primary, &target_tip, &candidate)?,
+        changed_lines: git::changed_line_count(input.primary, &target_tip, &candidate)?,
+        text: git::diff_text(input.primary, &target_tip, &candidate, 0)?,
+    };
+    let violations = input.policy.check_diff(input.task_paths, &facts);
+    if !violations.is_empty() {
+        let lines: Vec<String> = violations.iter().map(|v| v.line()).collect();
+        return rejected(
+            lines.join("; "),
+            format!(
+                "The change breaks policy ({}):\n{}",
+                input
+                    .policy
+                    .sources
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                lines.join("\n")
+            ),
+            Vec::new(),
+        );
+    }
+
     if input.task_validators.is_empty() && !input.allow_missing_validators {
         return rejected(
             "no validators: nothing proves the task done (fail closed)".to_string(),
@@ -147,6 +211,7 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
         .task_validators
         .iter()
         .chain(input.fast_validators)
+        .chain(input.full_validators)
         .cloned()
         .collect();
     let runs = run_validators(
@@ -181,6 +246,39 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
                 .to_string(),
             runs,
         );
+    }
+
+    // Agent review: after validators (it never replaces them), before any human gate.
+    if !input.reviewers.is_empty() {
+        let prompt = crate::prompt::render_review_prompt(&crate::prompt::ReviewPromptInput {
+            task_id: input.task_id,
+            title: input.task_title,
+            description: input.review_task.description,
+            acceptance_criteria: input.review_task.acceptance_criteria,
+            target: input.target_branch,
+            diff: &git::diff_text(input.primary, &target_tip, &candidate, 3)?,
+        });
+        for reviewer in input.reviewers {
+            match review::run_reviewer(reviewer, &prompt, input.worktree, input.clock)? {
+                review::ReviewOutcome::Approved { .. } => {}
+                review::ReviewOutcome::Failed { reason, summary } => {
+                    return rejected(reason, summary, runs);
+                }
+            }
+            if !git::is_clean(input.worktree)? {
+                return rejected(
+                    format!("the reviewer `{}` changed the worktree", reviewer.name),
+                    "A reviewer must only read; the worktree changed while it ran.".to_string(),
+                    runs,
+                );
+            }
+        }
+    }
+
+    if let ApprovalGate::Required { approved } = input.approval
+        && approved != Some(candidate.as_str())
+    {
+        return Ok(GateOutcome::AwaitingApproval { candidate, runs });
     }
 
     let validated_tree = git::tree_of(input.worktree, &candidate)?;

@@ -10,6 +10,7 @@
 //! a moved branch, local changes in the way, a rejected push) are outcomes, not errors.
 
 mod commit;
+mod diff;
 mod merge;
 mod remote;
 mod repo;
@@ -25,6 +26,7 @@ use std::process::{Command, ExitStatus, Stdio};
 pub mod claims;
 
 pub use commit::{commit_all, create_merge_commit};
+pub use diff::{changed_line_count, changed_paths, diff_text};
 pub use merge::{
     AdvanceMethod, AdvanceOutcome, MergeOutcome, advance_branch, merge_target_into_task,
     parse_overwritten_paths,
@@ -33,7 +35,7 @@ pub use remote::{
     PushOutcome, PushRefStatus, RejectKind, fetch, parse_push_porcelain, push_with_lease,
 };
 pub use repo::{
-    Branch, branch_delete, common_dir, is_ancestor, list_branches, parse_branch_list,
+    Branch, branch_delete, common_dir, config_value, is_ancestor, list_branches, parse_branch_list,
     primary_checkout, rev_parse, tree_of,
 };
 pub use status::{
@@ -44,8 +46,8 @@ pub use trailers::{
     TaskTrailers, completed_tasks, format_trailers, parse_completed_tasks, parse_trailers,
 };
 pub use worktree::{
-    WorktreeAdded, WorktreeInfo, parse_worktree_list, worktree_add, worktree_list, worktree_prune,
-    worktree_remove,
+    WorktreeAdded, WorktreeInfo, parse_worktree_list, worktree_add, worktree_add_detached,
+    worktree_list, worktree_prune, worktree_remove,
 };
 
 /// A git invocation that failed, or whose result longrun cannot use. Every variant that comes

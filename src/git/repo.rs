@@ -24,6 +24,17 @@ pub fn rev_parse(dir: &Path, rev: &str) -> Result<Option<String>, GitError> {
     peel(dir, rev, "commit")
 }
 
+/// A value of git's configuration as seen from `dir` (`git config --get <key>`), `None`
+/// when unset.
+pub fn config_value(dir: &Path, key: &str) -> Result<Option<String>, GitError> {
+    let output = run_git_output(dir, ["config", "--get", "--", key])?;
+    if !output.success() {
+        return Ok(None);
+    }
+    let value = output.stdout_text().trim().to_string();
+    Ok((!value.is_empty()).then_some(value))
+}
+
 /// The tree id of `commit`; an error when `commit` does not name a commit.
 pub fn tree_of(dir: &Path, commit: &str) -> Result<String, GitError> {
     peel(dir, commit, "tree")?.ok_or_else(|| GitError::Unexpected {

@@ -109,6 +109,29 @@ pub fn worktree_add(
     }
 }
 
+/// Creates a scratch worktree at the absolute `path` with `commit` checked out detached (no
+/// branch), replacing a leftover one at the same path.
+pub fn worktree_add_detached(primary: &Path, path: &Path, commit: &str) -> Result<(), GitError> {
+    check_absolute(path)?;
+    if path.exists() {
+        let _ = worktree_remove(primary, path, true);
+    }
+    worktree_prune(primary)?;
+    run_git(
+        primary,
+        [
+            "worktree".as_ref(),
+            "add".as_ref(),
+            "--quiet".as_ref(),
+            "--detach".as_ref(),
+            "--".as_ref(),
+            path.as_os_str(),
+            commit.as_ref(),
+        ],
+    )
+    .map(|_| ())
+}
+
 /// Removes the worktree at `path`. Without `force`, git refuses when it holds modified or
 /// untracked files. A directory already gone is pruned instead, so a retry succeeds.
 pub fn worktree_remove(primary: &Path, path: &Path, force: bool) -> Result<(), GitError> {

@@ -382,6 +382,14 @@ mod tests {
             Err(ProcessError::OwnGroup { .. })
         ));
         drop(holder);
+        // Another test thread that forks at the moment the lock is taken carries a copy of
+        // its descriptor until it execs: allow that moment to pass.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while worker_state(dir.path()).unwrap() == WorkerState::Running
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(matches!(
             worker_state(dir.path()).unwrap(),
             WorkerState::Dead(_)

@@ -2,6 +2,7 @@
 //!
 //! Nothing in `state/` spawns a process, prints, or reads the environment.
 
+pub mod approvals;
 pub mod checklist;
 pub mod claims;
 pub mod model;

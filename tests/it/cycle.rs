@@ -22,6 +22,12 @@ impl CycleRepo {
     }
 
     pub fn with_config(checklist: &str, extra_config: &str) -> CycleRepo {
+        CycleRepo::with_routing(checklist, "routing:\n  default: fake\n", extra_config)
+    }
+
+    /// Like [`CycleRepo::with_config`], with its own `routing:` block; `fake` and `fake2`
+    /// (the same scripted agent under another name) are both defined.
+    pub fn with_routing(checklist: &str, routing: &str, extra_config: &str) -> CycleRepo {
         let env = TestEnv::initialized();
         let scripts = env.root.parent().unwrap().join("scripts");
         std::fs::create_dir_all(&scripts).unwrap();
@@ -29,9 +35,9 @@ impl CycleRepo {
         env.write(
             "longrun.yaml",
             format!(
-                "max_attempts: 3\nmax_parallel: 4\nrouting:\n  default: fake\nagents:\n  fake:\n    kind: command\n    command: [\"{}\", \"include {}/{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n{extra_config}",
-                fake_agent(),
-                scripts.display()
+                "max_attempts: 3\nmax_parallel: 4\n{routing}agents:\n  fake:\n    kind: command\n    command: [\"{agent}\", \"include {scripts}/{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n  fake2:\n    kind: command\n    command: [\"{agent}\", \"include {scripts}/{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n  reviewer:\n    kind: command\n    command: [\"{agent}\", \"include {scripts}/review-{{task_id}}\"]\n    prompt: file\n    timeout: 60s\n{extra_config}",
+                agent = fake_agent(),
+                scripts = scripts.display()
             ),
         );
         env.git(&["add", "-A"]);
@@ -403,7 +409,7 @@ fn a_hanging_agent_is_killed_at_its_timeout() {
     assert!(repo.log().contains("the agent timed out after"));
 }
 
-fn find_files(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
+pub fn find_files(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return found;

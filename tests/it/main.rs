@@ -8,6 +8,7 @@ mod claims;
 #[cfg(feature = "fake-agent")]
 mod cycle;
 mod gc;
+mod governance;
 mod help;
 mod init;
 mod log;
@@ -182,7 +183,14 @@ impl TestEnv {
 
     /// Runs `longrun` with `args` in `dir`.
     pub fn longrun_in(&self, dir: &Path, args: &[&str]) -> Run {
-        let output: Output = self.command_in(dir, args).output().expect("run longrun");
+        self.longrun_with_env(dir, args, &[])
+    }
+
+    /// Runs `longrun` with `args` in `dir`, with `env` added to the clean environment.
+    pub fn longrun_with_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.command_in(dir, args);
+        command.envs(env.iter().copied());
+        let output: Output = command.output().expect("run longrun");
         Run::from(output)
     }
 

@@ -1,8 +1,6 @@
 //! `longrun schedule`: the printed schedules name this executable and this repository by
 //! absolute path, and parse as their formats require.
 
-use std::path::Path;
-
 use crate::TestEnv;
 
 #[test]

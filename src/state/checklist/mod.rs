@@ -267,14 +267,33 @@ impl Checklist {
     /// Tasks ready to start, in file order: `not_started`, every dependency `complete` or
     /// `archived`, and not in `excluded` (claimed elsewhere).
     pub fn ready_tasks<'a>(&'a self, excluded: &dyn Fn(&str) -> bool) -> Vec<&'a Task> {
-        self.ready_task_indices(excluded)
+        self.ready_tasks_held(excluded, &|task| task.approval == Some(Approval::Before))
+    }
+
+    /// [`Checklist::ready_tasks`] as indices into `tasks`.
+    pub fn ready_task_indices(&self, excluded: &dyn Fn(&str) -> bool) -> Vec<usize> {
+        self.ready_task_indices_held(excluded, &|task| task.approval == Some(Approval::Before))
+    }
+
+    /// Like [`Checklist::ready_tasks`], with the caller deciding which tasks are held for a
+    /// person (the cycle checks approvals itself, from policy and approval records).
+    pub fn ready_tasks_held<'a>(
+        &'a self,
+        excluded: &dyn Fn(&str) -> bool,
+        held: &dyn Fn(&Task) -> bool,
+    ) -> Vec<&'a Task> {
+        self.ready_task_indices_held(excluded, held)
             .into_iter()
             .map(|index| &self.tasks[index])
             .collect()
     }
 
-    /// [`Checklist::ready_tasks`] as indices into `tasks`.
-    pub fn ready_task_indices(&self, excluded: &dyn Fn(&str) -> bool) -> Vec<usize> {
+    /// [`Checklist::ready_tasks_held`] as indices into `tasks`.
+    pub fn ready_task_indices_held(
+        &self,
+        excluded: &dyn Fn(&str) -> bool,
+        held: &dyn Fn(&Task) -> bool,
+    ) -> Vec<usize> {
         let statuses: HashMap<&str, Option<TaskStatus>> = self
             .tasks
             .iter()
@@ -284,7 +303,7 @@ impl Checklist {
             .iter()
             .enumerate()
             .filter(|(_, task)| task.status.effective() == Some(TaskStatus::NotStarted))
-            .filter(|(_, task)| task.approval != Some(Approval::Before))
+            .filter(|(_, task)| !held(task))
             .filter(|(_, task)| {
                 task.depends_on.iter().all(|dependency| {
                     statuses

@@ -20,6 +20,8 @@ pub enum ProblemKind {
     MissingValidators,
     UnknownStatus,
     UnknownKey,
+    /// A rule of `policy/*.yaml` the task breaks (found by `longrun check`).
+    Policy,
 }
 
 /// Error or warning.
@@ -51,7 +53,8 @@ impl ProblemKind {
             | ProblemKind::DuplicateTaskId
             | ProblemKind::UnknownDependency
             | ProblemKind::DependencyCycle
-            | ProblemKind::UnknownStatus => Severity::Error,
+            | ProblemKind::UnknownStatus
+            | ProblemKind::Policy => Severity::Error,
             ProblemKind::MissingValidators if options.allow_missing_validators => Severity::Warning,
             ProblemKind::MissingValidators => Severity::Error,
             ProblemKind::UnknownKey => Severity::Warning,

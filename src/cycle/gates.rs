@@ -1,0 +1,756 @@
+//! Governance rules the cycle applies around the gate: when the full verification suite
+//! runs, vacuous-validator detection before a first dispatch, and notifications. Each rule
+//! decides from files and git only; notifications are started detached so that a slow or
+//! hanging notifier never holds the cycle. Nothing here prints.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Cycle, CycleError, short};
+use crate::config::{NotifyEvent, NotifyVars, PromptMode};
+use crate::gate::review::{PromptDelivery, Reviewer};
+use crate::gate::validate::{ValidateOptions, run_validators};
+use crate::git;
+use crate::process::{self, Stdin, WorkerSpec};
+use crate::state::approvals::{Approvals, Awaiting, Decision, Stage};
+use crate::state::checklist::{Checklist, Task};
+use crate::state::model::{Approval, EventKind, TaskStatus};
+
+/// How long a notifier may run before its process group is killed.
+const NOTIFY_TIMEOUT_SECS: u64 = 30;
+
+/// Why the verification loop's `full` suite runs before `task` merges, if it does: the task
+/// is the last of its milestone in file order, the last open task of the run, or its risk is
+/// listed in the policy's `full_suite_for`.
+pub(super) fn full_suite_reason(
+    checklist: &Checklist,
+    task: &Task,
+    policy: &crate::policy::Policy,
+) -> Option<String> {
+    if checklist.summary.verification_loop.full.is_empty() {
+        return None;
+    }
+    if let Some(milestone) = task.milestone.as_deref().filter(|m| !m.is_empty()) {
+        let last = checklist
+            .tasks
+            .iter()
+            .rev()
+            .find(|other| other.milestone.as_deref() == Some(milestone));
+        if last.is_some_and(|last| last.task_id == task.task_id) {
+            return Some(format!("the last task of milestone `{milestone}`"));
+        }
+    }
+    let others_done = checklist.tasks.iter().all(|other| {
+        other.task_id == task.task_id
+            || other
+                .status
+                .effective()
+                .is_some_and(|status| status.satisfies_dependency())
+    });
+    if others_done {
+        return Some("the last task before the run is done".to_string());
+    }
+    if policy.full_suite_for(task) {
+        return Some("policy `full_suite_for` its risk".to_string());
+    }
+    None
+}
+
+/// A notification as its command reads it on stdin.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct Notification {
+    pub event: NotifyEvent,
+    pub task_id: String,
+    pub message: String,
+    pub at: String,
+}
+
+impl Cycle<'_> {
+    /// Queues a notification; they are started at the end of the cycle.
+    pub(super) fn notify(&mut self, event: NotifyEvent, task_id: &str, message: impl Into<String>) {
+        if self.options.dry_run {
+            return;
+        }
+        self.notifications.push(Notification {
+            event,
+            task_id: task_id.to_string(),
+            message: message.into(),
+            at: crate::clock::format_timestamp(self.now),
+        });
+    }
+
+    /// Starts each queued notification's command detached, under a supervisor with a
+    /// timeout, with the event as JSON on stdin. Failures to start are logged, never
+    /// raised; what a notifier did is read back (and logged when it failed) next cycle.
+    pub(super) fn send_notifications(&mut self) -> Result<(), CycleError> {
+        self.collect_notifications();
+        let notifications = std::mem::take(&mut self.notifications);
+        for (index, notification) in notifications.iter().enumerate() {
+            let vars = NotifyVars {
+                event: notification.event,
+                task_id: &notification.task_id,
+                message: &notification.message,
+            };
+            let argv = match self.config.notify.render_argv(&vars) {
+                Ok(Some(argv)) => argv,
+                Ok(None) => continue,
+                Err(error) => {
+                    let event = self.event(
+                        EventKind::Note,
+                        &notification.task_id,
+                        format!("notify `{}` not sent: {error}", notification.event),
+                    );
+                    self.pending.events.push(event);
+                    continue;
+                }
+            };
+            let dir = self
+                .options
+                .workspace
+                .state_dir()
+                .join("notify")
+                .join(format!(
+                    "{}-{index}-{}",
+                    self.now.strftime("%Y%m%dT%H%M%SZ"),
+                    notification.event
+                ));
+            let outcome = self.start_notifier(&dir, argv, notification);
+            let text = match outcome {
+                Ok(()) => format!(
+                    "notify `{}` started → {}",
+                    notification.event,
+                    self.relative(&dir)
+                ),
+                Err(error) => format!("notify `{}` could not start: {error}", notification.event),
+            };
+            let event = self.event(EventKind::Note, &notification.task_id, text);
+            self.pending.events.push(event);
+        }
+        Ok(())
+    }
+
+    fn start_notifier(
+        &self,
+        dir: &Path,
+        argv: Vec<String>,
+        notification: &Notification,
+    ) -> Result<(), CycleError> {
+        std::fs::create_dir_all(dir).map_err(|source| crate::fsutil::FsError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let payload = serde_json::to_vec(notification).unwrap_or_default();
+        let stdin_path = dir.join("event.json");
+        crate::fsutil::write_atomic(&stdin_path, &payload)?;
+        let mut spec = WorkerSpec::new(argv, self.primary.clone(), dir.join("run"));
+        spec.env = self
+            .options
+            .caller_env
+            .iter()
+            .filter(|(name, _)| self.config.worker_env.iter().any(|p| p.matches(name)))
+            .cloned()
+            .collect();
+        spec.stdin = Stdin::File(stdin_path);
+        spec.timeout_secs = NOTIFY_TIMEOUT_SECS;
+        spec.kill_grace_secs = 2;
+        let spec_path = dir.join("spec.json");
+        spec.write(&spec_path)?;
+        process::spawn_detached(&self.options.exe, &spec_path)?;
+        Ok(())
+    }
+
+    /// Logs notifiers from earlier cycles that failed, and removes finished ones.
+    fn collect_notifications(&mut self) {
+        let root = self.options.workspace.state_dir().join("notify");
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            return;
+        };
+        let mut dirs: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        dirs.sort();
+        for dir in dirs {
+            let run = dir.join("run");
+            let Ok(state) = process::worker_state(&run) else {
+                continue;
+            };
+            let process::WorkerState::Finished(result) = state else {
+                continue;
+            };
+            let failure = if result.timed_out {
+                Some("timed out and was killed".to_string())
+            } else if let Some(error) = &result.error {
+                Some(format!("could not run: {error}"))
+            } else {
+                match result.exit_code {
+                    Some(0) => None,
+                    Some(code) => Some(format!("exited {code}")),
+                    None => Some("was killed".to_string()),
+                }
+            };
+            if let Some(failure) = failure {
+                let name = dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let event = self.event(EventKind::Note, "", format!("notifier `{name}` {failure}"));
+                self.pending.events.push(event);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    /// Runs a task's own validators on the target tip in a scratch worktree before its
+    /// first dispatch. Returns the validators that already pass there: they prove nothing
+    /// about the task.
+    pub(super) fn vacuous_validators(
+        &mut self,
+        task: &Task,
+        target_tip: &str,
+    ) -> Result<Vec<String>, CycleError> {
+        let validators = task.own_validators();
+        if validators.is_empty() {
+            return Ok(Vec::new());
+        }
+        let state = self.options.workspace.state_dir();
+        let scratch = state.join("scratch").join(&task.task_id);
+        std::fs::create_dir_all(state.join("scratch")).map_err(|source| {
+            crate::fsutil::FsError::Write {
+                path: state.join("scratch"),
+                source,
+            }
+        })?;
+        git::worktree_add_detached(&self.primary, &scratch, target_tip)?;
+        let dir = state
+            .join("baseline")
+            .join(&task.task_id)
+            .join(short(target_tip));
+        let _ = std::fs::remove_dir_all(&dir);
+        let env = self.validator_env(&task.task_id, &scratch, &dir, 0);
+        let mut vacuous = Vec::new();
+        // One at a time: `run_validators` stops at the first failure, and each one's
+        // verdict matters here.
+        for (index, validator) in validators.iter().enumerate() {
+            let runs = run_validators(
+                std::slice::from_ref(validator),
+                &ValidateOptions {
+                    worktree: &scratch,
+                    dir: &dir.join(index.to_string()),
+                    env: &env,
+                    timeout: self.config.validator_timeout,
+                    clock: self.options.clock,
+                },
+            );
+            match runs {
+                Ok(runs) if runs.iter().all(|run| run.passed()) => {
+                    vacuous.push(validator.display());
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    let _ = git::worktree_remove(&self.primary, &scratch, true);
+                    return Err(error.into());
+                }
+            }
+        }
+        let _ = git::worktree_remove(&self.primary, &scratch, true);
+        Ok(vacuous)
+    }
+}
+
+impl Cycle<'_> {
+    /// The rules checked before a task is dispatched: it may go (`None`), or it gets the
+    /// returned status instead (`blocked`). Logs what it finds.
+    pub(super) fn before_dispatch(
+        &mut self,
+        task: &Task,
+    ) -> Result<Option<TaskStatus>, CycleError> {
+        let task_id = task.task_id.clone();
+        if self.budget_stopped {
+            return Ok(Some(TaskStatus::NotStarted));
+        }
+        if let Some(status) = self.stop_for_budget(task) {
+            return Ok(Some(status));
+        }
+        if let Some(status) = self.hold_before(task) {
+            return Ok(Some(status));
+        }
+        if task.own_validators().is_empty() {
+            // Only reached with --allow-missing-validators (dispatch refuses otherwise):
+            // every such dispatch says so.
+            self.action(format!(
+                "`{task_id}` has no validators: dispatched anyway (--allow-missing-validators)"
+            ));
+            if !self.options.dry_run {
+                self.pending.events.push(self.event(
+                    EventKind::Decision,
+                    &task_id,
+                    "dispatched without validators: allowed by --allow-missing-validators (nothing but the fast loop proves it)",
+                ));
+                self.append_note(
+                    &task_id,
+                    "no validators: dispatched because missing validators were allowed",
+                );
+            }
+            return Ok(None);
+        }
+        let breaks = self.policy.check_task(task);
+        if !breaks.is_empty() {
+            let text = format!("not dispatched: {}", breaks.join("; "));
+            self.action(format!("block `{task_id}`: {text}"));
+            if !self.options.dry_run {
+                self.pending.status(&task_id, TaskStatus::Blocked);
+                self.pending
+                    .events
+                    .push(self.event(EventKind::Block, &task_id, text.clone()));
+                self.append_note(&task_id, &text);
+                self.report.blocked.push(task_id.clone());
+                self.notify(NotifyEvent::Blocked, &task_id, text);
+            }
+            return Ok(Some(TaskStatus::Blocked));
+        }
+        if task.attempts > 0 || self.options.dry_run {
+            return Ok(None);
+        }
+        let Some(tip) = git::rev_parse(&self.primary, &self.base_ref)? else {
+            return Ok(None);
+        };
+        let vacuous = self.vacuous_validators(task, &tip)?;
+        if vacuous.is_empty() {
+            return Ok(None);
+        }
+        let list = vacuous
+            .iter()
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let strict = self.config.strict_validators;
+        let text = format!(
+            "vacuous validator: {list} already passes on `{}` ({}) before any work, so it proves nothing about this task{}",
+            self.target,
+            short(&tip),
+            if strict {
+                "; not dispatched (strict_validators)"
+            } else {
+                ""
+            }
+        );
+        self.action(format!("`{task_id}`: {text}"));
+        let kind = if strict {
+            EventKind::Block
+        } else {
+            EventKind::Evidence
+        };
+        self.pending
+            .events
+            .push(self.event(kind, &task_id, text.clone()));
+        self.append_note(
+            &task_id,
+            &format!("{} {text}", crate::clock::format_timestamp(self.now)),
+        );
+        if strict {
+            self.pending.status(&task_id, TaskStatus::Blocked);
+            self.report.blocked.push(task_id.clone());
+            self.notify(NotifyEvent::Blocked, &task_id, text);
+            return Ok(Some(TaskStatus::Blocked));
+        }
+        Ok(None)
+    }
+}
+
+/// What the human gate after validation says before the gate runs.
+pub(super) enum Hold {
+    /// Gate it; `None`: no approval required, `Some(approved)`: required, with the commit
+    /// a person approved if any.
+    Gate(Option<Option<String>>),
+    /// Validated and waiting for a person: nothing to do this cycle.
+    Wait,
+    /// A person rejected the candidate: a failed attempt with this reason.
+    Rejected(String),
+}
+
+impl Cycle<'_> {
+    pub(super) fn approvals(&self) -> Approvals {
+        Approvals::new(self.options.workspace.state_dir().join("approvals"))
+    }
+
+    /// The human gate after validation, decided from the approval records and the task
+    /// branch's tip: an approval counts only for the exact commit it names.
+    pub(super) fn hold_after(
+        &mut self,
+        task: &Task,
+        claim: &crate::state::claims::Claim,
+    ) -> Result<Hold, CycleError> {
+        if !self.policy.needs_approval(task, Approval::After) {
+            return Ok(Hold::Gate(None));
+        }
+        let task_id = task.task_id.clone();
+        let approvals = self.approvals();
+        let tip = git::rev_parse(&self.primary, &format!("refs/heads/{}", claim.info.branch))?;
+        if let Some(record) = approvals.record(&task_id, Stage::After) {
+            if Some(&record.commit) == tip.as_ref() {
+                return Ok(match record.decision {
+                    Decision::Approve => Hold::Gate(Some(Some(record.commit))),
+                    Decision::Reject => {
+                        approvals.remove_record(&task_id, Stage::After);
+                        approvals.remove_awaiting(&task_id);
+                        Hold::Rejected(format!(
+                            "rejected by {} at review of {}: {}",
+                            record.by,
+                            short(&record.commit),
+                            record.text
+                        ))
+                    }
+                });
+            }
+            approvals.remove_record(&task_id, Stage::After);
+            let text = format!(
+                "the approval of {} by {} no longer counts: the task branch is now at {}",
+                short(&record.commit),
+                record.by,
+                tip.as_deref().map_or("nothing", short)
+            );
+            self.action(format!("`{task_id}`: {text}"));
+            self.pending
+                .events
+                .push(self.event(EventKind::Approve, &task_id, text.clone()));
+            self.append_note(&task_id, &text);
+        }
+        if let Some(awaiting) = approvals.awaiting(&task_id)
+            && Some(&awaiting.commit) == tip.as_ref()
+        {
+            // Still waiting: keep the claim alive so nothing else takes the task.
+            let _ = self.store.renew(
+                &claim.info.task,
+                &claim.token,
+                self.now,
+                self.config.claims.lease,
+            );
+            self.action(format!(
+                "`{task_id}`: {} waits for `longrun approve {task_id}`",
+                short(&awaiting.commit)
+            ));
+            return Ok(Hold::Wait);
+        }
+        Ok(Hold::Gate(Some(None)))
+    }
+
+    /// Records a validated candidate held for approval: status `awaiting_approval`, the
+    /// claim, worktree and branch kept, a notification sent.
+    pub(super) fn await_approval(
+        &mut self,
+        task_id: &str,
+        claim: &crate::state::claims::Claim,
+        candidate: &str,
+        runs: &[crate::gate::validate::ValidatorRun],
+    ) -> Result<(), CycleError> {
+        self.approvals().write_awaiting(&Awaiting {
+            task: task_id.to_string(),
+            stage: Stage::After,
+            commit: candidate.to_string(),
+            at: crate::clock::format_timestamp(self.now),
+        })?;
+        let validators: Vec<String> = runs
+            .iter()
+            .map(|run| format!("`{}`", run.command))
+            .collect();
+        let text = format!(
+            "validated candidate {} awaits approval ({} passed): `longrun approve {task_id}` or `longrun reject {task_id} --reason ...`",
+            short(candidate),
+            validators.join(", ")
+        );
+        let mut event = self.event(EventKind::Decision, task_id, text.clone());
+        event = super::with_field(event, "attempt", &claim.info.attempt.to_string());
+        event = super::with_field(event, "commit", short(candidate));
+        self.pending.events.push(event);
+        self.pending.status(task_id, TaskStatus::AwaitingApproval);
+        self.append_note(
+            task_id,
+            &format!("{} {text}", crate::clock::format_timestamp(self.now)),
+        );
+        self.notify(NotifyEvent::AwaitingApproval, task_id, text);
+        let _ = self.store.renew(
+            &claim.info.task,
+            &claim.token,
+            self.now,
+            self.config.claims.lease,
+        );
+        self.action(format!(
+            "`{task_id}` awaits approval of {}",
+            short(candidate)
+        ));
+        Ok(())
+    }
+
+    /// The human gate before dispatch: `None` lets the task go.
+    fn hold_before(&mut self, task: &Task) -> Option<TaskStatus> {
+        if !self.policy.needs_approval(task, Approval::Before) {
+            return None;
+        }
+        let task_id = task.task_id.clone();
+        match self.approvals().record(&task_id, Stage::Before) {
+            Some(record) if record.decision == Decision::Approve => None,
+            Some(record) => {
+                let text = format!("not dispatched: {} rejected it: {}", record.by, record.text);
+                self.action(format!("block `{task_id}`: {text}"));
+                if !self.options.dry_run {
+                    self.pending.status(&task_id, TaskStatus::Blocked);
+                    self.pending
+                        .events
+                        .push(self.event(EventKind::Block, &task_id, text.clone()));
+                    self.report.blocked.push(task_id.clone());
+                }
+                Some(TaskStatus::Blocked)
+            }
+            None => {
+                let text = format!(
+                    "held before dispatch until a person approves: `longrun approve {task_id}`"
+                );
+                self.action(format!("`{task_id}`: {text}"));
+                if !self.options.dry_run {
+                    self.pending.status(&task_id, TaskStatus::AwaitingApproval);
+                    self.pending.events.push(self.event(
+                        EventKind::Decision,
+                        &task_id,
+                        text.clone(),
+                    ));
+                    self.append_note(&task_id, &text);
+                    self.notify(NotifyEvent::AwaitingApproval, &task_id, text);
+                }
+                Some(TaskStatus::AwaitingApproval)
+            }
+        }
+    }
+
+    /// After a merge, approvals of the task are spent.
+    pub(super) fn clear_approvals(&self, task_id: &str) {
+        let approvals = self.approvals();
+        approvals.remove_record(task_id, Stage::After);
+        approvals.remove_awaiting(task_id);
+    }
+}
+
+impl Cycle<'_> {
+    /// The reviewers for `task` by its risk (`review.by_risk`; no risk reads as low), each
+    /// with its argv rendered for its own prompt file under the attempt's run directory.
+    pub(super) fn reviewers(
+        &self,
+        task: &Task,
+        worktree: &Path,
+        run_dir: &Path,
+        attempt: u32,
+    ) -> Result<Vec<Reviewer>, CycleError> {
+        let risk = task.risk.unwrap_or(crate::state::model::Risk::Low);
+        let mut reviewers = Vec::new();
+        for (index, name) in self.config.review.by_risk.get(risk).iter().enumerate() {
+            let Some(profile) = self.config.profile(name).cloned() else {
+                return Err(CycleError::Task {
+                    task: task.task_id.clone(),
+                    message: format!("reviewer profile `{name}` is not in longrun.yaml"),
+                });
+            };
+            let dir = run_dir.join("review").join((index + 1).to_string());
+            let prompt_file = dir.join("prompt.md");
+            let vars = profile.vars(worktree, &prompt_file, &task.task_id);
+            let argv = profile
+                .render_argv(&vars)
+                .map_err(|error| CycleError::Task {
+                    task: task.task_id.clone(),
+                    message: format!("reviewer profile `{name}`: {error}"),
+                })?;
+            let mut env = self.config.worker_env(&profile, &self.options.caller_env);
+            env.retain(|(name, _)| !name.starts_with("LONGRUN_"));
+            env.extend(super::longrun_env(
+                &task.task_id,
+                worktree,
+                Some(&prompt_file),
+                &dir,
+                attempt,
+            ));
+            reviewers.push(Reviewer {
+                name: name.clone(),
+                argv,
+                prompt_file,
+                prompt: match profile.prompt {
+                    PromptMode::Stdin => PromptDelivery::Stdin,
+                    PromptMode::File => PromptDelivery::File,
+                    PromptMode::Arg => PromptDelivery::Arg,
+                },
+                env,
+                timeout: self.config.review.timeout,
+                run_dir: dir.join("run"),
+            });
+        }
+        Ok(reviewers)
+    }
+}
+
+/// What the attempts so far have spent, read from their `result.json` files.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Spent {
+    pub cost_usd: f64,
+    pub tokens: u64,
+    /// Attempts whose agent reported no cost: the sums are lower bounds.
+    pub unknown_cost: u32,
+    pub attempts: u32,
+}
+
+impl Cycle<'_> {
+    /// Spending of one task (`Some(id)`) or of the whole run, from every attempt's result.
+    fn spent(&self, task: Option<&str>) -> Spent {
+        let mut spent = Spent::default();
+        let runs = self.options.workspace.state_dir().join("runs");
+        let Ok(claims) = std::fs::read_dir(&runs) else {
+            return spent;
+        };
+        for claim_dir in claims.filter_map(Result::ok).map(|e| e.path()) {
+            let Ok(tasks) = std::fs::read_dir(&claim_dir) else {
+                continue;
+            };
+            for task_dir in tasks.filter_map(Result::ok).map(|e| e.path()) {
+                if task.is_some_and(|id| task_dir.file_name().is_none_or(|n| n != id)) {
+                    continue;
+                }
+                let Ok(attempts) = std::fs::read_dir(&task_dir) else {
+                    continue;
+                };
+                for attempt in attempts.filter_map(Result::ok).map(|e| e.path()) {
+                    let Ok(result) = process::WorkerResult::load(&attempt.join("result.json"))
+                    else {
+                        continue;
+                    };
+                    spent.attempts += 1;
+                    match result.cost_usd {
+                        Some(cost) if result.cost_known || cost > 0.0 => spent.cost_usd += cost,
+                        _ => spent.unknown_cost += 1,
+                    }
+                    spent.tokens += result.usage.as_ref().map_or(0, tokens_of);
+                }
+            }
+        }
+        spent
+    }
+
+    /// When the run started: the earliest claim's time (run directories are named by it).
+    fn run_started(&self) -> Option<jiff::Timestamp> {
+        let runs = self.options.workspace.state_dir().join("runs");
+        std::fs::read_dir(runs)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", &name)
+                    .ok()?
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .ok()
+                    .map(|zoned| zoned.timestamp())
+            })
+            .min()
+    }
+
+    /// The budget a dispatch of `task` would exceed, if any: per run (stops all dispatch)
+    /// or per task. Unknown costs are said to be unknown, never counted as zero.
+    pub(super) fn budget_exceeded(&self, task: &Task) -> Option<(bool, String)> {
+        let budgets = &self.config.budgets;
+        let run_limit = &budgets.per_run;
+        if let (Some(limit), Some(started)) = (run_limit.wall_clock, self.run_started()) {
+            let elapsed = self.now.duration_since(started).as_secs().max(0) as u64;
+            if elapsed >= limit.as_secs() {
+                return Some((
+                    true,
+                    format!(
+                        "per-run wall-clock budget of {} s spent ({elapsed} s since the first claim)",
+                        limit.as_secs()
+                    ),
+                ));
+            }
+        }
+        let check = |scope: &str, limit: &crate::config::Budget, spent: Spent| {
+            let unknown = if spent.unknown_cost > 0 {
+                format!(
+                    "; cost unknown for {} of {} attempts (agents that report none)",
+                    spent.unknown_cost, spent.attempts
+                )
+            } else {
+                String::new()
+            };
+            if let Some(max) = limit.cost_usd
+                && spent.cost_usd >= max
+            {
+                return Some(format!(
+                    "{scope} cost budget of ${max:.2} spent (${:.2} known{unknown})",
+                    spent.cost_usd
+                ));
+            }
+            if let Some(max) = limit.tokens
+                && spent.tokens >= max
+            {
+                return Some(format!(
+                    "{scope} token budget of {max} spent ({} tokens)",
+                    spent.tokens
+                ));
+            }
+            None
+        };
+        if (run_limit.cost_usd.is_some() || run_limit.tokens.is_some())
+            && let Some(text) = check("per-run", run_limit, self.spent(None))
+        {
+            return Some((true, text));
+        }
+        let task_limit = &budgets.per_task;
+        if (task_limit.cost_usd.is_some() || task_limit.tokens.is_some())
+            && let Some(text) = check("per-task", task_limit, self.spent(Some(&task.task_id)))
+        {
+            return Some((false, text));
+        }
+        None
+    }
+
+    /// Stops a dispatch over budget: the run-wide stop is logged once (a marker file
+    /// remembers it), a task's own stop blocks the task.
+    pub(super) fn stop_for_budget(&mut self, task: &Task) -> Option<TaskStatus> {
+        let (whole_run, text) = self.budget_exceeded(task)?;
+        let task_id = task.task_id.clone();
+        self.action(format!("not dispatching `{task_id}`: {text}"));
+        if self.options.dry_run {
+            return Some(TaskStatus::NotStarted);
+        }
+        if whole_run {
+            let marker = self.options.workspace.state_dir().join("budget-stopped");
+            if std::fs::read_to_string(&marker).ok().as_deref() != Some(text.as_str()) {
+                let _ = crate::fsutil::write_atomic(&marker, text.as_bytes());
+                self.pending.events.push(self.event(
+                    EventKind::Block,
+                    "",
+                    format!("budget: dispatch stopped: {text}"),
+                ));
+                self.notify(NotifyEvent::BudgetExceeded, "", text);
+            }
+            self.budget_stopped = true;
+            return Some(TaskStatus::NotStarted);
+        }
+        let text = format!("not dispatched: {text}");
+        self.pending.status(&task_id, TaskStatus::Blocked);
+        self.pending
+            .events
+            .push(self.event(EventKind::Block, &task_id, format!("budget: {text}")));
+        self.append_note(&task_id, &text);
+        self.report.blocked.push(task_id.clone());
+        self.notify(NotifyEvent::BudgetExceeded, &task_id, text);
+        Some(TaskStatus::Blocked)
+    }
+}
+
+/// Tokens in a usage record: `total_tokens`, or input plus output (and cached input).
+fn tokens_of(usage: &serde_json::Value) -> u64 {
+    if let Some(total) = usage.get("total_tokens").and_then(|v| v.as_u64()) {
+        return total;
+    }
+    [
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+    ]
+    .iter()
+    .filter_map(|key| usage.get(*key).and_then(|v| v.as_u64()))
+    .sum()
+}

@@ -1,0 +1,154 @@
+//! Human gates on disk: `.longrun/approvals/<task>.<stage>.json` holds a person's decision
+//! (approve or reject, who, when, which commit) and `<task>.awaiting.json` the candidate
+//! the cycle validated and holds for a decision. Pure data and atomic file I/O: the cycle
+//! decides what a record means (an approval counts only for the exact commit it names),
+//! and the run log carries the event of every decision.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::{self, FsError};
+
+/// When a person's decision is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Before a worker starts.
+    Before,
+    /// Before a validated candidate merges.
+    After,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Before => "before",
+            Stage::After => "after",
+        }
+    }
+}
+
+/// Approve or reject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+/// One person's decision about one task at one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub task: String,
+    pub stage: Stage,
+    pub decision: Decision,
+    /// The exact commit decided on: the validated candidate (after), or the target's tip
+    /// when the decision was made (before).
+    pub commit: String,
+    /// `Name <email>` from git's configuration.
+    pub by: String,
+    pub at: String,
+    /// The note of an approval or the reason of a rejection.
+    #[serde(default)]
+    pub text: String,
+}
+
+/// A validated candidate held for a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Awaiting {
+    pub task: String,
+    pub stage: Stage,
+    /// The candidate commit (the task branch's tip after the target was merged into it).
+    pub commit: String,
+    pub at: String,
+}
+
+/// Where the records of `dir` (`.longrun/approvals`) are.
+#[derive(Debug, Clone)]
+pub struct Approvals {
+    dir: PathBuf,
+}
+
+impl Approvals {
+    pub fn new(dir: PathBuf) -> Approvals {
+        Approvals { dir }
+    }
+
+    fn record_path(&self, task: &str, stage: Stage) -> PathBuf {
+        self.dir.join(format!("{task}.{}.json", stage.as_str()))
+    }
+
+    fn awaiting_path(&self, task: &str) -> PathBuf {
+        self.dir.join(format!("{task}.awaiting.json"))
+    }
+
+    /// The decision recorded for `task` at `stage`, if any (an unreadable file is none).
+    pub fn record(&self, task: &str, stage: Stage) -> Option<Record> {
+        read_json(&self.record_path(task, stage))
+    }
+
+    pub fn write_record(&self, record: &Record) -> Result<PathBuf, FsError> {
+        let path = self.record_path(&record.task, record.stage);
+        write_json(&path, record)?;
+        Ok(path)
+    }
+
+    pub fn remove_record(&self, task: &str, stage: Stage) {
+        let _ = std::fs::remove_file(self.record_path(task, stage));
+    }
+
+    pub fn awaiting(&self, task: &str) -> Option<Awaiting> {
+        read_json(&self.awaiting_path(task))
+    }
+
+    pub fn write_awaiting(&self, awaiting: &Awaiting) -> Result<(), FsError> {
+        write_json(&self.awaiting_path(&awaiting.task), awaiting)
+    }
+
+    pub fn remove_awaiting(&self, task: &str) {
+        let _ = std::fs::remove_file(self.awaiting_path(task));
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    let bytes = fsutil::read_bounded(path, 64 * 1024).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), FsError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| FsError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    fsutil::write_atomic(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_per_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let approvals = Approvals::new(dir.path().join("approvals"));
+        let record = Record {
+            task: "T1".into(),
+            stage: Stage::After,
+            decision: Decision::Approve,
+            commit: "abc".into(),
+            by: "A <a@b>".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+            text: String::new(),
+        };
+        approvals.write_record(&record).unwrap();
+        assert_eq!(approvals.record("T1", Stage::After), Some(record));
+        assert_eq!(approvals.record("T1", Stage::Before), None);
+        approvals.remove_record("T1", Stage::After);
+        assert_eq!(approvals.record("T1", Stage::After), None);
+    }
+}

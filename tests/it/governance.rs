@@ -1,0 +1,596 @@
+//! Governance with the scripted fake agent: policy on every diff, vacuous validators, the
+//! full suite at milestones, routing escalation, notifications.
+
+use std::time::{Duration, Instant};
+
+use crate::cycle::{CycleRepo, fake_agent};
+
+fn one_task(validators: &str) -> String {
+    format!(
+        "tasks:\n  - task_id: T1\n    title: One\n    max_attempts: 1\n    validators: {validators}\n"
+    )
+}
+
+#[test]
+fn governance_a_worker_that_edits_the_checklist_is_rejected() {
+    let repo = CycleRepo::new(&one_task(r#"[["test", "-f", "a.txt"]]"#));
+    repo.script(
+        "T1",
+        "write a.txt a\nappend checklist.yaml # sneaky\\n\ncommit edit\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("policy `protected-path`: the change touches paths no worker may change (checklist.yaml)"),
+        "{log}"
+    );
+    let main = repo.env.git(&["log", "--format=%s", "main"]);
+    assert!(!main.contains("Merge T1"), "{main}");
+}
+
+#[test]
+fn governance_a_worker_that_adds_a_workflow_is_rejected() {
+    let repo = CycleRepo::new(&one_task(r#"[["test", "-f", "a.txt"]]"#));
+    repo.script(
+        "T1",
+        "write a.txt a\nwrite .github/workflows/x.yml on: push\ncommit ci\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("policy `protected-path`") && log.contains(".github/workflows/x.yml"),
+        "{log}"
+    );
+}
+
+#[test]
+fn governance_a_diff_with_an_aws_key_is_rejected_and_the_key_never_printed() {
+    let key = format!("AKIA{}", "QWERTYUIOPASDFGH");
+    let repo = CycleRepo::new(&one_task(r#"[["test", "-f", "conf.txt"]]"#));
+    repo.script(
+        "T1",
+        &format!("write conf.txt region=eu\\naws_key={key}\\n\ncommit config\n"),
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let task = repo.task("T1");
+    assert_eq!(task["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("policy `secret:aws-access-key`") && log.contains("conf.txt:2"),
+        "{log}"
+    );
+    assert!(!log.contains(&key), "the key leaked into run-log.md: {log}");
+    let note = task["note"].as_str().unwrap().to_string();
+    assert!(note.contains("secret:aws-access-key"), "{note}");
+    assert!(!note.contains(&key), "{note}");
+    assert!(!repo.env.read("checklist.yaml").contains(&key));
+    for failure in crate::cycle::find_files(&repo.env.path(".longrun/runs"), "failure.md") {
+        let text = std::fs::read_to_string(&failure).unwrap();
+        assert!(!text.contains(&key), "{text}");
+    }
+}
+
+#[test]
+fn governance_a_task_paths_allowlist_is_enforced() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Docs only\n    max_attempts: 1\n    paths: [\"docs/**\"]\n    validators: [[\"test\", \"-f\", \"docs/a.md\"]]\n",
+    );
+    repo.script("T1", "write docs/a.md a\nwrite src/b.rs b\ncommit both\n");
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("policy `outside-task-paths`") && log.contains("src/b.rs"),
+        "{log}"
+    );
+}
+
+#[test]
+fn governance_a_vacuous_validator_is_flagged() {
+    let repo = CycleRepo::new(&one_task(r#"[["test", "-f", "README.md"]]"#));
+    repo.env.write("README.md", "already here\n");
+    repo.env.git(&["add", "README.md"]);
+    repo.env.git(&["commit", "-q", "-m", "readme"]);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    let first = repo.cycle();
+    assert!(
+        first
+            .stderr
+            .contains("vacuous validator: `test -f README.md`"),
+        "{first:?}"
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    // Flagged, not refused: the task was still dispatched and merged.
+    let task = repo.task("T1");
+    assert_eq!(task["status"]["Known"], "complete");
+    assert!(
+        task["note"]
+            .as_str()
+            .unwrap()
+            .contains("vacuous validator: `test -f README.md` already passes"),
+        "{task}"
+    );
+    assert!(
+        repo.log()
+            .contains("evidence [T1]: vacuous validator: `test -f README.md`"),
+        "{}",
+        repo.log()
+    );
+    // The scratch worktree is gone.
+    assert!(!repo.env.path(".longrun/scratch/T1").exists());
+}
+
+#[test]
+fn governance_a_vacuous_validator_blocks_with_strict_validators() {
+    let repo = CycleRepo::with_config(&one_task(r#"[["true"]]"#), "strict_validators: true\n");
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    let run = repo.cycle();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(repo.task("T1")["status"]["Known"], "blocked");
+    assert!(repo.log().contains("block [T1]: vacuous validator: `true`"));
+    assert!(!repo.env.path(".longrun/worktrees/T1").exists());
+}
+
+#[test]
+fn governance_missing_validators_allowed_are_logged_on_the_task() {
+    let repo = CycleRepo::new("tasks:\n  - task_id: T1\n    title: Unprovable\n");
+    repo.script("T1", "write x.txt x\ncommit x\n");
+    let run = repo.env.longrun(&["cycle", "--allow-missing-validators"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        repo.log().contains(
+            "decision [T1]: dispatched without validators: allowed by --allow-missing-validators"
+        ),
+        "{}",
+        repo.log()
+    );
+}
+
+#[test]
+fn governance_the_full_suite_runs_at_the_end_of_a_milestone() {
+    let repo = CycleRepo::new(
+        "summary:\n  verification_loop:\n    full: [[\"test\", \"-f\", \"full.txt\"]]\ntasks:\n  - task_id: T1\n    title: First of m1\n    milestone: m1\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n  - task_id: T2\n    title: Last of m1\n    milestone: m1\n    depends_on: [T1]\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"b.txt\"]]\n  - task_id: T3\n    title: Not in a milestone\n    depends_on: [T1]\n    validators: [[\"test\", \"-f\", \"c.txt\"]]\n",
+    );
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    repo.script("T2", "write b.txt b\ncommit b\n");
+    repo.script("T3", "write c.txt c\ncommit c\n");
+    repo.cycle_until_settled(Duration::from_secs(60));
+    // T1 is not the end of m1: the full suite did not run and it merged.
+    assert_eq!(repo.task("T1")["status"]["Known"], "complete");
+    // Neither is T3 (T2 is not complete, so T3 does not end the run).
+    assert_eq!(repo.task("T3")["status"]["Known"], "complete");
+    // T2 ends m1: the full suite ran on it and failed (no full.txt).
+    assert_eq!(repo.task("T2")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("failure [T2] attempt=1: validator `test -f full.txt` exited 1"),
+        "{log}"
+    );
+}
+
+#[test]
+fn governance_attempt_two_uses_the_escalation_profile() {
+    let repo = CycleRepo::with_routing(
+        "tasks:\n  - task_id: T1\n    title: Hard\n    risk: medium\n    validators: [[\"test\", \"-f\", \"ok.txt\"]]\n",
+        "routing:\n  default: fake\n  by_risk:\n    medium: fake\n  escalation:\n    after_failures: 1\n    ladder: [fake, fake2]\n",
+        "",
+    );
+    repo.script(
+        "T1",
+        "only-on-attempt 1 write nope.txt 1\nonly-on-attempt 2 write ok.txt 2\ncommit try\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let task = repo.task("T1");
+    assert_eq!(task["status"]["Known"], "complete");
+    assert_eq!(task["attempts"], 2);
+    let log = repo.log();
+    assert!(log.contains("dispatch [T1] attempt=1 agent=fake:"), "{log}");
+    assert!(
+        log.contains("dispatch [T1] attempt=2 agent=fake2:"),
+        "{log}"
+    );
+}
+
+#[test]
+fn governance_a_hanging_notifier_does_not_hold_the_cycle() {
+    let out = std::env::temp_dir().join(format!("longrun-notify-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let repo = CycleRepo::with_config(
+        "tasks:\n  - task_id: T1\n    title: Unprovable\n",
+        &format!(
+            "notify:\n  command: [\"{}\", \"hang\"]\n  on: [blocked]\n",
+            fake_agent()
+        ),
+    );
+    let start = Instant::now();
+    let run = repo.cycle();
+    let took = start.elapsed();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(took < Duration::from_secs(5), "the cycle waited {took:?}");
+    assert_eq!(repo.task("T1")["status"]["Known"], "blocked");
+    let log = repo.log();
+    assert!(log.contains("notify `blocked` started"), "{log}");
+    // Its event went in as JSON on stdin: the notifier's run directory holds it.
+    let events = crate::cycle::find_files(&repo.env.path(".longrun/notify"), "event.json");
+    let event = std::fs::read_to_string(&events[0]).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&event).unwrap();
+    assert_eq!(value["event"], "blocked");
+    assert_eq!(value["task_id"], "T1");
+    // Stop the hanging notifier now rather than at its timeout.
+    for pid_file in crate::cycle::find_files(&repo.env.path(".longrun/notify"), "supervisor.pid") {
+        if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+#[test]
+fn governance_check_and_the_cycle_apply_required_validators_by_risk() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Risky\n    risk: high\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n",
+    );
+    repo.env.write(
+        "policy/strict.yaml",
+        "validators:\n  required_by_risk:\n    high: [[\"cargo\", \"test\"]]\n",
+    );
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    let check = repo.env.longrun(&["check"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    assert!(
+        check.stdout.contains(
+            "error: task `T1`: a high-risk task must have the validator `cargo test` (policy)"
+        ),
+        "{check:?}"
+    );
+    let run = repo.cycle();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(repo.task("T1")["status"]["Known"], "blocked");
+    assert!(
+        repo.log().contains(
+            "block [T1]: not dispatched: a high-risk task must have the validator `cargo test`"
+        ),
+        "{}",
+        repo.log()
+    );
+}
+
+fn settle_approval(repo: &CycleRepo, id: &str, wanted: &str) {
+    let start = Instant::now();
+    loop {
+        let run = repo.cycle();
+        assert!(run.code == 0 || run.code == 1, "{run:?}");
+        if repo.task(id)["status"]["Known"] == wanted {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "`{id}` never reached {wanted}: {}",
+            repo.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn approver(repo: &CycleRepo) {
+    repo.env.git(&["config", "user.name", "Ada Reviewer"]);
+    repo.env.git(&["config", "user.email", "ada@example.com"]);
+}
+
+const AFTER: &str = "tasks:\n  - task_id: T1\n    title: Careful\n    approval: after\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n";
+
+#[test]
+fn governance_approval_after_holds_the_validated_candidate_until_approved() {
+    let repo = CycleRepo::new(AFTER);
+    approver(&repo);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    settle_approval(&repo, "T1", "awaiting_approval");
+    // Held: validated, not merged, claim, worktree and branch kept.
+    let main = repo.env.git(&["log", "--format=%s", "main"]);
+    assert!(!main.contains("Merge T1"), "{main}");
+    assert!(repo.env.path(".longrun/worktrees/T1").exists());
+    assert!(repo.env.path("current_tasks/T1.lock").exists());
+    assert!(repo.log().contains("awaits approval"), "{}", repo.log());
+    // Another cycle changes nothing.
+    repo.cycle();
+    assert_eq!(repo.task("T1")["status"]["Known"], "awaiting_approval");
+
+    let candidate = repo.env.git(&["rev-parse", "refs/heads/longrun/T1"]);
+    let approve = repo
+        .env
+        .longrun(&["approve", "T1", "--note", "looks right"]);
+    assert_eq!(approve.code, 0, "{approve:?}");
+    let log = repo.log();
+    assert!(
+        log.contains(&format!(
+            "approve [T1] stage=after commit={}: merge approved by Ada Reviewer <ada@example.com> at commit {}: looks right",
+            &candidate.trim()[..10],
+            &candidate.trim()[..10]
+        )),
+        "{log}"
+    );
+    settle_approval(&repo, "T1", "complete");
+    let main = repo
+        .env
+        .git(&["log", "--first-parent", "--format=%s", "main"]);
+    assert!(main.contains("Merge T1"), "{main}");
+    assert!(!repo.env.path("current_tasks/T1.lock").exists());
+}
+
+#[test]
+fn governance_an_approval_is_voided_by_a_new_commit_on_the_task_branch() {
+    let repo = CycleRepo::new(AFTER);
+    approver(&repo);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    settle_approval(&repo, "T1", "awaiting_approval");
+    let approve = repo.env.longrun(&["approve", "T1"]);
+    assert_eq!(approve.code, 0, "{approve:?}");
+    // Someone commits on the task branch after the approval.
+    let worktree = repo.env.path(".longrun/worktrees/T1");
+    std::fs::write(worktree.join("late.txt"), "late\n").unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .current_dir(&worktree)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "x")
+            .env("GIT_AUTHOR_EMAIL", "x@x")
+            .env("GIT_COMMITTER_NAME", "x")
+            .env("GIT_COMMITTER_EMAIL", "x@x")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    git(&["add", "late.txt"]);
+    git(&["commit", "-q", "-m", "late change"]);
+    let run = repo.cycle();
+    assert!(run.code == 0 || run.code == 1, "{run:?}");
+    let log = repo.log();
+    assert!(log.contains("no longer counts"), "{log}");
+    assert_eq!(repo.task("T1")["status"]["Known"], "awaiting_approval");
+    let main = repo.env.git(&["log", "--format=%s", "main"]);
+    assert!(!main.contains("Merge T1"), "{main}");
+    // Approving the new candidate merges it.
+    let approve = repo.env.longrun(&["approve", "T1"]);
+    assert_eq!(approve.code, 0, "{approve:?}");
+    settle_approval(&repo, "T1", "complete");
+    assert_eq!(repo.env.read("late.txt"), "late\n");
+}
+
+#[test]
+fn governance_a_rejected_candidate_goes_back_with_the_reason() {
+    let repo = CycleRepo::new(AFTER);
+    approver(&repo);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    settle_approval(&repo, "T1", "awaiting_approval");
+    let reject = repo
+        .env
+        .longrun(&["reject", "T1", "--reason", "naming is off"]);
+    assert_eq!(reject.code, 0, "{reject:?}");
+    repo.cycle();
+    let log = repo.log();
+    assert!(
+        log.contains("failure [T1] attempt=1: rejected by Ada Reviewer <ada@example.com>")
+            && log.contains("naming is off"),
+        "{log}"
+    );
+}
+
+#[test]
+fn governance_approval_before_holds_dispatch() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Ask first\n    approval: before\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n",
+    );
+    approver(&repo);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    let run = repo.cycle();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        repo.task("T1")["status"]["Known"],
+        "awaiting_approval",
+        "{run:?} {}",
+        repo.task("T1")
+    );
+    assert!(!repo.env.path(".longrun/worktrees/T1").exists());
+    assert!(!repo.log().contains("dispatch [T1]"));
+    let approve = repo.env.longrun(&["approve", "T1"]);
+    assert_eq!(approve.code, 0, "{approve:?}");
+    assert!(
+        repo.log().contains("approve [T1] stage=before commit="),
+        "{}",
+        repo.log()
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "complete");
+}
+
+#[test]
+fn governance_approve_is_refused_inside_a_worker() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Ask first\n    approval: before\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n",
+    );
+    approver(&repo);
+    repo.cycle();
+    let run = repo.env.longrun_with_env(
+        &repo.env.root,
+        &["approve", "T1"],
+        &[("LONGRUN_TASK_ID", "T2")],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("workers cannot approve"), "{run:?}");
+    assert!(!repo.log().contains("approve [T1]"));
+    assert_eq!(repo.task("T1")["status"]["Known"], "awaiting_approval");
+}
+
+const REVIEWED: &str = "tasks:\n  - task_id: T1\n    title: Reviewed\n    risk: medium\n    acceptance_criteria: [\"a.txt says a\"]\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n";
+const REVIEW_CONFIG: &str = "review:\n  by_risk:\n    medium: [reviewer]\n";
+
+#[test]
+fn governance_a_reviewer_requesting_changes_fails_the_attempt_with_its_findings() {
+    let repo = CycleRepo::with_config(REVIEWED, REVIEW_CONFIG);
+    repo.script(
+        "T1",
+        "only-on-attempt 1 write a.txt a\nonly-on-attempt 2 write a.txt a\\n\ncommit a\n",
+    );
+    repo.script(
+        "review-T1",
+        "print reading the diff\nprint ```verdict\nonly-on-attempt 1 print request_changes\nonly-on-attempt 2 print approve\nprint findings:\nonly-on-attempt 1 print - a.txt: no trailing newline\nprint ```\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let task = repo.task("T1");
+    assert_eq!(task["status"]["Known"], "complete", "{}", repo.log());
+    assert_eq!(task["attempts"], 2);
+    let log = repo.log();
+    assert!(
+        log.contains(
+            "failure [T1] attempt=1: review by `reviewer` requested changes: a.txt: no trailing newline"
+        ),
+        "{log}"
+    );
+    // The reviewer read the acceptance criteria and the diff.
+    let prompts = crate::cycle::find_files(&repo.env.path(".longrun/runs"), "prompt.md");
+    let review = prompts
+        .iter()
+        .find(|p| p.to_string_lossy().contains("/T1/1/review/"))
+        .expect("review prompt");
+    let prompt = std::fs::read_to_string(review).unwrap();
+    assert!(prompt.contains("- a.txt says a"), "{prompt}");
+    assert!(prompt.contains("+a"), "{prompt}");
+    // The next attempt got the findings as evidence.
+    let second = prompts
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with("/T1/2/prompt.md"))
+        .expect("attempt 2 prompt");
+    let prompt = std::fs::read_to_string(second).unwrap();
+    assert!(prompt.contains("- a.txt: no trailing newline"), "{prompt}");
+}
+
+#[test]
+fn governance_a_reviewer_without_a_verdict_fails_closed() {
+    let repo = CycleRepo::with_config(
+        &REVIEWED.replace("risk: medium\n", "risk: medium\n    max_attempts: 1\n"),
+        REVIEW_CONFIG,
+    );
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    repo.script("review-T1", "print looks good to me\n");
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("failure [T1] attempt=1: review by `reviewer` failed: gave no verdict block (fail closed)"),
+        "{log}"
+    );
+    let main = repo.env.git(&["log", "--format=%s", "main"]);
+    assert!(!main.contains("Merge T1"), "{main}");
+}
+
+#[test]
+fn governance_a_spent_run_budget_stops_dispatch() {
+    let repo = CycleRepo::with_config(
+        "tasks:\n  - task_id: T1\n    title: One\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n  - task_id: T2\n    title: Two\n    depends_on: [T1]\n    validators: [[\"test\", \"-f\", \"b.txt\"]]\n",
+        "budgets:\n  per_run:\n    wall_clock: 1h\n",
+    );
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    repo.script("T2", "write b.txt b\ncommit b\n");
+    // T1 is dispatched at 09:00 (the tests' clock stands still).
+    let first = repo.cycle();
+    assert!(first.stderr.contains("dispatch `T1`"), "{first:?}");
+    // Two hours later: T1 is still reaped and merged, but T2 is not dispatched.
+    let root = repo.env.root.clone();
+    let later = [("LONGRUN_NOW", "2026-11-21T11:00:00Z")];
+    let start = Instant::now();
+    let run = loop {
+        let run = repo.env.longrun_with_env(&root, &["cycle"], &later);
+        if repo.task("T1")["status"]["Known"] == "complete" {
+            break run;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{}", repo.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        run.stderr
+            .contains("not dispatching `T2`: per-run wall-clock budget of 3600 s spent"),
+        "{run:?}"
+    );
+    assert_eq!(repo.task("T2")["status"]["Known"], serde_json::Value::Null);
+    let log = repo.log();
+    assert!(
+        log.contains("block: budget: dispatch stopped: per-run wall-clock budget of 3600 s spent (7200 s since the first claim)"),
+        "{log}"
+    );
+    assert!(!log.contains("dispatch [T2]"), "{log}");
+    // Logged once, not every cycle.
+    repo.env.longrun_with_env(&root, &["cycle"], &later);
+    assert_eq!(repo.log().matches("dispatch stopped").count(), 1);
+}
+
+#[test]
+fn governance_why_tells_the_story_and_what_unblocks_it() {
+    let repo = CycleRepo::new(AFTER);
+    repo.script(
+        "T1",
+        "only-on-attempt 1 write b.txt b\nonly-on-attempt 2 write a.txt a\ncommit try\n",
+    );
+    settle_approval(&repo, "T1", "awaiting_approval");
+    let run = repo.env.longrun(&["why", "T1"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let out = run.stdout;
+    assert!(
+        out.contains("status: awaiting_approval (attempts: 1)"),
+        "{out}"
+    );
+    assert!(out.contains("claim: held by `longrun-cycle:fake`"), "{out}");
+    assert!(out.contains("attempt 1 ("), "{out}");
+    assert!(out.contains("validator `test -f a.txt` exited 1"), "{out}");
+    assert!(out.contains("validator `test -f a.txt` exited 0"), "{out}");
+    assert!(out.contains("failure [T1] attempt=1"), "{out}");
+    assert!(out.contains("awaiting a decision on"), "{out}");
+    assert!(
+        out.contains("gate: human gate after validation") && out.contains("`longrun approve T1`"),
+        "{out}"
+    );
+    let json = repo.env.longrun(&["why", "T1", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["runs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn governance_the_loop_breaker_sends_a_notification_with_the_event_on_stdin() {
+    let out = std::env::temp_dir().join(format!(
+        "longrun-notify-blocked-{}.json",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&out);
+    let repo = CycleRepo::with_config(
+        "tasks:\n  - task_id: T1\n    title: Same failure\n    validators: [[\"test\", \"-f\", \"nope\"]]\n",
+        &format!(
+            "notify:\n  command: [\"sh\", \"-c\", \"cat > \\\"$0\\\"\", \"{}\"]\n  on: [blocked]\n",
+            out.display()
+        ),
+    );
+    repo.script(
+        "T1",
+        "only-on-attempt 1 write b.txt 1\nonly-on-attempt 2 write b.txt 2\ncommit try\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "blocked");
+    let start = Instant::now();
+    while !out.exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "{}", repo.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(value["event"], "blocked");
+    assert_eq!(value["task_id"], "T1");
+    assert!(
+        value["message"]
+            .as_str()
+            .unwrap()
+            .contains("the same failure twice in a row"),
+        "{value}"
+    );
+    let _ = std::fs::remove_file(&out);
+}
