@@ -50,7 +50,7 @@ impl EvalSpec {
     pub fn parse(text: &str) -> Result<EvalSpec, String> {
         let mut options = serde_saphyr::Options::default();
         options.with_snippet = false;
-        let spec: EvalSpec =
+        let mut spec: EvalSpec =
             serde_saphyr::from_str_with_options(text, options).map_err(|error| {
                 let message = error.without_snippet().to_string();
                 message.lines().next().unwrap_or_default().to_string()
