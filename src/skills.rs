@@ -236,6 +236,33 @@ pub const ALLOWED_KEYS: &[&str] = &[
     "allowed-tools",
 ];
 
+/// A valid skill name (the Agent Skills name rule), for the command line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SkillName(String);
+
+impl SkillName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SkillName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<SkillName, String> {
+        match skill_name_problem(text) {
+            Some(problem) => Err(problem),
+            None => Ok(SkillName(text.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for SkillName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// One Agent Skills rule. The kebab-case name is what `longrun skill check` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -4,16 +4,19 @@
 mod check;
 mod cycle;
 mod demo;
+mod eval;
 mod init;
 mod log;
+mod mine;
 mod next;
+mod skill;
 mod status;
 mod supervise;
 mod task;
 
 use std::path::PathBuf;
 
-use crate::cli::{Cli, ColorArg, Command, TaskCommand};
+use crate::cli::{Cli, ColorArg, Command, EvalCommand, SkillCommand, TaskCommand};
 use crate::clock::Clock;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
@@ -67,6 +70,13 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Task(TaskCommand::Set(args)) => task::set(ctx, &args),
         Command::Task(TaskCommand::Show(args)) => task::show(ctx, &args),
         Command::Supervise(args) => supervise::run(ctx, &args),
+        Command::Mine(args) => mine::run(ctx, &args),
+        Command::Skill(SkillCommand::New(args)) => skill::new(ctx, &args),
+        Command::Skill(SkillCommand::List(args)) => skill::list(ctx, &args),
+        Command::Skill(SkillCommand::Check(args)) => skill::check(ctx, &args),
+        Command::Eval(EvalCommand::List(args)) => eval::list(ctx, &args),
+        Command::Eval(EvalCommand::Show(args)) => eval::show(ctx, &args),
+        Command::Eval(EvalCommand::Run(args)) => eval::run(ctx, &args),
     }
 }
 
