@@ -98,7 +98,14 @@ pub fn run(ctx: &Context, args: &EvalRunArgs) -> Result<ExitStatus, CommandError
             profiles.push((name, profile.clone()));
         }
     }
-    let run_name = ctx.clock.now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    // Runs started in the same second (or under a fixed clock) get their own directory.
+    let stamp = ctx.clock.now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let mut run_name = stamp.clone();
+    let mut suffix = 2;
+    while workspace.state_dir().join("evals").join(&run_name).exists() {
+        run_name = format!("{stamp}-{suffix}");
+        suffix += 1;
+    }
     let out_dir = workspace.state_dir().join("evals").join(&run_name);
     let caller_env: Vec<(String, String)> = std::env::vars().collect();
     ctx.ui.status(&format!(

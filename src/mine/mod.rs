@@ -468,7 +468,8 @@ fn read_follow_ups(path: &Path) -> Result<Vec<String>, MineError> {
         }
         if inside && let Some(item) = text.strip_prefix("- ").or(text.strip_prefix("* ")) {
             let item = item.trim();
-            if !item.is_empty() && !item.starts_with('<') {
+            // The template's empty prompts (`- Skills to extract:`) are not follow-ups.
+            if !item.is_empty() && !item.starts_with('<') && !item.ends_with(':') {
                 items.push(item.to_string());
             }
         }

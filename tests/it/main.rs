@@ -6,13 +6,17 @@ mod bad_input;
 mod check;
 #[cfg(feature = "fake-agent")]
 mod cycle;
+#[cfg(feature = "fake-agent")]
+mod eval;
 mod help;
 mod init;
 mod log;
+mod mine;
 mod next_status;
 // The fake agent binary exists only with `--features fake-agent`.
 #[cfg(feature = "fake-agent")]
 mod process;
+mod skills;
 mod task;
 
 use std::path::{Path, PathBuf};
