@@ -47,7 +47,9 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
         run: args.run.clone(),
     };
     let mut findings = mine::mine(&options, checklist.as_ref()).map_err(mine_error)?;
-    for fix in &mut findings.fixes {
+    // Only the fixes that become evals need their base commit: one git call each.
+    for index in proposals::eval_candidates(&findings) {
+        let fix = &mut findings.fixes[index];
         if let Some(after) = &fix.commit_after
             && after.bytes().all(|b| b.is_ascii_hexdigit())
         {

@@ -29,6 +29,13 @@ pub const LESSONS_HEADING: &str = "## Lessons from longrun mine";
 /// A failure group needs this many failures to become a skill draft without a fix.
 pub const MIN_REPEATS: usize = 2;
 
+/// At most this many evals are proposed per mining run: the latest fix of each task and
+/// validator, newest first.
+pub const MAX_EVALS: usize = 50;
+
+/// At most this many fixes are listed in a skill draft's procedure.
+const MAX_FIXES_SHOWN: usize = 10;
+
 /// Largest piece of an artifact quoted in `references/evidence.md`.
 const MAX_EXCERPT_BYTES: usize = 4 * 1024;
 
@@ -113,7 +120,8 @@ pub fn write_proposals(
     }
 
     let mut used_ids = std::collections::BTreeSet::new();
-    for fix in &findings.fixes {
+    for index in eval_candidates(findings) {
+        let fix = &findings.fixes[index];
         let Some(base) = &fix.commit_before else {
             written.evals_without_base += 1;
             continue;
@@ -197,6 +205,23 @@ pub fn write_proposals(
     }
     written.directory = Some(relative_dir);
     Ok(written)
+}
+
+/// The fixes that become evals, as indices into `findings.fixes` in log order: the latest
+/// fix of each task and validator, at most [`MAX_EVALS`], newest kept.
+pub fn eval_candidates(findings: &Findings) -> Vec<usize> {
+    let mut seen = std::collections::HashSet::new();
+    let mut picked: Vec<usize> = findings
+        .fixes
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, fix)| seen.insert((fix.task.as_str(), fix.validator.as_str())))
+        .map(|(index, _)| index)
+        .take(MAX_EVALS)
+        .collect();
+    picked.reverse();
+    picked
 }
 
 /// The newest proposal directory, relative to the root.
@@ -476,7 +501,7 @@ fn skill_body(group: &FailureGroup, fixes: &[&FixPair]) -> String {
         body.push_str("3. No attempt has fixed this yet: fix the cause, not the symptom, and log what you learned with `longrun log decision`.\n");
     } else {
         body.push_str("3. Earlier fixes of the same failure; read their diffs first:\n");
-        for fix in fixes {
+        for fix in fixes.iter().rev().take(MAX_FIXES_SHOWN).rev() {
             let range = match (&fix.commit_before, &fix.commit_after) {
                 (Some(before), Some(after)) => format!(" (`git diff {before} {after}`)"),
                 (None, Some(after)) => format!(" (`git show {after}`)"),
@@ -490,6 +515,12 @@ fn skill_body(group: &FailureGroup, fixes: &[&FixPair]) -> String {
                 fix.fixed_attempt.map_or("?".to_string(), |a| a.to_string()),
             ));
         }
+    }
+    if fixes.len() > MAX_FIXES_SHOWN {
+        body.push_str(&format!(
+            "   - ... and {} earlier fix(es), in `findings.json`\n",
+            fixes.len() - MAX_FIXES_SHOWN
+        ));
     }
     body.push_str("4. Commit the fix in a small commit that says why.\n\n## Verification\n\n");
     match &group.validator {
