@@ -22,3 +22,11 @@ fn unknown_command_is_a_usage_error() {
     let run = env.longrun(&["frobnicate"]);
     assert_eq!(run.code, 2, "{run:?}");
 }
+
+#[test]
+fn mine_help() {
+    let env = TestEnv::bare();
+    let run = env.longrun(&["mine", "--help"]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!(run.stdout);
+}
