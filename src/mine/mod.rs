@@ -322,10 +322,10 @@ impl Miner {
             EventKind::Note if event.text.starts_with("task set by hand") => {
                 self.logged(InterventionKind::HandEdit, line, event, task)
             }
-            EventKind::Note | EventKind::Decision | EventKind::Fix => {
-                if !is_cycle_text(&event.text) {
-                    self.logged(InterventionKind::Steering, line, event, task)
-                }
+            EventKind::Note | EventKind::Decision | EventKind::Fix
+                if !is_cycle_text(&event.text) =>
+            {
+                self.logged(InterventionKind::Steering, line, event, task)
             }
             _ => {}
         }
