@@ -195,3 +195,49 @@ fn apply_without_proposals_says_what_to_do() {
     assert_eq!(empty.code, 0, "{empty:?}");
     assert!(empty.stdout.contains("Nothing to propose."), "{empty:?}");
 }
+
+/// The real cycle's events, mined: the fix pair is found, its eval is proposed at the commit
+/// before the fix, and after `--apply` the eval replays with the fake agent.
+#[cfg(feature = "fake-agent")]
+#[test]
+fn a_real_cycles_fix_becomes_an_eval_that_replays() {
+    use crate::cycle::CycleRepo;
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Write hello\n    validators: [[\"test\", \"-f\", \"hello.txt\"]]\n  - task_id: T2\n    title: Say world\n    depends_on: [T1]\n    validators: [[\"grep\", \"-q\", \"world\", \"hello.txt\"]]\n",
+    );
+    repo.script("T1", "write hello.txt hello\ncommit add hello\n");
+    repo.script(
+        "T2",
+        "only-on-attempt 1 write hello.txt hello there\nonly-on-attempt 2 write hello.txt hello world\ncommit attempt\n",
+    );
+    repo.cycle_until_settled(std::time::Duration::from_secs(60));
+    let env = &repo.env;
+    let run = env.longrun(&["mine", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let fixes = value["findings"]["fixes"].as_array().unwrap();
+    assert_eq!(fixes.len(), 1, "{}", run.stdout);
+    assert_eq!(fixes[0]["task"], "T2");
+    assert_eq!(fixes[0]["validator"], "grep -q world hello.txt");
+    let before = fixes[0]["commit_before"].as_str().unwrap().to_string();
+    let t1_merge = env.git(&["log", "--format=%H", "--grep=Merge T1", "main"]);
+    assert_eq!(
+        before,
+        t1_merge.trim(),
+        "the eval starts where T2's fix started"
+    );
+    assert_eq!(
+        value["proposals"]["evals"],
+        serde_json::json!(["t2-grep-q-world-hello-txt"])
+    );
+    let apply = env.longrun(&["mine", "--apply"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    repo.script(
+        "t2-grep-q-world-hello-txt",
+        "write hello.txt hello world\ncommit fix\n",
+    );
+    let replay = env.longrun(&["eval", "run", "t2-grep-q-world-hello-txt", "--json"]);
+    assert_eq!(replay.code, 0, "{replay:?}");
+    let results: serde_json::Value = serde_json::from_str(&replay.stdout).unwrap();
+    assert_eq!(results["profiles"][0]["passed"], 1, "{}", replay.stdout);
+}
