@@ -131,7 +131,8 @@ pub enum InterventionKind {
     Rejection,
     /// `longrun task set` by hand.
     HandEdit,
-    /// A note, decision or fix a person wrote to steer the work.
+    /// A note, decision, fix or evidence event: kinds the cycle never writes, so a person
+    /// (or an agent asked by one) wrote them to steer the work.
     Steering,
     /// A line of a task's `note` that the cycle did not write.
     TaskNote,
@@ -322,7 +323,7 @@ impl Miner {
             EventKind::Note if event.text.starts_with("task set by hand") => {
                 self.logged(InterventionKind::HandEdit, line, event, task)
             }
-            EventKind::Note | EventKind::Decision | EventKind::Fix
+            EventKind::Note | EventKind::Decision | EventKind::Fix | EventKind::Evidence
                 if !is_cycle_text(&event.text) =>
             {
                 self.logged(InterventionKind::Steering, line, event, task)
