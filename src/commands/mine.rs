@@ -152,7 +152,7 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
                 "  {:>4}x  {}  [{}]\n",
                 group.count,
                 group.signature,
-                group.tasks.join(", ")
+                mine::short_task_list(&group.tasks, 6)
             ));
         }
         if findings.failure_groups.len() > 10 {

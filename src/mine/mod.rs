@@ -186,6 +186,20 @@ pub fn mine(options: &MineOptions, checklist: Option<&Checklist>) -> Result<Find
     Ok(miner.finish())
 }
 
+/// `T1, T2, T3 and 4 more`: a task list short enough for a line.
+pub fn short_task_list(tasks: &[String], shown: usize) -> String {
+    let mut text = tasks
+        .iter()
+        .take(shown)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if tasks.len() > shown {
+        text.push_str(&format!(" and {} more", tasks.len() - shown));
+    }
+    text
+}
+
 /// A failure signature: paths, hashes, timestamps and numbers masked, so the same failure
 /// on another task, attempt or day reads the same.
 pub fn normalise_signature(text: &str) -> String {

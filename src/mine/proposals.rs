@@ -463,12 +463,12 @@ fn skill_description(group: &FailureGroup) -> String {
         Some(validator) => format!(
             "What to do when the validator `{validator}` fails, learned from {} failure(s) on {} in this repository's run log. Use when `{validator}` fails or before committing changes it checks.",
             group.count,
-            group.tasks.join(", ")
+            super::short_task_list(&group.tasks, 5)
         ),
         None => format!(
             "How to avoid a failure that repeated {} time(s) on {} in this repository: {}. Use when you see this failure or work on those tasks.",
             group.count,
-            group.tasks.join(", "),
+            super::short_task_list(&group.tasks, 5),
             group.signature
         ),
     }
@@ -485,7 +485,7 @@ fn skill_body(group: &FailureGroup, fixes: &[&FixPair]) -> String {
         "Use this skill when a failure reads like\n\n    {}\n\nIt happened {} time(s) on {} between {} and {}.\n\n",
         group.signature,
         group.count,
-        group.tasks.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
+        super::short_task_list(&group.tasks, 10),
         group.first_seen,
         group.last_seen
     ));
@@ -548,7 +548,7 @@ fn evidence_md(root: &Path, group: &FailureGroup) -> String {
         "# Evidence\n\nSignature: `{}`\n\nFailures: {} on {}.\n",
         group.signature,
         group.count,
-        group.tasks.join(", ")
+        super::short_task_list(&group.tasks, 5)
     );
     for example in &group.examples {
         out.push_str(&format!(
@@ -617,7 +617,7 @@ fn lessons(
         lines.push(format!(
             "- {what} failed {} time(s) on {}: run it before every commit; see the `{skill}` skill.",
             group.count,
-            group.tasks.join(", ")
+            super::short_task_list(&group.tasks, 5)
         ));
     }
     for intervention in findings
