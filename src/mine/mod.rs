@@ -528,6 +528,47 @@ mod tests {
     }
 
     #[test]
+    fn a_fix_pairs_with_the_first_failure_of_its_streak() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run-log.md");
+        std::fs::write(
+            &path,
+            "# Run log\n\n## Events\n\
+- 2026-11-20T10:00:00Z failure [T1] attempt=1: validator `a` exited 1 → x/failure.md\n\
+- 2026-11-20T10:01:00Z failure [T1] attempt=2: validator `a` exited 2 → y/failure.md\n\
+- 2026-11-20T10:02:00Z merge [T2] attempt=1 commit=abc: validators: `a` exit 0 in 1 ms (z)\n\
+- 2026-11-20T10:03:00Z merge [T1] attempt=3 commit=def: validators: `b` exit 0 in 1 ms (z); `a` exit 0 in 2 ms (w)\n\
+not an event\n\
+\n## Follow-ups\n- Docs to update:\n- write the FAQ\n",
+        )
+        .unwrap();
+        let options = MineOptions {
+            run_log: path,
+            since: None,
+            run: None,
+        };
+        let findings = mine(&options, None).unwrap();
+        assert_eq!(findings.events, 4);
+        assert_eq!(findings.unreadable_lines, 1);
+        assert_eq!(findings.failure_groups.len(), 1);
+        assert_eq!(findings.failure_groups[0].count, 2);
+        assert_eq!(findings.fixes.len(), 1);
+        let fix = &findings.fixes[0];
+        assert_eq!((fix.task.as_str(), fix.validator.as_str()), ("T1", "a"));
+        assert_eq!(
+            (fix.failed_attempt, fix.fixed_attempt, fix.failures),
+            (Some(1), Some(3), 2)
+        );
+        assert_eq!(fix.commit_after.as_deref(), Some("def"));
+        assert_eq!(fix.failure_evidence.as_deref(), Some("x/failure.md"));
+        assert_eq!(findings.follow_ups, ["write the FAQ"]);
+        assert_eq!(
+            short_task_list(&["A".into(), "B".into(), "C".into()], 2),
+            "A, B and 1 more"
+        );
+    }
+
+    #[test]
     fn cycle_notes_are_not_steering() {
         assert!(is_cycle_note(
             "2026-11-21T09:00:00Z attempt 2: validator `x` exited 1"

@@ -745,6 +745,42 @@ fn apply_agents_patch(
 mod tests {
     use super::*;
 
+    fn fix(task: &str, validator: &str, line: usize) -> FixPair {
+        FixPair {
+            task: task.to_string(),
+            validator: validator.to_string(),
+            signature: String::new(),
+            failed_attempt: Some(1),
+            fixed_attempt: Some(2),
+            failures: 1,
+            failure_line: line,
+            fix_line: line + 1,
+            failure_evidence: None,
+            commit_after: None,
+            commit_before: None,
+        }
+    }
+
+    #[test]
+    fn evals_come_from_the_latest_fix_of_each_task_and_validator() {
+        let mut findings = Findings {
+            fixes: vec![
+                fix("T1", "cargo test", 1),
+                fix("T2", "cargo test", 3),
+                fix("T1", "cargo test", 5),
+                fix("T1", "make lint", 7),
+            ],
+            ..Findings::default()
+        };
+        assert_eq!(eval_candidates(&findings), [1, 2, 3]);
+        findings.fixes = (0..MAX_EVALS + 10)
+            .map(|i| fix(&format!("T{i}"), "x", i))
+            .collect();
+        let picked = eval_candidates(&findings);
+        assert_eq!(picked.len(), MAX_EVALS);
+        assert_eq!(picked[0], 10, "the newest are kept");
+    }
+
     #[test]
     fn slugs_are_valid_skill_names() {
         for text in [
