@@ -83,8 +83,9 @@ impl ScaffoldReport {
 }
 
 /// Creates in `root` whatever of longrun's files is missing: `plan.md`, `checklist.yaml`,
-/// `run-log.md`, `longrun.yaml`, `policy/default.yaml`, `current_tasks/.gitkeep`, `AGENTS.md`
-/// (or its longrun section) and `.gitignore` (or its missing lines).
+/// `run-log.md`, `longrun.yaml`, `policy/default.yaml`, `current_tasks/.gitkeep`, the built-in
+/// skills under `.agents/skills/`, `AGENTS.md` (or its longrun section) and `.gitignore` (or
+/// its missing lines).
 ///
 /// Running it again changes nothing.
 pub fn scaffold(root: &Path, options: &ScaffoldOptions) -> Result<ScaffoldReport, ScaffoldError> {
@@ -107,7 +108,7 @@ pub fn scaffold(root: &Path, options: &ScaffoldOptions) -> Result<ScaffoldReport
         start_time: options.start_time.clone(),
     });
 
-    let new_files: [(&str, String); 6] = [
+    let mut new_files: Vec<(String, String)> = vec![
         ("plan.md", templates::render_plan(&project_name)),
         ("checklist.yaml", templates::CHECKLIST_YAML.to_string()),
         ("run-log.md", run_log),
@@ -118,7 +119,20 @@ pub fn scaffold(root: &Path, options: &ScaffoldOptions) -> Result<ScaffoldReport
         ),
         // Git does not keep empty folders; the claim files themselves are ignored.
         ("current_tasks/.gitkeep", String::new()),
-    ];
+    ]
+    .into_iter()
+    .map(|(relative, contents)| (relative.to_string(), contents))
+    .collect();
+    for (name, contents) in templates::BUILTIN_SKILLS {
+        new_files.push((
+            format!(
+                "{}/{name}/{}",
+                crate::skills::SKILLS_DIR,
+                crate::skills::SKILL_FILE
+            ),
+            contents.to_string(),
+        ));
+    }
 
     let mut report = ScaffoldReport::default();
     for (relative, contents) in &new_files {
@@ -423,6 +437,11 @@ mod tests {
         "longrun.yaml",
         "policy/default.yaml",
         "current_tasks/.gitkeep",
+        ".agents/skills/longrun-worker/SKILL.md",
+        ".agents/skills/verify/SKILL.md",
+        ".agents/skills/review/SKILL.md",
+        ".agents/skills/ci-triage/SKILL.md",
+        ".agents/skills/clean-commit/SKILL.md",
         "AGENTS.md",
         ".gitignore",
     ];
@@ -483,6 +502,11 @@ mod tests {
                 "run-log.md",
                 "longrun.yaml",
                 "current_tasks/.gitkeep",
+                ".agents/skills/longrun-worker/SKILL.md",
+                ".agents/skills/verify/SKILL.md",
+                ".agents/skills/review/SKILL.md",
+                ".agents/skills/ci-triage/SKILL.md",
+                ".agents/skills/clean-commit/SKILL.md",
                 "AGENTS.md",
                 ".gitignore"
             ])

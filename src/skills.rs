@@ -1,10 +1,15 @@
 //! Agent Skills in a user's repository: `.agents/skills/<name>/SKILL.md`, read only for the
 //! name and description in their YAML front matter, which is all a worker prompt lists.
 //!
+//! It also owns the Agent Skills rules in full ([`check_skill_dir`], [`check_front_matter`]):
+//! every violation is a [`Rule`] with a stable name, so `longrun skill check` and mining's
+//! drafts agree with the reference validator, and [`render_skill_md`] writes front matter
+//! that passes them.
+//!
 //! Reads files and nothing else: it never writes, prints or spawns. A broken skill never
 //! stops a cycle: it is left out and described in a [`SkillWarning`] for the caller to show.
-//! Writing and validating skill drafts in full belongs to mining.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -215,6 +220,498 @@ pub fn skill_name_problem(name: &str) -> Option<String> {
     })
 }
 
+/// Longest `compatibility` the Agent Skills format allows, in characters.
+pub const MAX_COMPATIBILITY_CHARS: usize = 500;
+
+/// Longest skill name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// The front-matter keys the Agent Skills format allows; any other key is a violation.
+pub const ALLOWED_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "license",
+    "compatibility",
+    "metadata",
+    "allowed-tools",
+];
+
+/// A valid skill name (the Agent Skills name rule), for the command line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SkillName(String);
+
+impl SkillName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for SkillName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<SkillName, String> {
+        match skill_name_problem(text) {
+            Some(problem) => Err(problem),
+            None => Ok(SkillName(text.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for SkillName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One Agent Skills rule. The kebab-case name is what `longrun skill check` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// The directory has a `SKILL.md`.
+    SkillFile,
+    /// `SKILL.md` starts with a `---` line, has a closing one, and holds a YAML mapping.
+    FrontMatter,
+    /// Only the allowed keys appear.
+    AllowedKeys,
+    /// `name` is present and a string.
+    NameRequired,
+    /// `name` is 1 to 64 characters.
+    NameLength,
+    /// `name` is lowercase letters, digits and single inner hyphens.
+    NameCharacters,
+    /// `name` equals the directory's name.
+    NameMatchesDirectory,
+    /// `description` is present and not blank.
+    DescriptionRequired,
+    /// `description` is at most 1024 characters.
+    DescriptionLength,
+    /// `compatibility` is a string of at most 500 characters.
+    CompatibilityLength,
+    /// `metadata` maps strings to strings.
+    MetadataStringMap,
+    /// `license` and `allowed-tools` are strings.
+    FieldType,
+}
+
+impl Rule {
+    /// The rule's stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::SkillFile => "skill-file",
+            Rule::FrontMatter => "front-matter",
+            Rule::AllowedKeys => "allowed-keys",
+            Rule::NameRequired => "name-required",
+            Rule::NameLength => "name-length",
+            Rule::NameCharacters => "name-characters",
+            Rule::NameMatchesDirectory => "name-matches-directory",
+            Rule::DescriptionRequired => "description-required",
+            Rule::DescriptionLength => "description-length",
+            Rule::CompatibilityLength => "compatibility-length",
+            Rule::MetadataStringMap => "metadata-string-map",
+            Rule::FieldType => "field-type",
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A broken rule and what exactly is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub rule: Rule,
+    pub message: String,
+}
+
+impl Violation {
+    fn new(rule: Rule, message: impl Into<String>) -> Violation {
+        Violation {
+            rule,
+            message: message.into(),
+        }
+    }
+}
+
+/// The verdict on one skill directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkillCheck {
+    pub directory: PathBuf,
+    /// The `name` from the front matter, when it could be read.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Empty when the skill is valid.
+    pub violations: Vec<Violation>,
+}
+
+impl SkillCheck {
+    pub fn is_valid(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// Checks one skill directory against every Agent Skills rule.
+pub fn check_skill_dir(directory: &Path) -> SkillCheck {
+    let mut check = SkillCheck {
+        directory: directory.to_path_buf(),
+        name: None,
+        description: None,
+        violations: Vec::new(),
+    };
+    let path = directory.join(SKILL_FILE);
+    let text = match fsutil::read_text(&path, MAX_SKILL_FILE_BYTES) {
+        Ok(text) => text,
+        Err(error) => {
+            let message = if error.is_not_found() {
+                format!("`{}` has no {SKILL_FILE}", directory.display())
+            } else {
+                let mut message = error.to_string();
+                if let Some(source) = std::error::Error::source(&error) {
+                    message.push_str(&format!(": {source}"));
+                }
+                message
+            };
+            check
+                .violations
+                .push(Violation::new(Rule::SkillFile, message));
+            return check;
+        }
+    };
+    let directory_name = directory
+        .file_name()
+        .and_then(|name| name.to_str())
+        .map(str::to_string);
+    let (front, violations) = check_front_matter(&text, directory_name.as_deref());
+    check.name = front.name;
+    check.description = front.description;
+    check.violations = violations;
+    check
+}
+
+/// The fields [`check_front_matter`] could read, valid or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadFields {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Checks the front matter of a `SKILL.md` text. `directory_name`, when given, must equal
+/// the name. Violations come in rule order.
+pub fn check_front_matter(
+    text: &str,
+    directory_name: Option<&str>,
+) -> (ReadFields, Vec<Violation>) {
+    let mut fields = ReadFields::default();
+    let mut violations = Vec::new();
+    let yaml = match front_matter_block(text) {
+        Ok(yaml) => yaml,
+        Err(message) => {
+            violations.push(Violation::new(Rule::FrontMatter, message));
+            return (fields, violations);
+        }
+    };
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    options.strict_booleans = true;
+    let mapping: BTreeMap<String, YamlValue> =
+        match serde_saphyr::from_str_with_options(yaml, options) {
+            Ok(mapping) => mapping,
+            Err(error) => {
+                let message = error.without_snippet().to_string();
+                let message = message.lines().next().unwrap_or_default().to_string();
+                violations.push(Violation::new(
+                    Rule::FrontMatter,
+                    format!("the front matter is not a YAML mapping: {message}"),
+                ));
+                return (fields, violations);
+            }
+        };
+    let unknown: Vec<&str> = mapping
+        .keys()
+        .map(String::as_str)
+        .filter(|key| !ALLOWED_KEYS.contains(key))
+        .collect();
+    if !unknown.is_empty() {
+        violations.push(Violation::new(
+            Rule::AllowedKeys,
+            format!(
+                "unexpected key(s) {}; only {} are allowed",
+                unknown
+                    .iter()
+                    .map(|key| format!("`{key}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ALLOWED_KEYS.join(", ")
+            ),
+        ));
+    }
+    match mapping.get("name") {
+        Some(YamlValue::String(name)) if !name.trim().is_empty() => {
+            fields.name = Some(name.clone());
+            violations.extend(name_violations(name, directory_name));
+        }
+        Some(YamlValue::String(_)) | None | Some(YamlValue::Null) => violations.push(
+            Violation::new(Rule::NameRequired, "the front matter has no `name`"),
+        ),
+        Some(_) => violations.push(Violation::new(
+            Rule::NameRequired,
+            "`name` must be a string",
+        )),
+    }
+    match mapping.get("description") {
+        Some(YamlValue::String(description)) if !description.trim().is_empty() => {
+            fields.description = Some(description.trim().to_string());
+            let length = description.chars().count();
+            if length > MAX_DESCRIPTION_CHARS {
+                violations.push(Violation::new(
+                    Rule::DescriptionLength,
+                    format!(
+                        "`description` is {length} characters, more than {MAX_DESCRIPTION_CHARS}"
+                    ),
+                ));
+            }
+        }
+        Some(YamlValue::String(_)) | None | Some(YamlValue::Null) => {
+            violations.push(Violation::new(
+                Rule::DescriptionRequired,
+                "the front matter has no `description`",
+            ))
+        }
+        Some(_) => violations.push(Violation::new(
+            Rule::DescriptionRequired,
+            "`description` must be a string",
+        )),
+    }
+    match mapping.get("compatibility") {
+        None => {}
+        Some(YamlValue::String(text)) => {
+            let length = text.chars().count();
+            if length > MAX_COMPATIBILITY_CHARS {
+                violations.push(Violation::new(
+                    Rule::CompatibilityLength,
+                    format!(
+                        "`compatibility` is {length} characters, more than {MAX_COMPATIBILITY_CHARS}"
+                    ),
+                ));
+            }
+        }
+        Some(_) => violations.push(Violation::new(
+            Rule::CompatibilityLength,
+            "`compatibility` must be a string",
+        )),
+    }
+    match mapping.get("metadata") {
+        None => {}
+        Some(YamlValue::Map(entries)) => {
+            if let Some((key, _)) = entries
+                .iter()
+                .find(|(_, value)| !matches!(value, YamlValue::String(_)))
+            {
+                violations.push(Violation::new(
+                    Rule::MetadataStringMap,
+                    format!("`metadata.{key}` must be a string (quote it)"),
+                ));
+            }
+        }
+        Some(_) => violations.push(Violation::new(
+            Rule::MetadataStringMap,
+            "`metadata` must be a mapping of strings to strings",
+        )),
+    }
+    for key in ["license", "allowed-tools"] {
+        if let Some(value) = mapping.get(key)
+            && !matches!(value, YamlValue::String(_))
+        {
+            violations.push(Violation::new(
+                Rule::FieldType,
+                format!("`{key}` must be a string"),
+            ));
+        }
+    }
+    violations.sort_by_key(|violation| violation.rule);
+    (fields, violations)
+}
+
+fn name_violations(name: &str, directory_name: Option<&str>) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let length = name.chars().count();
+    if length > MAX_NAME_CHARS {
+        violations.push(Violation::new(
+            Rule::NameLength,
+            format!("`name` is {length} characters, more than {MAX_NAME_CHARS}"),
+        ));
+    }
+    if let Some(problem) = skill_name_problem(name)
+        && length <= MAX_NAME_CHARS
+    {
+        violations.push(Violation::new(Rule::NameCharacters, problem));
+    } else if length > MAX_NAME_CHARS
+        && !name
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+    {
+        violations.push(Violation::new(
+            Rule::NameCharacters,
+            format!("skill name `{name}` has characters other than a-z, 0-9 and `-`"),
+        ));
+    }
+    if let Some(directory_name) = directory_name
+        && directory_name != name
+    {
+        violations.push(Violation::new(
+            Rule::NameMatchesDirectory,
+            format!("the skill is named `{name}` but its directory is `{directory_name}`"),
+        ));
+    }
+    violations
+}
+
+/// The YAML between the first line `---` and the next `---` line.
+fn front_matter_block(text: &str) -> Result<&str, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.split_inclusive('\n');
+    if lines.next().map(str::trim_end) != Some("---") {
+        return Err("no front matter: the file must start with a `---` line".to_string());
+    }
+    let start = text.find('\n').map_or(text.len(), |i| i + 1);
+    let mut offset = start;
+    for line in lines {
+        if line.trim_end() == "---" {
+            return Ok(&text[start..offset]);
+        }
+        offset += line.len();
+    }
+    Err("the front matter has no closing `---` line".to_string())
+}
+
+/// Just enough of a YAML value to check the front matter's types.
+#[derive(Debug, Clone, PartialEq)]
+enum YamlValue {
+    Null,
+    Bool,
+    Number,
+    String(String),
+    Sequence,
+    Map(BTreeMap<String, YamlValue>),
+}
+
+impl<'de> Deserialize<'de> for YamlValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = YamlValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a YAML value")
+            }
+            fn visit_unit<E>(self) -> Result<YamlValue, E> {
+                Ok(YamlValue::Null)
+            }
+            fn visit_none<E>(self) -> Result<YamlValue, E> {
+                Ok(YamlValue::Null)
+            }
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                deserializer: D,
+            ) -> Result<YamlValue, D::Error> {
+                YamlValue::deserialize(deserializer)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<YamlValue, E> {
+                Ok(YamlValue::Bool)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<YamlValue, E> {
+                Ok(YamlValue::Number)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<YamlValue, E> {
+                Ok(YamlValue::Number)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<YamlValue, E> {
+                Ok(YamlValue::Number)
+            }
+            fn visit_str<E>(self, value: &str) -> Result<YamlValue, E> {
+                Ok(YamlValue::String(value.to_string()))
+            }
+            fn visit_string<E>(self, value: String) -> Result<YamlValue, E> {
+                Ok(YamlValue::String(value))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<YamlValue, A::Error> {
+                while seq.next_element::<YamlValue>()?.is_some() {}
+                Ok(YamlValue::Sequence)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<YamlValue, A::Error> {
+                let mut entries = BTreeMap::new();
+                while let Some((key, value)) = map.next_entry::<String, YamlValue>()? {
+                    entries.insert(key, value);
+                }
+                Ok(YamlValue::Map(entries))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// What a generated `SKILL.md` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkillDraft {
+    pub name: String,
+    pub description: String,
+    /// `metadata` entries, written in this order.
+    pub metadata: Vec<(String, String)>,
+    /// The Markdown after the front matter.
+    pub body: String,
+}
+
+/// Renders a `SKILL.md` whose front matter passes [`check_front_matter`] when the name is
+/// valid: values are single-quoted on one line, and the description is cut to the limit.
+pub fn render_skill_md(draft: &SkillDraft) -> String {
+    let description = one_line(&draft.description, MAX_DESCRIPTION_CHARS);
+    let mut out = String::from("---\n");
+    out.push_str(&format!("name: {}\n", draft.name));
+    out.push_str(&format!("description: {}\n", yaml_quote(&description)));
+    if !draft.metadata.is_empty() {
+        out.push_str("metadata:\n");
+        for (key, value) in &draft.metadata {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                key,
+                yaml_quote(&one_line(value, 200))
+            ));
+        }
+    }
+    out.push_str("---\n\n");
+    out.push_str(draft.body.trim_start());
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// A value on one line, at most `limit` characters, without `---` (which a front-matter
+/// splitter could take for the closing line).
+fn one_line(text: &str, limit: usize) -> String {
+    let flat: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("---", "-");
+    let mut cut: String = flat.chars().take(limit).collect();
+    if cut.trim().is_empty() {
+        cut = "(none)".to_string();
+    }
+    cut.trim().to_string()
+}
+
+fn yaml_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +793,107 @@ mod tests {
             warned[2].1.contains("directory is `renamed`"),
             "{}",
             warned[2].1
+        );
+    }
+
+    #[test]
+    fn every_builtin_skill_passes_every_rule() {
+        for (name, text) in crate::templates::BUILTIN_SKILLS {
+            let (fields, violations) = check_front_matter(text, Some(name));
+            assert!(violations.is_empty(), "{name}: {violations:?}");
+            assert_eq!(fields.name.as_deref(), Some(*name));
+        }
+    }
+
+    #[test]
+    fn each_broken_rule_is_named() {
+        let cases: &[(&str, Option<&str>, Rule)] = &[
+            ("no front matter\n", None, Rule::FrontMatter),
+            ("---\nname: a\n", None, Rule::FrontMatter),
+            ("---\n- a\n---\n", None, Rule::FrontMatter),
+            (
+                "---\nname: a\ndescription: d\nversion: '1'\n---\n",
+                None,
+                Rule::AllowedKeys,
+            ),
+            ("---\ndescription: d\n---\n", None, Rule::NameRequired),
+            (
+                "---\nname: Abc\ndescription: d\n---\n",
+                None,
+                Rule::NameCharacters,
+            ),
+            (
+                "---\nname: -a\ndescription: d\n---\n",
+                None,
+                Rule::NameCharacters,
+            ),
+            (
+                "---\nname: a--b\ndescription: d\n---\n",
+                None,
+                Rule::NameCharacters,
+            ),
+            (
+                "---\nname: a\ndescription: d\n---\n",
+                Some("b"),
+                Rule::NameMatchesDirectory,
+            ),
+            (
+                "---\nname: a\ndescription: '  '\n---\n",
+                None,
+                Rule::DescriptionRequired,
+            ),
+            (
+                "---\nname: a\ndescription: d\nmetadata:\n  v: 1\n---\n",
+                None,
+                Rule::MetadataStringMap,
+            ),
+            (
+                "---\nname: a\ndescription: d\nmetadata: x\n---\n",
+                None,
+                Rule::MetadataStringMap,
+            ),
+        ];
+        for (text, directory, rule) in cases {
+            let (_, violations) = check_front_matter(text, *directory);
+            let rules: Vec<Rule> = violations.iter().map(|v| v.rule).collect();
+            assert_eq!(rules, [*rule], "{text:?}: {violations:?}");
+        }
+        let long_name = format!("---\nname: {}\ndescription: d\n---\n", "a".repeat(65));
+        assert_eq!(
+            check_front_matter(&long_name, None).1[0].rule,
+            Rule::NameLength
+        );
+        let long = format!("---\nname: a\ndescription: {}\n---\n", "x".repeat(1025));
+        assert_eq!(
+            check_front_matter(&long, None).1[0].rule,
+            Rule::DescriptionLength
+        );
+        let compat = format!(
+            "---\nname: a\ndescription: d\ncompatibility: {}\n---\n",
+            "x".repeat(501)
+        );
+        assert_eq!(
+            check_front_matter(&compat, None).1[0].rule,
+            Rule::CompatibilityLength
+        );
+    }
+
+    #[test]
+    fn rendered_drafts_are_valid_whatever_the_text() {
+        let draft = SkillDraft {
+            name: "fix-cargo-test".to_string(),
+            description: format!("it's: a #tricky --- \"text\"\n{}", "y".repeat(2000)),
+            metadata: vec![("count".to_string(), "3".to_string())],
+            body: "# Body\n".to_string(),
+        };
+        let text = render_skill_md(&draft);
+        let (fields, violations) = check_front_matter(&text, Some("fix-cargo-test"));
+        assert!(violations.is_empty(), "{text}\n{violations:?}");
+        assert!(
+            fields
+                .description
+                .unwrap()
+                .starts_with("it's: a #tricky - \"text\" y")
         );
     }
 

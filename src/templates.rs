@@ -37,6 +37,22 @@ pub const AGENTS_SECTION_HEADING: &str = "Working with longrun";
 /// The lines longrun needs in `.gitignore`, one pattern a line.
 pub const GITIGNORE: &str = include_str!("../templates/gitignore");
 
+/// The built-in Agent Skills (`skills/` in longrun's repository), installed by `longrun init`
+/// into `.agents/skills/<name>/SKILL.md`: `(name, SKILL.md text)`, in install order.
+pub const BUILTIN_SKILLS: &[(&str, &str)] = &[
+    (
+        "longrun-worker",
+        include_str!("../skills/longrun-worker/SKILL.md"),
+    ),
+    ("verify", include_str!("../skills/verify/SKILL.md")),
+    ("review", include_str!("../skills/review/SKILL.md")),
+    ("ci-triage", include_str!("../skills/ci-triage/SKILL.md")),
+    (
+        "clean-commit",
+        include_str!("../skills/clean-commit/SKILL.md"),
+    ),
+];
+
 /// The placeholder in [`PLAN_MD`]'s title that becomes the project name.
 pub const PLAN_TITLE_PLACEHOLDER: &str = "<project name>";
 

@@ -96,6 +96,15 @@ pub enum Command {
     Release(ReleaseArgs),
     /// Every claim: holder, host, pid, age, lease left, stale or corrupt.
     Claims(ClaimsArgs),
+    /// Find repeated failures, fixes and interventions in the run log; propose skills, evals
+    /// and AGENTS.md lessons under `.longrun/proposals/`.
+    Mine(MineArgs),
+    /// Agent Skills in `.agents/skills/`: create, list, check.
+    #[command(subcommand)]
+    Skill(SkillCommand),
+    /// Eval tasks in `evals/`: list, show, replay with agent profiles.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Internal: run one worker from its spec file (started detached by the cycle).
     #[command(hide = true, name = "__supervise")]
     Supervise(SuperviseArgs),
@@ -416,6 +425,115 @@ impl ReleaseStatus {
 #[derive(Debug, Args)]
 pub struct ClaimsArgs {
     /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MineArgs {
+    /// Only events at or after DATE (`2026-11-21` or `2026-11-21T09:00:00Z`).
+    #[arg(long, value_name = "DATE", value_parser = parse_since)]
+    pub since: Option<jiff::Timestamp>,
+    /// Only events of one run (the `<run>` in `.longrun/runs/<run>/`).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Install the newest proposals (what is left of them after review) instead of mining.
+    #[arg(long)]
+    pub apply: bool,
+    /// With --apply: overwrite existing skills, evals and AGENTS.md lessons.
+    #[arg(long, requires = "apply")]
+    pub force: bool,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_since(text: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(timestamp) = text.parse::<jiff::Timestamp>() {
+        return Ok(timestamp);
+    }
+    text.parse::<jiff::civil::Date>()
+        .map_err(|error| format!("not a date or timestamp: {error}"))
+        .and_then(|date| {
+            date.to_zoned(jiff::tz::TimeZone::UTC)
+                .map(|zoned| zoned.timestamp())
+                .map_err(|error| error.to_string())
+        })
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkillCommand {
+    /// Create `.agents/skills/NAME/SKILL.md` from a template.
+    New(SkillNewArgs),
+    /// List the skills with their name, description, path and validity.
+    List(SkillListArgs),
+    /// Check skills against the Agent Skills rules; exit 1 on any violation.
+    Check(SkillCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SkillNewArgs {
+    /// 1-64 lowercase letters, digits and single hyphens.
+    pub name: crate::skills::SkillName,
+    /// What the skill does and when to use it (at most 1024 characters).
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SkillListArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SkillCheckArgs {
+    /// Skill directories (default: every one in `.agents/skills/`).
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// List the evals in `evals/`.
+    List(EvalListArgs),
+    /// Show one eval.
+    Show(EvalShowArgs),
+    /// Replay evals with agent profiles in scratch worktrees and compare pass rates.
+    Run(EvalRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalListArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalShowArgs {
+    pub id: crate::skills::SkillName,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalRunArgs {
+    /// Evals to run (default: all).
+    #[arg(value_name = "ID")]
+    pub ids: Vec<crate::skills::SkillName>,
+    /// Agent profile from longrun.yaml; repeat to compare (default: the default profile).
+    #[arg(long = "agent", value_name = "PROFILE")]
+    pub agents: Vec<String>,
+    /// Attempts per eval and profile.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
 }

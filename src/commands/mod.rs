@@ -8,16 +8,19 @@ mod claiming;
 mod claims;
 mod cycle;
 mod demo;
+mod eval;
 mod gc;
 mod heartbeat;
 mod init;
 mod log;
 mod r#loop;
+mod mine;
 mod next;
 mod reject;
 mod release;
 mod resume;
 mod schedule;
+mod skill;
 mod status;
 mod stop;
 mod supervise;
@@ -27,7 +30,7 @@ mod why;
 
 use std::path::PathBuf;
 
-use crate::cli::{Cli, ColorArg, Command, TaskCommand};
+use crate::cli::{Cli, ColorArg, Command, EvalCommand, SkillCommand, TaskCommand};
 use crate::clock::Clock;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
@@ -94,6 +97,13 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Heartbeat(args) => heartbeat::run(ctx, &args),
         Command::Release(args) => release::run(ctx, &args),
         Command::Claims(args) => claims::run(ctx, &args),
+        Command::Mine(args) => mine::run(ctx, &args),
+        Command::Skill(SkillCommand::New(args)) => skill::new(ctx, &args),
+        Command::Skill(SkillCommand::List(args)) => skill::list(ctx, &args),
+        Command::Skill(SkillCommand::Check(args)) => skill::check(ctx, &args),
+        Command::Eval(EvalCommand::List(args)) => eval::list(ctx, &args),
+        Command::Eval(EvalCommand::Show(args)) => eval::show(ctx, &args),
+        Command::Eval(EvalCommand::Run(args)) => eval::run(ctx, &args),
     }
 }
 

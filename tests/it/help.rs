@@ -38,3 +38,11 @@ fn release_help() {
     assert_eq!(run.code, 0);
     insta::assert_snapshot!(run.stdout);
 }
+
+#[test]
+fn mine_help() {
+    let env = TestEnv::bare();
+    let run = env.longrun(&["mine", "--help"]);
+    assert_eq!(run.code, 0);
+    insta::assert_snapshot!(run.stdout);
+}

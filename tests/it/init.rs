@@ -9,6 +9,11 @@ const FILES: &[&str] = &[
     "AGENTS.md",
     ".gitignore",
     "current_tasks/.gitkeep",
+    ".agents/skills/longrun-worker/SKILL.md",
+    ".agents/skills/verify/SKILL.md",
+    ".agents/skills/review/SKILL.md",
+    ".agents/skills/ci-triage/SKILL.md",
+    ".agents/skills/clean-commit/SKILL.md",
 ];
 
 #[test]
@@ -80,4 +85,30 @@ fn init_never_overwrites_a_persons_files() {
     let gitignore = env.read(".gitignore");
     assert_eq!(gitignore.matches(".longrun/").count(), 1, "{gitignore}");
     assert!(gitignore.contains("current_tasks/*.lock"), "{gitignore}");
+}
+
+#[test]
+fn init_installs_the_builtin_skills_and_keeps_a_persons_edits() {
+    let env = TestEnv::new();
+    env.write(
+        ".agents/skills/review/SKILL.md",
+        "---\nname: review\ndescription: ours\n---\n",
+    );
+    let run = env.longrun(&["init"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        env.read(".agents/skills/review/SKILL.md"),
+        "---\nname: review\ndescription: ours\n---\n"
+    );
+    assert!(
+        run.stdout
+            .contains("left alone   .agents/skills/review/SKILL.md"),
+        "{run:?}"
+    );
+    let worker = env.read(".agents/skills/longrun-worker/SKILL.md");
+    assert!(
+        worker.starts_with("---\nname: longrun-worker\n"),
+        "{worker}"
+    );
+    assert!(worker.contains("longrun log"), "{worker}");
 }

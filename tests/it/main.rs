@@ -7,6 +7,8 @@ mod check;
 mod claims;
 #[cfg(feature = "fake-agent")]
 mod cycle;
+#[cfg(feature = "fake-agent")]
+mod eval;
 mod gc;
 mod governance;
 mod help;
@@ -15,10 +17,12 @@ mod log;
 // The fake agent binary exists only with `--features fake-agent`.
 #[cfg(feature = "fake-agent")]
 mod loop_cmd;
+mod mine;
 mod next_status;
 #[cfg(feature = "fake-agent")]
 mod process;
 mod schedule;
+mod skills;
 mod stop;
 mod task;
 

@@ -1,0 +1,249 @@
+//! `longrun mine`: mine the run log and write proposals, or (`--apply`) install the newest
+//! proposals a person kept. Resolves the commit before each fix with git (the domain never
+//! runs git) and logs every applied item in run-log.md.
+
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::MineArgs;
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+use crate::mine::proposals::{self, AppliedItem, ApplyOutcome, WrittenProposals};
+use crate::mine::{self, Findings, MineOptions};
+use crate::state::model::EventKind;
+use crate::state::runlog::{Event, FieldKey};
+
+#[derive(Serialize)]
+struct MineOutput<'a> {
+    findings: &'a Findings,
+    proposals: &'a WrittenProposals,
+}
+
+pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
+    let workspace = ctx.workspace()?;
+    if args.apply {
+        return apply(ctx, args, &workspace);
+    }
+    let run_log = workspace.run_log();
+    if !run_log.is_file() {
+        return Err(
+            CommandError::user(format!("`{}` does not exist", run_log.display()))
+                .with_hint("run `longrun init` first"),
+        );
+    }
+    let checklist = match ctx.load_checklist(&workspace) {
+        Ok(loaded) => Some(loaded.checklist),
+        Err(error) => {
+            ctx.ui.warn(&format!(
+                "task notes not read: {}",
+                error.message.trim_start_matches("error: ")
+            ));
+            None
+        }
+    };
+    let options = MineOptions {
+        run_log,
+        since: args.since,
+        run: args.run.clone(),
+    };
+    let mut findings = mine::mine(&options, checklist.as_ref()).map_err(mine_error)?;
+    // Only the fixes that become evals need their base commit: one git call each.
+    for index in proposals::eval_candidates(&findings) {
+        let fix = &mut findings.fixes[index];
+        if let Some(after) = &fix.commit_after
+            && after.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            fix.commit_before = crate::git::rev_parse(&workspace.root, &format!("{after}^1"))
+                .ok()
+                .flatten();
+        }
+    }
+    let stamp = ctx.clock.now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let written =
+        proposals::write_proposals(&workspace.root, &stamp, &findings, checklist.as_ref())
+            .map_err(mine_error)?;
+    if args.json {
+        ctx.ui.json(&MineOutput {
+            findings: &findings,
+            proposals: &written,
+        });
+    } else {
+        ctx.ui.data(&report(&findings, &written));
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn apply(
+    ctx: &Context,
+    args: &MineArgs,
+    workspace: &crate::workspace::Workspace,
+) -> Result<ExitStatus, CommandError> {
+    let Some(directory) = proposals::latest_proposals(&workspace.root).map_err(mine_error)? else {
+        return Err(
+            CommandError::user(format!("no proposals in `{}`", proposals::PROPOSALS_DIR))
+                .with_hint(
+                    "run `longrun mine` first, review what it wrote, delete what you reject",
+                ),
+        );
+    };
+    let applied =
+        proposals::apply_proposals(&workspace.root, &directory, args.force).map_err(mine_error)?;
+    let now = ctx.clock.now();
+    let events: Vec<Event> = applied
+        .iter()
+        .filter(|item| !matches!(item.outcome, ApplyOutcome::Skipped(_)))
+        .map(|item| {
+            let verb = match item.outcome {
+                ApplyOutcome::Overwritten => "overwrote",
+                _ => "installed",
+            };
+            let mut event = Event::new(
+                now,
+                EventKind::Decision,
+                format!(
+                    "mine applied {} `{}`: {verb} `{}` from `{}`",
+                    item.kind,
+                    item.name,
+                    item.destination.display(),
+                    directory.display()
+                ),
+            );
+            if let Ok(key) = FieldKey::parse("proposal") {
+                event = event.with_field(key, directory.display().to_string());
+            }
+            event
+        })
+        .collect();
+    if !events.is_empty() {
+        ctx.append_events(workspace, &events)?;
+    }
+    if args.json {
+        ctx.ui.json(&applied);
+    } else {
+        ctx.ui.data(&apply_report(&directory, &applied));
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn mine_error(error: mine::MineError) -> CommandError {
+    CommandError::from_error(crate::error::ErrorKind::User, &error)
+}
+
+/// The report a person reads in a minute.
+fn report(findings: &Findings, written: &WrittenProposals) -> String {
+    let mut out = format!(
+        "Mined {} event(s): {} failure group(s), {} fix(es), {} intervention(s), {} follow-up(s).\n",
+        findings.events,
+        findings.failure_groups.len(),
+        findings.fixes.len(),
+        findings.intervention_count,
+        findings.follow_ups.len()
+    );
+    if findings.unreadable_lines > 0 {
+        out.push_str(&format!(
+            "{} line(s) of the Events section are not events (`longrun check` lists them).\n",
+            findings.unreadable_lines
+        ));
+    }
+    if !findings.failure_groups.is_empty() {
+        out.push_str("\nRepeated failures\n");
+        for group in findings.failure_groups.iter().take(10) {
+            out.push_str(&format!(
+                "  {:>4}x  {}  [{}]\n",
+                group.count,
+                group.signature,
+                mine::short_task_list(&group.tasks, 6)
+            ));
+        }
+        if findings.failure_groups.len() > 10 {
+            out.push_str(&format!(
+                "  ... and {} more (see findings.json)\n",
+                findings.failure_groups.len() - 10
+            ));
+        }
+    }
+    if !findings.fixes.is_empty() {
+        out.push_str("\nFixes (a failure, then a pass of the same validator)\n");
+        for fix in findings.fixes.iter().take(10) {
+            out.push_str(&format!(
+                "  {}  `{}`  failed {}x, fixed in {}{}\n",
+                fix.task,
+                fix.validator,
+                fix.failures,
+                fix.commit_after.as_deref().unwrap_or("?"),
+                fix.commit_before
+                    .as_deref()
+                    .map(|before| format!(" (from {})", &before[..before.len().min(10)]))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    if findings.intervention_count > 0 {
+        out.push_str("\nHuman interventions\n");
+        for intervention in findings.interventions.iter().take(5) {
+            let text: String = intervention.text.chars().take(80).collect();
+            out.push_str(&format!(
+                "  {:<10} {}  {}\n",
+                serde_json::to_value(intervention.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                intervention.task.as_deref().unwrap_or("-"),
+                text
+            ));
+        }
+        if findings.intervention_count > 5 {
+            out.push_str(&format!("  ... {} in all\n", findings.intervention_count));
+        }
+    }
+    if !findings.follow_ups.is_empty() {
+        out.push_str("\nFollow-ups\n");
+        for item in findings.follow_ups.iter().take(5) {
+            out.push_str(&format!("  - {item}\n"));
+        }
+    }
+    match &written.directory {
+        None => out.push_str("\nNothing to propose.\n"),
+        Some(directory) => {
+            out.push_str(&format!("\nProposals in `{}`:\n", directory.display()));
+            for skill in &written.skills {
+                out.push_str(&format!("  skill  skills/{skill}/SKILL.md\n"));
+            }
+            for eval in &written.evals {
+                out.push_str(&format!("  eval   evals/{eval}.yaml\n"));
+            }
+            if written.agents_patch {
+                out.push_str(&format!("  patch  {}\n", proposals::AGENTS_PATCH));
+            }
+            if written.evals_without_base > 0 {
+                out.push_str(&format!(
+                    "  ({} fix(es) had no known base commit: no eval)\n",
+                    written.evals_without_base
+                ));
+            }
+            out.push_str("Review them, delete what you reject, then run `longrun mine --apply`.\n");
+        }
+    }
+    out
+}
+
+fn apply_report(directory: &std::path::Path, applied: &[AppliedItem]) -> String {
+    let mut out = format!("Applied `{}`:\n", directory.display());
+    for item in applied {
+        let outcome = match &item.outcome {
+            ApplyOutcome::Installed => "installed  ".to_string(),
+            ApplyOutcome::Overwritten => "overwrote  ".to_string(),
+            ApplyOutcome::Skipped(reason) => format!("skipped ({reason}) "),
+        };
+        out.push_str(&format!(
+            "  {outcome}{} `{}` → {}\n",
+            item.kind,
+            item.name,
+            item.destination.display()
+        ));
+    }
+    if applied.is_empty() {
+        out.push_str("  nothing left to apply\n");
+    }
+    out
+}

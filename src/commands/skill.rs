@@ -1,0 +1,187 @@
+//! `longrun skill new|list|check`: Agent Skills in `.agents/skills/`. The rules live in
+//! [`crate::skills`]; this file only finds the directories and prints.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::{SkillCheckArgs, SkillListArgs, SkillNewArgs};
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+use crate::skills::{self, SkillCheck, SkillDraft};
+
+pub fn new(ctx: &Context, args: &SkillNewArgs) -> Result<ExitStatus, CommandError> {
+    let workspace = ctx.workspace()?;
+    let name = args.name.as_str();
+    let description = args
+        .description
+        .clone()
+        .unwrap_or_else(|| format!("TODO: what `{name}` does and when to use it."));
+    let draft = SkillDraft {
+        name: name.to_string(),
+        description,
+        metadata: Vec::new(),
+        body: format!(
+            "# {name}\n\n## When to use\n\nTODO: the situations where this skill applies.\n\n## Procedure\n\n1. TODO\n\n## Verification\n\nTODO: the command that shows it worked.\n"
+        ),
+    };
+    let text = skills::render_skill_md(&draft);
+    let (_, violations) = skills::check_front_matter(&text, Some(name));
+    if let Some(violation) = violations.first() {
+        return Err(CommandError::user(format!(
+            "the skill would be invalid: {}: {}",
+            violation.rule, violation.message
+        )));
+    }
+    let relative = PathBuf::from(skills::SKILLS_DIR)
+        .join(name)
+        .join(skills::SKILL_FILE);
+    let path = workspace.root.join(&relative);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| crate::fsutil::FsError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    match crate::fsutil::create_new_atomic(&path, text.as_bytes())? {
+        crate::fsutil::CreateOutcome::Created => {
+            ctx.ui.data(&relative.display().to_string());
+            ctx.ui.status(&format!(
+                "created skill `{name}`; edit `{}`",
+                relative.display()
+            ));
+            Ok(ExitStatus::Success)
+        }
+        crate::fsutil::CreateOutcome::AlreadyExists => Err(CommandError::user(format!(
+            "`{}` already exists; nothing was changed",
+            relative.display()
+        ))),
+    }
+}
+
+#[derive(Serialize)]
+struct ListedSkill {
+    name: String,
+    description: String,
+    path: PathBuf,
+    valid: bool,
+    violations: Vec<skills::Violation>,
+}
+
+pub fn list(ctx: &Context, args: &SkillListArgs) -> Result<ExitStatus, CommandError> {
+    let workspace = ctx.workspace()?;
+    let checks = installed_skills(&workspace.root)?;
+    let listed: Vec<ListedSkill> = checks
+        .into_iter()
+        .map(|check| ListedSkill {
+            name: check.name.clone().unwrap_or_else(|| {
+                check
+                    .directory
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            }),
+            description: check.description.clone().unwrap_or_default(),
+            path: check
+                .directory
+                .strip_prefix(&workspace.root)
+                .unwrap_or(&check.directory)
+                .join(skills::SKILL_FILE),
+            valid: check.is_valid(),
+            violations: check.violations,
+        })
+        .collect();
+    if args.json {
+        ctx.ui.json(&listed);
+        return Ok(ExitStatus::Success);
+    }
+    if listed.is_empty() {
+        ctx.ui
+            .status(&format!("no skills in `{}`", skills::SKILLS_DIR));
+        return Ok(ExitStatus::Success);
+    }
+    let width = listed.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for skill in &listed {
+        let mark = if skill.valid { "ok     " } else { "INVALID" };
+        let description: String = skill.description.chars().take(70).collect();
+        out.push_str(&format!(
+            "{:width$}  {mark}  {}  {}\n",
+            skill.name,
+            skill.path.display(),
+            description
+        ));
+    }
+    ctx.ui.data(&out);
+    Ok(ExitStatus::Success)
+}
+
+pub fn check(ctx: &Context, args: &SkillCheckArgs) -> Result<ExitStatus, CommandError> {
+    let checks = if args.dirs.is_empty() {
+        let workspace = ctx.workspace()?;
+        installed_skills(&workspace.root)?
+    } else {
+        args.dirs
+            .iter()
+            .map(|dir| skills::check_skill_dir(&ctx.cwd.join(dir)))
+            .collect()
+    };
+    let invalid = checks.iter().filter(|check| !check.is_valid()).count();
+    if args.json {
+        ctx.ui.json(&checks);
+    } else {
+        let mut out = String::new();
+        for check in &checks {
+            let shown = check
+                .directory
+                .strip_prefix(&ctx.cwd)
+                .unwrap_or(&check.directory)
+                .display()
+                .to_string();
+            if check.is_valid() {
+                out.push_str(&format!("ok       {shown}\n"));
+            }
+            for violation in &check.violations {
+                out.push_str(&format!(
+                    "invalid  {shown}: {}: {}\n",
+                    violation.rule, violation.message
+                ));
+            }
+        }
+        ctx.ui.data(&out);
+        ctx.ui.status(&format!(
+            "SUMMARY: {} skill(s), {} valid, {invalid} invalid",
+            checks.len(),
+            checks.len() - invalid
+        ));
+    }
+    Ok(if invalid > 0 {
+        ExitStatus::Negative
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// Every directory in `.agents/skills/`, checked, in name order.
+fn installed_skills(root: &std::path::Path) -> Result<Vec<SkillCheck>, CommandError> {
+    let dir = root.join(skills::SKILLS_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(crate::fsutil::FsError::Read { path: dir, source }.into());
+        }
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    Ok(dirs
+        .iter()
+        .map(|dir| skills::check_skill_dir(dir))
+        .collect())
+}

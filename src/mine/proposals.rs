@@ -1,0 +1,818 @@
+//! Proposals from mining findings: `SKILL.md` drafts with their evidence, eval drafts and an
+//! AGENTS.md patch, written under `.longrun/proposals/<timestamp>/`, and `--apply`, which
+//! installs what a person kept there.
+//!
+//! Writing is deterministic: the same findings and time give the same bytes. Installing never
+//! overwrites an existing file unless asked to. This module never prints, never runs git and
+//! never appends to the run log (the caller logs what was applied).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{FailureGroup, Findings, FixPair, InterventionKind, MineError};
+use crate::eval::EvalSpec;
+use crate::fsutil;
+use crate::skills::{self, SkillDraft};
+use crate::state::checklist::Checklist;
+
+/// Where proposals go, relative to the repository root.
+pub const PROPOSALS_DIR: &str = ".longrun/proposals";
+
+/// The AGENTS.md patch file in a proposal directory.
+pub const AGENTS_PATCH: &str = "AGENTS.md.patch";
+
+/// The heading of the section the AGENTS.md patch adds.
+pub const LESSONS_HEADING: &str = "## Lessons from longrun mine";
+
+/// A failure group needs this many failures to become a skill draft without a fix.
+pub const MIN_REPEATS: usize = 2;
+
+/// At most this many evals are proposed per mining run: the latest fix of each task and
+/// validator, newest first.
+pub const MAX_EVALS: usize = 50;
+
+/// At most this many fixes are listed in a skill draft's procedure.
+const MAX_FIXES_SHOWN: usize = 10;
+
+/// Largest piece of an artifact quoted in `references/evidence.md`.
+const MAX_EXCERPT_BYTES: usize = 4 * 1024;
+
+/// What [`write_proposals`] wrote, paths relative to the repository root.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WrittenProposals {
+    /// `.longrun/proposals/<timestamp>`; `None` when there was nothing to propose.
+    pub directory: Option<PathBuf>,
+    pub skills: Vec<String>,
+    pub evals: Vec<String>,
+    /// Fix pairs without a known base commit: no eval can replay them.
+    pub evals_without_base: usize,
+    pub agents_patch: bool,
+}
+
+/// One item `--apply` looked at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedItem {
+    /// `skill`, `eval` or `agents-md`.
+    pub kind: &'static str,
+    pub name: String,
+    /// Where it went (or would have gone), relative to the repository root.
+    pub destination: PathBuf,
+    pub outcome: ApplyOutcome,
+}
+
+/// What happened to one proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome", content = "reason")]
+pub enum ApplyOutcome {
+    Installed,
+    Overwritten,
+    Skipped(String),
+}
+
+/// Writes the proposals for `findings` under `<root>/.longrun/proposals/<stamp>/`.
+pub fn write_proposals(
+    root: &Path,
+    stamp: &str,
+    findings: &Findings,
+    checklist: Option<&Checklist>,
+) -> Result<WrittenProposals, MineError> {
+    let relative_dir = Path::new(PROPOSALS_DIR).join(stamp);
+    let directory = root.join(&relative_dir);
+    let mut written = WrittenProposals::default();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+
+    let mut used_names = std::collections::BTreeSet::new();
+    let mut skill_for_signature = std::collections::BTreeMap::new();
+    for group in &findings.failure_groups {
+        let fixes: Vec<&FixPair> = findings
+            .fixes
+            .iter()
+            .filter(|fix| fix.signature == group.signature)
+            .collect();
+        if group.count < MIN_REPEATS && fixes.is_empty() {
+            continue;
+        }
+        let name = unique_name(&skill_name_for(group), &mut used_names);
+        let body = skill_body(group, &fixes);
+        let draft = SkillDraft {
+            name: name.clone(),
+            description: skill_description(group),
+            metadata: vec![
+                ("source".to_string(), "longrun mine".to_string()),
+                ("failures".to_string(), group.count.to_string()),
+                ("signature".to_string(), group.signature.clone()),
+            ],
+            body,
+        };
+        let skill_dir = directory.join("skills").join(&name);
+        files.push((
+            skill_dir.join(skills::SKILL_FILE),
+            skills::render_skill_md(&draft),
+        ));
+        files.push((
+            skill_dir.join("references").join("evidence.md"),
+            evidence_md(root, group),
+        ));
+        skill_for_signature.insert(group.signature.clone(), name.clone());
+        written.skills.push(name);
+    }
+
+    let mut used_ids = std::collections::BTreeSet::new();
+    for index in eval_candidates(findings) {
+        let fix = &findings.fixes[index];
+        let Some(base) = &fix.commit_before else {
+            written.evals_without_base += 1;
+            continue;
+        };
+        let id = unique_name(
+            &slug(&format!("{}-{}", fix.task, fix.validator), 48),
+            &mut used_ids,
+        );
+        let task = checklist.and_then(|checklist| checklist.task(&fix.task));
+        let spec = EvalSpec {
+            id: id.clone(),
+            base: base.clone(),
+            task: task.map_or_else(
+                || format!("Redo task {} so that `{}` passes.", fix.task, fix.validator),
+                |task| {
+                    let mut text = task.title.trim().to_string();
+                    if !task.description.trim().is_empty() {
+                        text.push_str("\n\n");
+                        text.push_str(task.description.trim());
+                    }
+                    text
+                },
+            ),
+            acceptance: task
+                .map(|task| task.acceptance_criteria.clone())
+                .unwrap_or_default(),
+            validators: vec![fix.validator.clone()],
+            timeout: task.and_then(|task| task.timeout.clone()),
+            source: Some(format!(
+                "run-log.md lines {}-{}: task {} failed `{}` {} time(s), then merged as {}",
+                fix.failure_line,
+                fix.fix_line,
+                fix.task,
+                fix.validator,
+                fix.failures,
+                fix.commit_after.as_deref().unwrap_or("?")
+            )),
+        };
+        files.push((
+            directory.join("evals").join(format!("{id}.yaml")),
+            spec.render(),
+        ));
+        written.evals.push(id);
+    }
+
+    let agents_path = root.join("AGENTS.md");
+    let agents_now = match fs::read_to_string(&agents_path) {
+        Ok(text) => Some(text),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(MineError::Read {
+                path: agents_path,
+                source,
+            });
+        }
+    };
+    let lessons = lessons(findings, &skill_for_signature);
+    if !lessons.is_empty() {
+        files.push((
+            directory.join(AGENTS_PATCH),
+            agents_patch(agents_now.as_deref(), &lessons),
+        ));
+        written.agents_patch = true;
+    }
+
+    if files.is_empty() {
+        return Ok(written);
+    }
+    files.push((
+        directory.join("findings.json"),
+        serde_json::to_string_pretty(findings).unwrap_or_default() + "\n",
+    ));
+    for (path, contents) in files {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|source| MineError::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        fsutil::write_atomic(&path, contents.as_bytes())?;
+    }
+    written.directory = Some(relative_dir);
+    Ok(written)
+}
+
+/// The fixes that become evals, as indices into `findings.fixes` in log order: the latest
+/// fix of each task and validator, at most [`MAX_EVALS`], newest kept.
+pub fn eval_candidates(findings: &Findings) -> Vec<usize> {
+    let mut seen = std::collections::HashSet::new();
+    let mut picked: Vec<usize> = findings
+        .fixes
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, fix)| seen.insert((fix.task.as_str(), fix.validator.as_str())))
+        .map(|(index, _)| index)
+        .take(MAX_EVALS)
+        .collect();
+    picked.reverse();
+    picked
+}
+
+/// The newest proposal directory, relative to the root.
+pub fn latest_proposals(root: &Path) -> Result<Option<PathBuf>, MineError> {
+    let base = root.join(PROPOSALS_DIR);
+    let entries = match fs::read_dir(&base) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(MineError::Read { path: base, source }),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().is_dir())
+        .filter_map(|entry| entry.file_name().to_str().map(str::to_string))
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    names.sort();
+    Ok(names.pop().map(|name| Path::new(PROPOSALS_DIR).join(name)))
+}
+
+/// Installs what is left in the proposal directory `proposals` (relative to `root`): skills
+/// into `.agents/skills/`, evals into `evals/`, the patch into AGENTS.md. An existing file is
+/// kept unless `force`; an invalid skill is never installed.
+pub fn apply_proposals(
+    root: &Path,
+    proposals: &Path,
+    force: bool,
+) -> Result<Vec<AppliedItem>, MineError> {
+    let directory = root.join(proposals);
+    let mut applied = Vec::new();
+
+    for name in sorted_entries(&directory.join("skills"))? {
+        let source = directory.join("skills").join(&name);
+        let destination = Path::new(skills::SKILLS_DIR).join(&name);
+        let check = skills::check_skill_dir(&source);
+        let outcome = if !check.is_valid() {
+            ApplyOutcome::Skipped(format!(
+                "not a valid skill: {}",
+                check
+                    .violations
+                    .iter()
+                    .map(|v| format!("{}: {}", v.rule, v.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        } else {
+            install_tree(&source, &root.join(&destination), force)?
+        };
+        applied.push(AppliedItem {
+            kind: "skill",
+            name,
+            destination,
+            outcome,
+        });
+    }
+
+    for name in sorted_entries(&directory.join("evals"))? {
+        let Some(id) = name.strip_suffix(".yaml") else {
+            continue;
+        };
+        let source = directory.join("evals").join(&name);
+        let destination = Path::new(crate::eval::EVALS_DIR).join(&name);
+        let text = fsutil::read_text(&source, fsutil::MAX_STATE_FILE_BYTES)?;
+        let outcome = match EvalSpec::parse(&text) {
+            Err(message) => ApplyOutcome::Skipped(format!("not a valid eval: {message}")),
+            Ok(_) => install_file(&text, &root.join(&destination), force)?,
+        };
+        applied.push(AppliedItem {
+            kind: "eval",
+            name: id.to_string(),
+            destination,
+            outcome,
+        });
+    }
+
+    let patch_path = directory.join(AGENTS_PATCH);
+    if patch_path.is_file() {
+        let patch = fsutil::read_text(&patch_path, fsutil::MAX_STATE_FILE_BYTES)?;
+        let agents_path = root.join("AGENTS.md");
+        let current = match fs::read_to_string(&agents_path) {
+            Ok(text) => Some(text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(MineError::Read {
+                    path: agents_path,
+                    source,
+                });
+            }
+        };
+        let outcome = apply_agents_patch(current.as_deref(), &patch, force);
+        let outcome = match outcome {
+            Ok((text, outcome)) => {
+                fsutil::write_atomic(&agents_path, text.as_bytes())?;
+                outcome
+            }
+            Err(reason) => ApplyOutcome::Skipped(reason),
+        };
+        applied.push(AppliedItem {
+            kind: "agents-md",
+            name: LESSONS_HEADING.trim_start_matches("## ").to_string(),
+            destination: PathBuf::from("AGENTS.md"),
+            outcome,
+        });
+    }
+    Ok(applied)
+}
+
+fn sorted_entries(directory: &Path) -> Result<Vec<String>, MineError> {
+    let entries = match fs::read_dir(directory) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(MineError::Read {
+                path: directory.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str().map(str::to_string))
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn install_file(
+    contents: &str,
+    destination: &Path,
+    force: bool,
+) -> Result<ApplyOutcome, MineError> {
+    if let Some(parent) = destination.parent() {
+        fs::create_dir_all(parent).map_err(|source| MineError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    if destination.exists() {
+        if !force {
+            return Ok(ApplyOutcome::Skipped(
+                "already exists (use --force to overwrite)".to_string(),
+            ));
+        }
+        fsutil::write_atomic(destination, contents.as_bytes())?;
+        return Ok(ApplyOutcome::Overwritten);
+    }
+    match fsutil::create_new_atomic(destination, contents.as_bytes())? {
+        fsutil::CreateOutcome::Created => Ok(ApplyOutcome::Installed),
+        fsutil::CreateOutcome::AlreadyExists => Ok(ApplyOutcome::Skipped(
+            "appeared while installing".to_string(),
+        )),
+    }
+}
+
+/// Copies a skill directory (its files, one level of sub-folders deep enough for
+/// `references/`) to `destination`.
+fn install_tree(source: &Path, destination: &Path, force: bool) -> Result<ApplyOutcome, MineError> {
+    if destination.exists() && !force {
+        return Ok(ApplyOutcome::Skipped(
+            "already exists (use --force to overwrite)".to_string(),
+        ));
+    }
+    let existed = destination.exists();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        for name in sorted_entries(&source.join(&relative))? {
+            let from = source.join(&relative).join(&name);
+            if from.is_dir() {
+                pending.push(relative.join(&name));
+                continue;
+            }
+            let text = fsutil::read_text(&from, fsutil::MAX_STATE_FILE_BYTES)?;
+            let to = destination.join(&relative).join(&name);
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(|source| MineError::Write {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+            }
+            fsutil::write_atomic(&to, text.as_bytes())?;
+        }
+    }
+    Ok(if existed {
+        ApplyOutcome::Overwritten
+    } else {
+        ApplyOutcome::Installed
+    })
+}
+
+/// A lowercase slug of a-z, 0-9 and single hyphens, at most `limit` characters.
+pub fn slug(text: &str, limit: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out: String = out.chars().take(limit).collect();
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        out.push_str("item");
+    }
+    out
+}
+
+fn unique_name(base: &str, used: &mut std::collections::BTreeSet<String>) -> String {
+    let mut name = base.to_string();
+    let mut n = 2;
+    while used.contains(&name) {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    used.insert(name.clone());
+    name
+}
+
+fn skill_name_for(group: &FailureGroup) -> String {
+    match &group.validator {
+        Some(validator) => format!("fix-{}", slug(validator, 40)),
+        None => {
+            let words: Vec<&str> = group
+                .signature
+                .split_whitespace()
+                .filter(|word| !word.contains('<') && !word.contains('#'))
+                .take(5)
+                .collect();
+            format!("avoid-{}", slug(&words.join(" "), 40))
+        }
+    }
+}
+
+fn skill_description(group: &FailureGroup) -> String {
+    match &group.validator {
+        Some(validator) => format!(
+            "What to do when the validator `{validator}` fails, learned from {} failure(s) on {} in this repository's run log. Use when `{validator}` fails or before committing changes it checks.",
+            group.count,
+            super::short_task_list(&group.tasks, 5)
+        ),
+        None => format!(
+            "How to avoid a failure that repeated {} time(s) on {} in this repository: {}. Use when you see this failure or work on those tasks.",
+            group.count,
+            super::short_task_list(&group.tasks, 5),
+            group.signature
+        ),
+    }
+}
+
+fn skill_body(group: &FailureGroup, fixes: &[&FixPair]) -> String {
+    let mut body = String::new();
+    let subject = group
+        .validator
+        .as_ref()
+        .map_or_else(|| "this failure".to_string(), |v| format!("`{v}` fails"));
+    body.push_str(&format!("# When {subject}\n\n## When to use\n\n"));
+    body.push_str(&format!(
+        "Use this skill when a failure reads like\n\n    {}\n\nIt happened {} time(s) on {} between {} and {}.\n\n",
+        group.signature,
+        group.count,
+        super::short_task_list(&group.tasks, 10),
+        group.first_seen,
+        group.last_seen
+    ));
+    body.push_str("## Procedure\n\n");
+    body.push_str("1. Read the attempt's `failure.md` and the validator's `output.log` in its run directory; start from the first error.\n");
+    match &group.validator {
+        Some(validator) => body.push_str(&format!(
+            "2. Reproduce it in the worktree: `{validator}`.\n"
+        )),
+        None => body.push_str("2. Reproduce it in the worktree before changing anything.\n"),
+    }
+    if fixes.is_empty() {
+        body.push_str("3. No attempt has fixed this yet: fix the cause, not the symptom, and log what you learned with `longrun log decision`.\n");
+    } else {
+        body.push_str("3. Earlier fixes of the same failure; read their diffs first:\n");
+        for fix in fixes.iter().rev().take(MAX_FIXES_SHOWN).rev() {
+            let range = match (&fix.commit_before, &fix.commit_after) {
+                (Some(before), Some(after)) => format!(" (`git diff {before} {after}`)"),
+                (None, Some(after)) => format!(" (`git show {after}`)"),
+                _ => String::new(),
+            };
+            body.push_str(&format!(
+                "   - `{}`: failed at attempt {}, passed at attempt {}{range}\n",
+                fix.task,
+                fix.failed_attempt
+                    .map_or("?".to_string(), |a| a.to_string()),
+                fix.fixed_attempt.map_or("?".to_string(), |a| a.to_string()),
+            ));
+        }
+    }
+    if fixes.len() > MAX_FIXES_SHOWN {
+        body.push_str(&format!(
+            "   - ... and {} earlier fix(es), in `findings.json`\n",
+            fixes.len() - MAX_FIXES_SHOWN
+        ));
+    }
+    body.push_str("4. Commit the fix in a small commit that says why.\n\n## Verification\n\n");
+    match &group.validator {
+        Some(validator) => body.push_str(&format!(
+            "Run `{validator}` on the committed state; it must exit 0.\n\n"
+        )),
+        None => {
+            body.push_str("Run the task's validators on the committed state; all must exit 0.\n\n")
+        }
+    }
+    body.push_str("## Evidence\n\n");
+    for example in &group.examples {
+        body.push_str(&format!("- `run-log.md` line {}", example.line));
+        if let Some(evidence) = &example.evidence {
+            body.push_str(&format!(": `{evidence}`"));
+        }
+        body.push('\n');
+    }
+    body.push_str("- [references/evidence.md](references/evidence.md): the log excerpts.\n");
+    body
+}
+
+fn evidence_md(root: &Path, group: &FailureGroup) -> String {
+    let mut out = format!(
+        "# Evidence\n\nSignature: `{}`\n\nFailures: {} on {}.\n",
+        group.signature,
+        group.count,
+        super::short_task_list(&group.tasks, 5)
+    );
+    for example in &group.examples {
+        out.push_str(&format!(
+            "\n## run-log.md line {}\n\n```text\n{}\n```\n",
+            example.line, example.text
+        ));
+        let Some(evidence) = &example.evidence else {
+            continue;
+        };
+        let failure = root.join(evidence);
+        if let Some(text) = excerpt(&failure) {
+            out.push_str(&format!("\n`{evidence}`:\n\n```text\n{text}\n```\n"));
+        }
+        let Some(run_dir) = failure.parent() else {
+            continue;
+        };
+        let validate = run_dir.join("validate");
+        if let Ok(names) = sorted_entries(&validate) {
+            for name in names {
+                let log = validate.join(&name).join("output.log");
+                if let Some(text) = excerpt(&log) {
+                    let shown = Path::new(evidence)
+                        .parent()
+                        .map_or_else(PathBuf::new, Path::to_path_buf)
+                        .join("validate")
+                        .join(&name)
+                        .join("output.log");
+                    out.push_str(&format!(
+                        "\n`{}` (last lines):\n\n```text\n{text}\n```\n",
+                        shown.display()
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The last [`MAX_EXCERPT_BYTES`] of a file, from a line start, without fences that would
+/// close ours.
+fn excerpt(path: &Path) -> Option<String> {
+    let bytes = fsutil::read_bounded(path, 64 * 1024 * 1024).ok()?;
+    let start = bytes.len().saturating_sub(MAX_EXCERPT_BYTES);
+    let mut text = String::from_utf8_lossy(&bytes[start..]).into_owned();
+    if start > 0
+        && let Some(newline) = text.find('\n')
+    {
+        text = text[newline + 1..].to_string();
+    }
+    Some(text.trim_end().replace("```", "'''"))
+}
+
+fn lessons(
+    findings: &Findings,
+    skill_for_signature: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    for group in &findings.failure_groups {
+        let Some(skill) = skill_for_signature.get(&group.signature) else {
+            continue;
+        };
+        let what = group
+            .validator
+            .as_ref()
+            .map_or_else(|| format!("`{}`", group.signature), |v| format!("`{v}`"));
+        lines.push(format!(
+            "- {what} failed {} time(s) on {}: run it before every commit; see the `{skill}` skill.",
+            group.count,
+            super::short_task_list(&group.tasks, 5)
+        ));
+    }
+    for intervention in findings
+        .interventions
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.kind,
+                InterventionKind::Steering | InterventionKind::TaskNote
+            )
+        })
+        .take(10)
+    {
+        let text: String = intervention
+            .text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        match &intervention.task {
+            Some(task) => lines.push(format!("- A person had to say, on {task}: {text}")),
+            None => lines.push(format!("- A person had to say: {text}")),
+        }
+    }
+    for item in &findings.follow_ups {
+        lines.push(format!("- Follow-up from the run log: {item}"));
+    }
+    lines
+}
+
+/// A unified diff that appends the lessons section at the end of AGENTS.md.
+fn agents_patch(current: Option<&str>, lessons: &[String]) -> String {
+    let mut added = vec![String::new(), LESSONS_HEADING.to_string(), String::new()];
+    added.extend(lessons.iter().cloned());
+    let mut out = String::new();
+    match current {
+        None => {
+            out.push_str("--- /dev/null\n+++ b/AGENTS.md\n");
+            let added = &added[1..];
+            out.push_str(&format!("@@ -0,0 +1,{} @@\n", added.len()));
+            for line in added {
+                out.push_str(&format!("+{line}\n"));
+            }
+        }
+        Some(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            let context_start = lines.len().saturating_sub(3);
+            let context = &lines[context_start..];
+            out.push_str("--- a/AGENTS.md\n+++ b/AGENTS.md\n");
+            out.push_str(&format!(
+                "@@ -{},{} +{},{} @@\n",
+                context_start + 1,
+                context.len(),
+                context_start + 1,
+                context.len() + added.len()
+            ));
+            for line in context {
+                out.push_str(&format!(" {line}\n"));
+            }
+            for line in &added {
+                out.push_str(&format!("+{line}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Applies a patch written by [`agents_patch`]: its context must still be the end of the file
+/// (unless `force`), and the section must not be there already.
+fn apply_agents_patch(
+    current: Option<&str>,
+    patch: &str,
+    force: bool,
+) -> Result<(String, ApplyOutcome), String> {
+    let mut context = Vec::new();
+    let mut added = Vec::new();
+    let mut in_hunk = false;
+    for line in patch.lines() {
+        if line.starts_with("@@") {
+            in_hunk = true;
+            continue;
+        }
+        if !in_hunk {
+            continue;
+        }
+        if let Some(text) = line.strip_prefix('+') {
+            added.push(text);
+        } else if let Some(text) = line.strip_prefix(' ') {
+            context.push(text);
+        } else if line.is_empty() {
+            context.push("");
+        } else {
+            return Err(format!("the patch has a line it cannot apply: {line:?}"));
+        }
+    }
+    if added.is_empty() {
+        return Err("the patch adds nothing".to_string());
+    }
+    let text = current.unwrap_or("");
+    if !force && text.lines().any(|line| line.trim_end() == LESSONS_HEADING) {
+        return Err(format!(
+            "AGENTS.md already has `{LESSONS_HEADING}` (use --force to add another)"
+        ));
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let ends_with_context =
+        lines.len() >= context.len() && lines[lines.len() - context.len()..] == context[..];
+    if !force && !ends_with_context {
+        return Err(
+            "AGENTS.md changed since the patch was written (use --force to append anyway)"
+                .to_string(),
+        );
+    }
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    for line in added {
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok((out, ApplyOutcome::Installed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fix(task: &str, validator: &str, line: usize) -> FixPair {
+        FixPair {
+            task: task.to_string(),
+            validator: validator.to_string(),
+            signature: String::new(),
+            failed_attempt: Some(1),
+            fixed_attempt: Some(2),
+            failures: 1,
+            failure_line: line,
+            fix_line: line + 1,
+            failure_evidence: None,
+            commit_after: None,
+            commit_before: None,
+        }
+    }
+
+    #[test]
+    fn evals_come_from_the_latest_fix_of_each_task_and_validator() {
+        let mut findings = Findings {
+            fixes: vec![
+                fix("T1", "cargo test", 1),
+                fix("T2", "cargo test", 3),
+                fix("T1", "cargo test", 5),
+                fix("T1", "make lint", 7),
+            ],
+            ..Findings::default()
+        };
+        assert_eq!(eval_candidates(&findings), [1, 2, 3]);
+        findings.fixes = (0..MAX_EVALS + 10)
+            .map(|i| fix(&format!("T{i}"), "x", i))
+            .collect();
+        let picked = eval_candidates(&findings);
+        assert_eq!(picked.len(), MAX_EVALS);
+        assert_eq!(picked[0], 10, "the newest are kept");
+    }
+
+    #[test]
+    fn slugs_are_valid_skill_names() {
+        for text in [
+            "cargo test --all",
+            "  --weird__ Name!! ",
+            "sh -c 'exit 1'",
+            "",
+        ] {
+            let name = format!("fix-{}", slug(text, 40));
+            assert_eq!(skills::skill_name_problem(&name), None, "{name}");
+        }
+        assert_eq!(slug("cargo test --all", 40), "cargo-test-all");
+    }
+
+    #[test]
+    fn the_agents_patch_applies_to_what_it_was_made_from_only() {
+        let lessons = vec!["- run the tests".to_string()];
+        let current = "# AGENTS.md\n\nBe nice.\n";
+        let patch = agents_patch(Some(current), &lessons);
+        assert!(
+            patch.starts_with("--- a/AGENTS.md\n+++ b/AGENTS.md\n@@ -1,3 +1,7 @@\n"),
+            "{patch}"
+        );
+        let (text, _) = apply_agents_patch(Some(current), &patch, false).unwrap();
+        assert_eq!(
+            text,
+            format!("{current}\n{LESSONS_HEADING}\n\n- run the tests\n")
+        );
+        assert!(apply_agents_patch(Some(&text), &patch, false).is_err());
+        assert!(apply_agents_patch(Some("# other\n"), &patch, false).is_err());
+        let fresh = agents_patch(None, &lessons);
+        let (text, _) = apply_agents_patch(None, &fresh, false).unwrap();
+        assert_eq!(text, format!("{LESSONS_HEADING}\n\n- run the tests\n"));
+    }
+}

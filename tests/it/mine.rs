@@ -1,0 +1,243 @@
+//! `longrun mine`: findings from a hand-written run log, proposals on disk, `--apply`.
+
+use crate::TestEnv;
+
+const CHECKLIST: &str = r#"tasks:
+  - task_id: T1
+    title: Add the parser
+    description: Parse the config file.
+    acceptance_criteria: ["cargo test passes"]
+    validators: [["cargo", "test"]]
+    note: |
+      2026-11-20T10:01:00Z attempt 1: validator `cargo test` exited 101; will be retried
+      Use the v2 config API, not v1.
+  - task_id: T2
+    title: Add the printer
+    validators: [["cargo", "test"]]
+  - task_id: T3
+    title: Lint
+    validators: [["make", "lint"]]
+"#;
+
+/// An initialised repository with a second commit and a run log full of failures, a fix,
+/// interventions and follow-ups.
+pub fn mined_repo() -> TestEnv {
+    let env = TestEnv::initialized();
+    env.write("checklist.yaml", CHECKLIST);
+    env.write("src.txt", "fixed\n");
+    env.git(&["add", "-A"]);
+    env.git(&["commit", "-q", "-m", "the fix"]);
+    let commit = env.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let short = &commit[..10];
+    env.write(
+        ".longrun/runs/20261120T100000Z/T1/1/failure.md",
+        "# T1, attempt 1: rejected\n\nvalidator `cargo test` exited 101\n",
+    );
+    env.write(
+        ".longrun/runs/20261120T100000Z/T1/1/validate/1/output.log",
+        "running 3 tests\ntest parse ... FAILED\nerror: test failed\n",
+    );
+    let log = format!(
+        "# Run log\n\n## Context\n- Repo: test\n\n## Events (append-only)\n\
+- 2026-11-20T10:00:00Z dispatch [T1] attempt=1 agent=fake: worker started in .longrun/worktrees/T1 → .longrun/runs/20261120T100000Z/T1/1\n\
+- 2026-11-20T10:01:00Z failure [T1] attempt=1: validator `cargo test` exited 101 → .longrun/runs/20261120T100000Z/T1/1/failure.md\n\
+- 2026-11-20T10:02:00Z failure [T2] attempt=1: validator `cargo test` exited 1 → .longrun/runs/20261120T100000Z/T2/1/failure.md\n\
+- 2026-11-20T10:03:00Z failure [T3] attempt=1: validator `make lint` exited 2 → .longrun/runs/20261120T100000Z/T3/1/failure.md\n\
+- 2026-11-20T10:04:00Z failure [T3] attempt=2: validator `make lint` exited 2 → .longrun/runs/20261120T100500Z/T3/2/failure.md\n\
+- 2026-11-20T10:05:00Z note [T2]: task set by hand: status=not_started\n\
+- 2026-11-20T10:06:00Z decision: always run the formatter before committing\n\
+- 2026-11-20T10:07:00Z approve [T1]: looks right\n\
+- 2026-11-20T10:09:00Z merge [T1] attempt=2 commit={short}: merged into `main` as {short} (tree 0123456789); validators: `cargo test` exit 0 in 5 ms (.longrun/runs/20261120T100900Z/T1/2/validate/1/output.log)\n\
+\n## Follow-ups\n- Skills to extract:\n- document the retry policy\n"
+    );
+    env.write("run-log.md", log);
+    env
+}
+
+#[test]
+fn mining_finds_groups_fixes_interventions_and_follow_ups() {
+    let env = mined_repo();
+    let commit_before = env.git(&["rev-parse", "HEAD^"]).trim().to_string();
+    let run = env.longrun(&["mine", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let findings = &value["findings"];
+    assert_eq!(findings["events"], 9);
+    let groups = findings["failure_groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{groups:#?}");
+    assert_eq!(groups[0]["count"], 2);
+    assert_eq!(groups[0]["signature"], "validator `cargo test` exited #");
+    assert_eq!(groups[0]["tasks"], serde_json::json!(["T1", "T2"]));
+    assert_eq!(groups[1]["validator"], "make lint");
+    let fixes = findings["fixes"].as_array().unwrap();
+    assert_eq!(fixes.len(), 1);
+    assert_eq!(fixes[0]["task"], "T1");
+    assert_eq!(fixes[0]["failed_attempt"], 1);
+    assert_eq!(fixes[0]["fixed_attempt"], 2);
+    assert_eq!(fixes[0]["commit_before"], commit_before.as_str());
+    let kinds: Vec<&str> = findings["interventions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["hand-edit", "steering", "approval", "task-note"]);
+    assert_eq!(
+        findings["follow_ups"],
+        serde_json::json!(["document the retry policy"])
+    );
+
+    // The proposals: two skills, one eval at the commit before the fix, a patch.
+    let dir = ".longrun/proposals/20261121T090000Z";
+    let skill = env.read(&format!("{dir}/skills/fix-cargo-test/SKILL.md"));
+    assert!(skill.starts_with("---\nname: fix-cargo-test\n"), "{skill}");
+    assert!(skill.contains("## Verification"), "{skill}");
+    assert!(
+        skill.contains(&format!("git diff {commit_before}")),
+        "{skill}"
+    );
+    let evidence = env.read(&format!(
+        "{dir}/skills/fix-cargo-test/references/evidence.md"
+    ));
+    assert!(evidence.contains("test parse ... FAILED"), "{evidence}");
+    assert!(
+        env.path(&format!("{dir}/skills/fix-make-lint/SKILL.md"))
+            .is_file()
+    );
+    let eval = env.read(&format!("{dir}/evals/t1-cargo-test.yaml"));
+    assert!(eval.contains(&format!("base: '{commit_before}'")), "{eval}");
+    assert!(eval.contains("Add the parser"), "{eval}");
+    assert!(eval.contains("  - 'cargo test'"), "{eval}");
+    let patch = env.read(&format!("{dir}/AGENTS.md.patch"));
+    assert!(patch.contains("+## Lessons from longrun mine"), "{patch}");
+    assert!(patch.contains("Use the v2 config API"), "{patch}");
+    assert!(patch.contains("document the retry policy"), "{patch}");
+
+    // Deterministic: mining again writes the same bytes.
+    let first = env.read(&format!("{dir}/skills/fix-cargo-test/SKILL.md"));
+    let again = env.longrun(&["mine"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(
+        env.read(&format!("{dir}/skills/fix-cargo-test/SKILL.md")),
+        first
+    );
+    assert!(again.stdout.contains("Repeated failures"), "{again:?}");
+    assert!(again.stdout.contains("longrun mine --apply"), "{again:?}");
+}
+
+#[test]
+fn filters_narrow_what_is_mined() {
+    let env = mined_repo();
+    let since = env.longrun(&["mine", "--json", "--since", "2026-11-20T10:03:00Z"]);
+    let value: serde_json::Value = serde_json::from_str(&since.stdout).unwrap();
+    assert_eq!(value["findings"]["events"], 6, "{since:?}");
+    let run = env.longrun(&["mine", "--json", "--run", "20261120T100500Z"]);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["findings"]["events"], 1, "{run:?}");
+    let bad = env.longrun(&["mine", "--since", "yesterday"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+}
+
+#[test]
+fn apply_installs_what_was_kept_and_never_overwrites_without_force() {
+    let env = mined_repo();
+    assert_eq!(env.longrun(&["mine"]).code, 0);
+    let dir = env.path(".longrun/proposals/20261121T090000Z");
+    // A person rejects one skill by deleting it.
+    std::fs::remove_dir_all(dir.join("skills/fix-make-lint")).unwrap();
+    env.write(".agents/skills/fix-cargo-test/SKILL.md", "mine\n");
+    let run = env.longrun(&["mine", "--apply"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(env.read(".agents/skills/fix-cargo-test/SKILL.md"), "mine\n");
+    assert!(run.stdout.contains("skipped (already exists"), "{run:?}");
+    assert!(!env.path(".agents/skills/fix-make-lint").exists());
+    assert!(env.path("evals/t1-cargo-test.yaml").is_file());
+    let agents = env.read("AGENTS.md");
+    assert!(agents.contains("## Lessons from longrun mine"), "{agents}");
+    let log = env.read("run-log.md");
+    assert!(
+        log.contains(": mine applied eval `t1-cargo-test`: installed `evals/t1-cargo-test.yaml`"),
+        "{log}"
+    );
+    assert!(log.contains("mine applied agents-md"), "{log}");
+    assert!(
+        !log.contains("mine applied skill `fix-cargo-test`"),
+        "{log}"
+    );
+    let shown = env.longrun(&["eval", "show", "t1-cargo-test"]);
+    assert_eq!(shown.code, 0, "{shown:?}");
+    let listed = env.longrun(&["eval", "list"]);
+    assert!(listed.stdout.contains("t1-cargo-test  base "), "{listed:?}");
+
+    let forced = env.longrun(&["mine", "--apply", "--force"]);
+    assert_eq!(forced.code, 0, "{forced:?}");
+    assert!(
+        env.read(".agents/skills/fix-cargo-test/SKILL.md")
+            .starts_with("---\n")
+    );
+    assert!(
+        env.path(".agents/skills/fix-cargo-test/references/evidence.md")
+            .is_file()
+    );
+    assert!(
+        env.read("run-log.md")
+            .contains("overwrote `.agents/skills/fix-cargo-test`")
+    );
+}
+
+#[test]
+fn apply_without_proposals_says_what_to_do() {
+    let env = TestEnv::initialized();
+    let run = env.longrun(&["mine", "--apply"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("run `longrun mine` first"), "{run:?}");
+    let empty = env.longrun(&["mine"]);
+    assert_eq!(empty.code, 0, "{empty:?}");
+    assert!(empty.stdout.contains("Nothing to propose."), "{empty:?}");
+}
+
+/// The real cycle's events, mined: the fix pair is found, its eval is proposed at the commit
+/// before the fix, and after `--apply` the eval replays with the fake agent.
+#[cfg(feature = "fake-agent")]
+#[test]
+fn a_real_cycles_fix_becomes_an_eval_that_replays() {
+    use crate::cycle::CycleRepo;
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Write hello\n    validators: [[\"test\", \"-f\", \"hello.txt\"]]\n  - task_id: T2\n    title: Say world\n    depends_on: [T1]\n    validators: [[\"grep\", \"-q\", \"world\", \"hello.txt\"]]\n",
+    );
+    repo.script("T1", "write hello.txt hello\ncommit add hello\n");
+    repo.script(
+        "T2",
+        "only-on-attempt 1 write hello.txt hello there\nonly-on-attempt 2 write hello.txt hello world\ncommit attempt\n",
+    );
+    repo.cycle_until_settled(std::time::Duration::from_secs(60));
+    let env = &repo.env;
+    let run = env.longrun(&["mine", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let fixes = value["findings"]["fixes"].as_array().unwrap();
+    assert_eq!(fixes.len(), 1, "{}", run.stdout);
+    assert_eq!(fixes[0]["task"], "T2");
+    assert_eq!(fixes[0]["validator"], "grep -q world hello.txt");
+    let before = fixes[0]["commit_before"].as_str().unwrap().to_string();
+    let t1_merge = env.git(&["log", "--format=%H", "--grep=Merge T1", "main"]);
+    assert_eq!(
+        before,
+        t1_merge.trim(),
+        "the eval starts where T2's fix started"
+    );
+    assert_eq!(
+        value["proposals"]["evals"],
+        serde_json::json!(["t2-grep-q-world-hello-txt"])
+    );
+    let apply = env.longrun(&["mine", "--apply"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    repo.script(
+        "t2-grep-q-world-hello-txt",
+        "write hello.txt hello world\ncommit fix\n",
+    );
+    let replay = env.longrun(&["eval", "run", "t2-grep-q-world-hello-txt", "--json"]);
+    assert_eq!(replay.code, 0, "{replay:?}");
+    let results: serde_json::Value = serde_json::from_str(&replay.stdout).unwrap();
+    assert_eq!(results["profiles"][0]["passed"], 1, "{}", replay.stdout);
+}

@@ -1,0 +1,195 @@
+//! `longrun skill` against the Agent Skills reference validator (`agentskills validate`
+//! from the PyPI package `skills-ref`, installed by `.ci/run`): the same verdicts on the
+//! fixtures, and the shipped skills and mined proposals valid by both.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::TestEnv;
+
+/// The reference validator: `AGENTSKILLS_BIN`, else `.ci/venv/bin/agentskills`. Missing is
+/// a failure, never a skip: `.ci/run` installs it before `cargo test`.
+fn reference_validator() -> PathBuf {
+    if let Some(path) = std::env::var_os("AGENTSKILLS_BIN") {
+        return PathBuf::from(path);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/venv/bin/agentskills");
+    assert!(
+        venv.is_file(),
+        "\n\n*** The Agent Skills reference validator is missing. ***\nRun `.ci/run`, or:\n  python3 -m venv .ci/venv && .ci/venv/bin/pip install skills-ref==0.1.1\n(or set AGENTSKILLS_BIN to an `agentskills` executable)\n\n"
+    );
+    venv
+}
+
+fn reference_accepts(validator: &Path, dir: &Path) -> bool {
+    let output = Command::new(validator)
+        .arg("validate")
+        .arg(dir)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", validator.display()));
+    match output.status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        other => panic!(
+            "agentskills validate {} exited {other:?}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+fn fixtures(kind: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/skills")
+        .join(kind);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The rule `longrun skill check` must name for each invalid fixture.
+const EXPECTED_RULES: &[(&str, &str)] = &[
+    ("Upper-Case", "name-characters"),
+    (
+        "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghix",
+        "name-length",
+    ),
+    ("double--hyphen", "name-characters"),
+    ("extra-key", "allowed-keys"),
+    ("lead-hyphen", "name-characters"),
+    ("long-compatibility", "compatibility-length"),
+    ("long-description", "description-length"),
+    ("mismatch", "name-matches-directory"),
+    ("no-description", "description-required"),
+    ("no-front-matter", "front-matter"),
+    ("no-name", "name-required"),
+    ("no-skill-file", "skill-file"),
+    ("trail-hyphen-", "name-characters"),
+    ("unclosed", "front-matter"),
+    ("under_score", "name-characters"),
+];
+
+#[test]
+fn skill_check_agrees_with_the_reference_validator() {
+    let validator = reference_validator();
+    let env = TestEnv::new();
+    let valid = fixtures("valid");
+    let invalid = fixtures("invalid");
+    assert!(valid.len() >= 5 && invalid.len() >= 15);
+    for dir in &valid {
+        assert!(
+            reference_accepts(&validator, dir),
+            "reference rejects {}",
+            dir.display()
+        );
+        let run = env.longrun(&["skill", "check", dir.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}: {run:?}", dir.display());
+    }
+    for dir in &invalid {
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        assert!(
+            !reference_accepts(&validator, dir),
+            "reference accepts {name}"
+        );
+        let run = env.longrun(&["skill", "check", dir.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{name}: {run:?}");
+        let (_, rule) = EXPECTED_RULES
+            .iter()
+            .find(|(fixture, _)| *fixture == name)
+            .unwrap_or_else(|| panic!("no expected rule for fixture {name}"));
+        assert!(
+            run.stdout.contains(&format!(": {rule}: ")),
+            "{name}: {run:?}"
+        );
+    }
+}
+
+#[test]
+fn shipped_skills_are_valid_by_the_reference_and_installed_by_init() {
+    let validator = reference_validator();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("skills");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let dir = entry.unwrap().path();
+        assert!(reference_accepts(&validator, &dir), "{}", dir.display());
+        names.push(dir.file_name().unwrap().to_str().unwrap().to_string());
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ci-triage",
+            "clean-commit",
+            "longrun-worker",
+            "review",
+            "verify"
+        ]
+    );
+    let env = TestEnv::initialized();
+    let check = env.longrun(&["skill", "check"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    assert!(
+        check.stderr.contains("5 skill(s), 5 valid, 0 invalid"),
+        "{check:?}"
+    );
+    let list = env.longrun(&["skill", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 5);
+    assert!(listed.iter().all(|skill| skill["valid"] == true));
+    assert_eq!(listed[2]["name"], "longrun-worker");
+    assert_eq!(listed[2]["path"], ".agents/skills/longrun-worker/SKILL.md");
+}
+
+#[test]
+fn skill_new_creates_a_valid_skill_once() {
+    let validator = reference_validator();
+    let env = TestEnv::initialized();
+    let run = env.longrun(&[
+        "skill",
+        "new",
+        "deploy-docs",
+        "--description",
+        "Deploy the docs: when and how.",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(reference_accepts(
+        &validator,
+        &env.path(".agents/skills/deploy-docs")
+    ));
+    let again = env.longrun(&["skill", "new", "deploy-docs"]);
+    assert_eq!(again.code, 2, "{again:?}");
+    assert!(again.stderr.contains("already exists"), "{again:?}");
+    let bad = env.longrun(&["skill", "new", "Bad--Name"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    env.write(
+        ".agents/skills/broken/SKILL.md",
+        "---\nname: wrong\ndescription: d\n---\n",
+    );
+    let check = env.longrun(&["skill", "check"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    assert!(check.stdout.contains("name-matches-directory"), "{check:?}");
+    let list = env.longrun(&["skill", "list"]);
+    assert!(list.stdout.contains("INVALID"), "{list:?}");
+}
+
+#[test]
+fn mined_skill_proposals_are_valid_by_the_reference() {
+    let validator = reference_validator();
+    let env = crate::mine::mined_repo();
+    let run = env.longrun(&["mine"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let skills_dir = env.path(".longrun/proposals/20261121T090000Z/skills");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&skills_dir).unwrap() {
+        let dir = entry.unwrap().path();
+        assert!(reference_accepts(&validator, &dir), "{}", dir.display());
+        let check = env.longrun(&["skill", "check", dir.to_str().unwrap()]);
+        assert_eq!(check.code, 0, "{check:?}");
+        count += 1;
+    }
+    assert!(count >= 2, "{count} skills proposed");
+}
