@@ -5,6 +5,7 @@
 //! keyed by a hash of the file's bytes, used only when the hash matches. Nothing here
 //! prints, spawns a process or reads the environment.
 
+mod append;
 mod edit;
 mod parse;
 mod snapshot;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use append::{NewTask, append_tasks};
 pub use edit::{EditError, FieldValue, SummaryField, TaskEdit, TaskField, render_edits};
 pub use parse::SyntaxError;
 pub use validate::{Problem, ProblemKind, ValidateOptions};
@@ -79,6 +81,10 @@ pub struct Task {
     pub milestone: Option<String>,
     pub timeout: Option<String>,
     pub attempts: u32,
+    /// Where the task came from (`prd.md:12`), written by `plan` and `import`.
+    pub source: Option<String>,
+    /// A stable key of the task's origin, so planning or importing again finds it.
+    pub source_id: Option<String>,
     pub unknown_keys: Vec<UnknownKey>,
     /// Where the task's mapping starts (the first key, or `{` of a flow mapping).
     pub(crate) pos: Position,
@@ -373,6 +379,50 @@ where
             return Ok(UpdateOutcome::Unchanged);
         }
         // Re-read just before the rename: a person may have saved in between.
+        let current = fsutil::read_bounded(path, MAX_STATE_FILE_BYTES)?;
+        if snapshot::hash_bytes(&current) != loaded.hash {
+            continue;
+        }
+        fsutil::write_atomic(path, new_text.as_bytes())?;
+        if let Some(snapshot_path) = &options.snapshot_path
+            && let Ok(checklist) = Checklist::parse(path, &new_text)
+        {
+            let _ = snapshot::write(
+                snapshot_path,
+                snapshot::hash_bytes(new_text.as_bytes()),
+                &checklist,
+            );
+        }
+        return Ok(UpdateOutcome::Written);
+    }
+    Err(ChecklistError::Contended {
+        path: path.to_path_buf(),
+        attempts: ATTEMPTS,
+    })
+}
+
+/// Rewrites the checklist through `make_text`, atomically, under the same lock and
+/// re-read rule as [`update`]: `make_text` sees the freshly loaded file and returns the new
+/// text (or `None` to leave it alone); a file changed meanwhile is read again.
+pub fn rewrite<F>(
+    path: &Path,
+    lock_path: &Path,
+    options: &LoadOptions,
+    mut make_text: F,
+) -> Result<UpdateOutcome, ChecklistError>
+where
+    F: FnMut(&LoadedChecklist) -> Result<Option<String>, ChecklistError>,
+{
+    const ATTEMPTS: usize = 5;
+    let _lock = crate::fsutil::lock_exclusive(lock_path)?;
+    for _ in 0..ATTEMPTS {
+        let loaded = load(path, options)?;
+        let Some(new_text) = make_text(&loaded)? else {
+            return Ok(UpdateOutcome::Unchanged);
+        };
+        if new_text == loaded.text {
+            return Ok(UpdateOutcome::Unchanged);
+        }
         let current = fsutil::read_bounded(path, MAX_STATE_FILE_BYTES)?;
         if snapshot::hash_bytes(&current) != loaded.hash {
             continue;

@@ -10,7 +10,7 @@ use super::Checklist;
 use crate::fsutil;
 
 /// Bumped whenever the model's layout changes, so an old snapshot is never misread.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const MAGIC: &[u8; 8] = b"LRCKSNAP";
 
 /// The hash that keys the snapshot.
