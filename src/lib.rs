@@ -16,6 +16,7 @@ pub mod fsutil;
 pub mod gate;
 pub mod git;
 pub mod output;
+pub mod plan;
 pub mod process;
 pub mod prompt;
 pub mod scaffold;
