@@ -4,9 +4,11 @@
 mod check;
 mod cycle;
 mod demo;
+mod import;
 mod init;
 mod log;
 mod next;
+mod plan;
 mod status;
 mod supervise;
 mod task;
@@ -61,6 +63,8 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Demo(args) => demo::run(ctx, &args),
         Command::DemoAgent => demo::agent(ctx),
         Command::Check(args) => check::run(ctx, &args),
+        Command::Plan(args) => plan::run(ctx, &args),
+        Command::Import(args) => import::run(ctx, &args),
         Command::Cycle(args) => cycle::run(ctx, &args),
         Command::Status(args) => status::run(ctx, &args),
         Command::Next(args) => next::run(ctx, &args),

@@ -22,14 +22,14 @@ pub enum IdStyle {
 
 /// What the merge may do.
 #[derive(Debug, Clone, Copy)]
-pub struct MergeOptions {
+pub struct MergeOptions<'a> {
     pub id_style: IdStyle,
     /// Tasks already in the checklist take the source's status (importers: the source
     /// tool is where the work was tracked). `plan` keeps the checklist's statuses.
     pub update_status: bool,
     /// Only tasks whose `source_id` starts with this belong to the source; the others are
     /// never reported as gone.
-    pub namespace: &'static str,
+    pub namespace: &'a str,
 }
 
 /// The outcome of a merge, ready to render and report.
@@ -68,7 +68,7 @@ pub struct Renamed {
 
 /// Merges `incoming` (ids unique among themselves; `depends_on` uses those ids) into
 /// `existing`.
-pub fn merge(existing: &Checklist, incoming: &[NewTask], options: MergeOptions) -> MergeReport {
+pub fn merge(existing: &Checklist, incoming: &[NewTask], options: MergeOptions<'_>) -> MergeReport {
     let mut report = MergeReport::default();
     let by_source: HashMap<&str, usize> = existing
         .tasks
