@@ -10,6 +10,7 @@ mod help;
 mod init;
 mod log;
 mod next_status;
+mod plan;
 // The fake agent binary exists only with `--features fake-agent`.
 #[cfg(feature = "fake-agent")]
 mod process;
