@@ -15,6 +15,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod gate;
 pub mod git;
+pub mod import;
 pub mod output;
 pub mod plan;
 pub mod process;
