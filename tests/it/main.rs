@@ -7,6 +7,7 @@ mod check;
 #[cfg(feature = "fake-agent")]
 mod cycle;
 mod help;
+mod import;
 mod init;
 mod log;
 mod next_status;

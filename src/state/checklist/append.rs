@@ -90,42 +90,29 @@ pub fn append_tasks(
                 let rest = &text[after_colon..key_line_end];
                 let value = rest.split(" #").next().unwrap_or(rest).trim();
                 let indent = key.column.saturating_sub(1) + 2;
-                match value {
-                    // `tasks:` with nothing after it: the items go on the next lines.
-                    "" | "~" | "null" => {
-                        let start = if value.is_empty() {
-                            key_line_end
-                        } else {
-                            let at = after_colon + rest.find(value).unwrap_or(0);
-                            return splice_and_verify(
-                                text,
-                                checklist,
-                                new_tasks,
-                                (at, at + value.len()),
-                                &format!(
-                                    "\n{}",
-                                    render_items(new_tasks, indent, indent + 2)
-                                        .trim_end_matches('\n')
-                                ),
-                            );
-                        };
-                        (start, indent, indent + 2, "\n".to_string())
-                    }
-                    "[]" => {
-                        let at = after_colon + rest.find("[]").unwrap_or(0);
-                        return splice_and_verify(
-                            text,
-                            checklist,
-                            new_tasks,
-                            (at, at + 2),
-                            &format!(
-                                "\n{}",
-                                render_items(new_tasks, indent, indent + 2).trim_end_matches('\n')
-                            ),
-                        );
-                    }
-                    _ => return Err(unverified("the `tasks` value is not a list")),
+                if !matches!(value, "" | "~" | "null" | "[]") {
+                    return Err(unverified("the `tasks` value is not a list"));
                 }
+                let items = render_items(new_tasks, indent, indent + 2);
+                let block = format!("\n{}", items.trim_end_matches('\n'));
+                if value.is_empty() {
+                    return splice_and_verify(
+                        text,
+                        checklist,
+                        new_tasks,
+                        (key_line_end, key_line_end),
+                        &block,
+                    );
+                }
+                // `tasks: []  # none yet` becomes `tasks:  # none yet` followed by the items.
+                let at = after_colon + rest.find(value).unwrap_or(0);
+                let mut new_text = String::with_capacity(text.len() + block.len());
+                new_text.push_str(&text[..after_colon]);
+                new_text.push_str(&text[at + value.len()..key_line_end]);
+                new_text.push_str(&block);
+                new_text.push_str(&text[key_line_end..]);
+                verify(text, &new_text, checklist, new_tasks)?;
+                return Ok(new_text);
             }
             (None, None) => {
                 let mut block = String::new();
