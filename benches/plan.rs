@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use longrun::import::parse_taskmaster;
-use longrun::plan::{IdStyle, MergeOptions, merge, parse_prd, render_merge};
+use longrun::plan::{IdStyle, MergeOptions, merge, parse_prd, render_merge_parsed};
 use longrun::state::checklist::{Checklist, ValidateOptions};
 
 const PRD_ITEMS: usize = 2_000;
@@ -67,14 +67,16 @@ fn pipeline_plan(prd: &str, checklist_text: &str) -> usize {
         namespace: "prd.md#",
     };
     let report = merge(&checklist, &plan.tasks, options);
-    let text = render_merge(checklist_text, &checklist, &report).unwrap();
-    let after = Checklist::parse(Path::new("checklist.yaml"), &text).unwrap();
+    let (_text, after) = render_merge_parsed(checklist_text, &checklist, &report).unwrap();
+    let after = after.unwrap();
     after.validate(ValidateOptions::default()).len() + after.tasks.len()
 }
 
 fn pipeline_import(json: &str, checklist_text: &str) -> usize {
+    let t = Instant::now();
     let value: serde_json::Value = serde_json::from_str(json).unwrap();
     let imported = parse_taskmaster(&value, "tasks.json").unwrap();
+    let t1 = t.elapsed();
     let checklist = Checklist::parse(Path::new("checklist.yaml"), checklist_text).unwrap();
     let options = MergeOptions {
         id_style: IdStyle::Preferred,
@@ -82,9 +84,18 @@ fn pipeline_import(json: &str, checklist_text: &str) -> usize {
         namespace: "taskmaster#",
     };
     let report = merge(&checklist, &imported.tasks, options);
-    let text = render_merge(checklist_text, &checklist, &report).unwrap();
-    let after = Checklist::parse(Path::new("checklist.yaml"), &text).unwrap();
-    after.validate(ValidateOptions::default()).len() + after.tasks.len()
+    let t2 = t.elapsed();
+    let (_text, after) = render_merge_parsed(checklist_text, &checklist, &report).unwrap();
+    let after = after.unwrap();
+    let t3 = t.elapsed();
+    let n = after.validate(ValidateOptions::default()).len() + after.tasks.len();
+    let t5 = t.elapsed();
+    if std::env::var_os("PLAN_BENCH_STEPS").is_some() {
+        println!(
+            "  steps: read {t1:?}, merge {t2:?}, render+verify (one parse) {t3:?}, validate {t5:?}"
+        );
+    }
+    n
 }
 
 fn time<F: FnMut()>(mut f: F) -> Duration {

@@ -124,9 +124,10 @@ pub(super) fn apply(
         if report.new_tasks.len() > MAX_NEW_TASKS {
             return Err(too_many(report.new_tasks.len()));
         }
-        let new_text =
-            plan::render_merge(&loaded.text, &loaded.checklist, &report).map_err(edit_error)?;
-        state = Some((report, loaded.text.clone(), new_text));
+        let (new_text, parsed) =
+            plan::render_merge_parsed(&loaded.text, &loaded.checklist, &report)
+                .map_err(edit_error)?;
+        state = Some((report, loaded.text.clone(), new_text, parsed));
         false
     } else {
         let options_load = LoadOptions {
@@ -139,26 +140,39 @@ pub(super) fn apply(
             |current| {
                 let report = plan::merge(&current.checklist, incoming, options);
                 if report.new_tasks.len() > MAX_NEW_TASKS {
-                    state = Some((report, current.text.clone(), current.text.clone()));
+                    let text = current.text.clone();
+                    state = Some((report, text.clone(), text, None));
                     return Ok(None);
                 }
-                let new_text = plan::render_merge(&current.text, &current.checklist, &report)
-                    .map_err(edit_error)?;
-                state = Some((report, current.text.clone(), new_text.clone()));
-                Ok(Some(new_text))
+                let (new_text, parsed) =
+                    plan::render_merge_parsed(&current.text, &current.checklist, &report)
+                        .map_err(edit_error)?;
+                let parsed_for_snapshot = parsed.clone();
+                let unchanged = new_text == current.text;
+                let parsed = if unchanged {
+                    Some(current.checklist.clone())
+                } else {
+                    parsed
+                };
+                state = Some((report, current.text.clone(), new_text.clone(), parsed));
+                Ok(Some((new_text, parsed_for_snapshot)))
             },
         )?;
-        if let Some((report, _, _)) = &state
+        if let Some((report, _, _, _)) = &state
             && report.new_tasks.len() > MAX_NEW_TASKS
         {
             return Err(too_many(report.new_tasks.len()));
         }
         outcome == checklist::UpdateOutcome::Written
     };
-    let Some((report, old_text, new_text)) = state else {
+    let Some((report, old_text, new_text, parsed)) = state else {
         return Err(CommandError::internal("the merge did not run"));
     };
-    let checked = Checklist::parse(&path, &new_text)?;
+    let checked = match parsed {
+        Some(checked) => checked,
+        None if new_text == loaded.text => loaded.checklist,
+        None => Checklist::parse(&path, &new_text)?,
+    };
     let problems = checked.validate(ValidateOptions {
         allow_missing_validators: false,
     });

@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::state::checklist::{
-    Checklist, EditError, FieldValue, NewTask, TaskEdit, TaskField, append_tasks, render_edits,
+    Checklist, EditError, FieldValue, NewTask, TaskEdit, TaskField, append_tasks_parsed,
+    render_edits,
 };
 
 /// How new tasks get their ids.
@@ -179,12 +180,22 @@ pub fn render_merge(
     checklist: &Checklist,
     report: &MergeReport,
 ) -> Result<String, EditError> {
+    render_merge_parsed(text, checklist, report).map(|(text, _)| text)
+}
+
+/// [`render_merge`], with the parsed result when appending produced one.
+pub fn render_merge_parsed(
+    text: &str,
+    checklist: &Checklist,
+    report: &MergeReport,
+) -> Result<(String, Option<Checklist>), EditError> {
     let edited = render_edits(text, checklist, &report.edits)?;
     if report.new_tasks.is_empty() {
-        return Ok(edited);
+        return Ok((edited, None));
     }
     if report.edits.is_empty() {
-        return append_tasks(&edited, checklist, &report.new_tasks);
+        return append_tasks_parsed(&edited, checklist, &report.new_tasks)
+            .map(|(text, parsed)| (text, Some(parsed)));
     }
     let reparsed =
         Checklist::parse(std::path::Path::new("checklist.yaml"), &edited).map_err(|error| {
@@ -193,7 +204,8 @@ pub fn render_merge(
                 detail: error.to_string(),
             }
         })?;
-    append_tasks(&edited, &reparsed, &report.new_tasks)
+    append_tasks_parsed(&edited, &reparsed, &report.new_tasks)
+        .map(|(text, parsed)| (text, Some(parsed)))
 }
 
 /// The zero-padding width and the next number for `T<n>` ids.

@@ -9,5 +9,5 @@ pub mod diff;
 pub mod merge;
 pub mod prd;
 
-pub use merge::{IdStyle, MergeOptions, MergeReport, merge, render_merge};
+pub use merge::{IdStyle, MergeOptions, MergeReport, merge, render_merge, render_merge_parsed};
 pub use prd::{PrdPlan, PrdWarning, parse_prd};

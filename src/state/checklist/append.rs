@@ -7,10 +7,10 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Map, Value};
+use std::path::Path;
 
-use super::edit::{EditError, Style, flow_end, line_end, line_start, parse_value, render_scalar};
-use super::{Checklist, Validator};
+use super::edit::{EditError, Style, flow_end, line_end, line_start, render_scalar};
+use super::{Checklist, StatusValue, Task, Validator};
 use crate::state::model::{Risk, TaskStatus};
 
 /// A task to add. Empty fields are left out of the file.
@@ -43,6 +43,17 @@ pub fn append_tasks(
     if new_tasks.is_empty() {
         return Ok(text.to_string());
     }
+    append_tasks_parsed(text, checklist, new_tasks).map(|(new_text, _)| new_text)
+}
+
+/// [`append_tasks`], also returning the new text's parsed checklist (the verification
+/// parses it anyway; callers that validate the result need not parse it again).
+/// `new_tasks` must not be empty.
+pub fn append_tasks_parsed(
+    text: &str,
+    checklist: &Checklist,
+    new_tasks: &[NewTask],
+) -> Result<(String, Checklist), EditError> {
     let unverified = |detail: &str| EditError::Unverified {
         what: format!("{} new task(s)", new_tasks.len()),
         detail: detail.to_string(),
@@ -111,8 +122,8 @@ pub fn append_tasks(
                 new_text.push_str(&text[at + value.len()..key_line_end]);
                 new_text.push_str(&block);
                 new_text.push_str(&text[key_line_end..]);
-                verify(text, &new_text, checklist, new_tasks)?;
-                return Ok(new_text);
+                let parsed = verify(&new_text, checklist, new_tasks)?;
+                return Ok((new_text, parsed));
             }
             (None, None) => {
                 let mut block = String::new();
@@ -122,8 +133,8 @@ pub fn append_tasks(
                 block.push_str("\ntasks:\n");
                 block.push_str(&render_items(new_tasks, 2, 4));
                 let new_text = format!("{text}{block}");
-                verify(text, &new_text, checklist, new_tasks)?;
-                return Ok(new_text);
+                let parsed = verify(&new_text, checklist, new_tasks)?;
+                return Ok((new_text, parsed));
             }
         };
     let rendered = render_items(new_tasks, dash_indent, key_indent);
@@ -137,13 +148,13 @@ fn splice_and_verify(
     new_tasks: &[NewTask],
     (start, end): (usize, usize),
     block: &str,
-) -> Result<String, EditError> {
+) -> Result<(String, Checklist), EditError> {
     let mut new_text = String::with_capacity(text.len() + block.len());
     new_text.push_str(&text[..start]);
     new_text.push_str(block);
     new_text.push_str(&text[end..]);
-    verify(text, &new_text, checklist, new_tasks)?;
-    Ok(new_text)
+    let parsed = verify(&new_text, checklist, new_tasks)?;
+    Ok((new_text, parsed))
 }
 
 /// The end (before its newline) of the sequence item whose `-` is at column `dash` on the
@@ -241,113 +252,94 @@ fn render_items(tasks: &[NewTask], dash_indent: usize, key_indent: usize) -> Str
     out
 }
 
-/// What a new task must read back as.
-fn expected_value(task: &NewTask) -> Value {
-    let mut map = Map::new();
-    let text = |s: &str| Value::String(s.to_string());
-    map.insert("task_id".into(), text(&task.task_id));
-    map.insert("title".into(), text(&task.title));
-    if !task.description.is_empty() {
-        map.insert("description".into(), text(&task.description));
-    }
-    if !task.acceptance_criteria.is_empty() {
-        map.insert(
-            "acceptance_criteria".into(),
-            Value::Array(task.acceptance_criteria.iter().map(|c| text(c)).collect()),
-        );
-    }
-    if !task.implementation_notes.is_empty() {
-        map.insert(
-            "implementation_notes".into(),
-            text(&task.implementation_notes),
-        );
-    }
-    if let Some(status) = task.status {
-        map.insert("status".into(), text(status.as_str()));
-    }
-    if !task.depends_on.is_empty() {
-        map.insert(
-            "depends_on".into(),
-            Value::Array(task.depends_on.iter().map(|d| text(d)).collect()),
-        );
-    }
-    if !task.validators.is_empty() {
-        let list = task
-            .validators
-            .iter()
-            .map(|validator| match validator {
-                Validator::Argv(argv) => Value::Array(argv.iter().map(|w| text(w)).collect()),
-                Validator::Shell(script) => {
-                    let mut shell = Map::new();
-                    shell.insert("shell".into(), text(script));
-                    Value::Object(shell)
-                }
-            })
-            .collect();
-        map.insert("validators".into(), Value::Array(list));
-    }
-    if let Some(risk) = task.risk {
-        map.insert("risk".into(), text(risk.as_str()));
-    }
-    if let Some(milestone) = &task.milestone {
-        map.insert("milestone".into(), text(milestone));
-    }
-    if !task.note.is_empty() {
-        map.insert("note".into(), text(&task.note));
-    }
-    if let Some(source) = &task.source {
-        map.insert("source".into(), text(source));
-    }
-    if let Some(source_id) = &task.source_id {
-        map.insert("source_id".into(), text(source_id));
-    }
-    Value::Object(map)
-}
-
-/// Old content unchanged, new tasks as intended.
+/// Old content unchanged, new tasks as intended, checked on the typed model of the new
+/// text (one parse, which the caller can reuse). Positions are not compared: they move.
 fn verify(
-    old_text: &str,
     new_text: &str,
     checklist: &Checklist,
     new_tasks: &[NewTask],
-) -> Result<(), EditError> {
+) -> Result<Checklist, EditError> {
     let fail = |detail: String| EditError::Unverified {
         what: format!("{} new task(s)", new_tasks.len()),
         detail,
     };
-    let old =
-        parse_value(old_text).ok_or_else(|| fail("the original text cannot be re-read".into()))?;
-    let mut new =
-        parse_value(new_text).ok_or_else(|| fail("the new text does not parse".into()))?;
+    let parsed = Checklist::parse(Path::new("checklist.yaml"), new_text)
+        .map_err(|error| fail(format!("the new text does not parse: {error}")))?;
     let old_count = checklist.tasks.len();
-    let new_items = match new.get_mut("tasks").and_then(Value::as_array_mut) {
-        Some(items) if items.len() == old_count + new_tasks.len() => items.split_off(old_count),
-        _ => return Err(fail("the task list would not hold the new tasks".into())),
-    };
-    for (task, actual) in new_tasks.iter().zip(&new_items) {
-        if &expected_value(task) != actual {
+    if parsed.tasks.len() != old_count + new_tasks.len() {
+        return Err(fail("the task list would not hold the new tasks".into()));
+    }
+    for (old, new) in checklist.tasks.iter().zip(&parsed.tasks) {
+        if content(old) != content(new) {
+            return Err(fail(format!("task `{}` would change", old.task_id)));
+        }
+    }
+    for (task, actual) in new_tasks.iter().zip(&parsed.tasks[old_count..]) {
+        if expected(task) != content(actual) || !actual.unknown_keys.is_empty() {
             return Err(fail(format!(
                 "task `{}` would not read back as written",
                 task.task_id
             )));
         }
     }
-    // With the new items removed, the documents must be identical (`tasks: []` and a
-    // missing `tasks` both read as no tasks).
-    let normalise = |mut doc: Value| -> Value {
-        if let Some(map) = doc.as_object_mut()
-            && map
-                .get("tasks")
-                .is_none_or(|t| t.is_null() || t.as_array().is_some_and(Vec::is_empty))
-        {
-            map.remove("tasks");
-        }
-        doc
+    let top = |c: &Checklist| {
+        let mut summary = c.summary.clone();
+        summary.fields.clear();
+        summary.value_pos = None;
+        let unknown: Vec<String> = summary.unknown_keys.drain(..).map(|k| k.key).collect();
+        (
+            c.version,
+            summary,
+            unknown,
+            c.instructions.clone(),
+            c.guidelines.clone(),
+            c.unknown_keys
+                .iter()
+                .map(|k| k.key.clone())
+                .collect::<Vec<_>>(),
+        )
     };
-    if normalise(old) != normalise(new) {
-        return Err(fail("content outside the new tasks would change".into()));
+    if top(checklist) != top(&parsed) {
+        return Err(fail("content outside the task list would change".into()));
     }
-    Ok(())
+    // Values of keys the model ignores (`cost`, unknown keys) are not compared: the new
+    // text only inserts between whole lines, so their bytes are untouched.
+    Ok(parsed)
+}
+
+/// A task without its positions.
+fn content(task: &Task) -> Task {
+    let mut task = task.clone();
+    task.pos = Default::default();
+    task.fields.clear();
+    for key in &mut task.unknown_keys {
+        key.line = 0;
+        key.column = 0;
+    }
+    task
+}
+
+/// What a new task must read back as.
+fn expected(task: &NewTask) -> Task {
+    Task {
+        task_id: task.task_id.clone(),
+        title: task.title.clone(),
+        description: task.description.clone(),
+        acceptance_criteria: task.acceptance_criteria.clone(),
+        implementation_notes: task.implementation_notes.clone(),
+        note: task.note.clone(),
+        status: match task.status {
+            Some(status) => StatusValue::Known(status),
+            None => StatusValue::Missing,
+        },
+        depends_on: task.depends_on.clone(),
+        validators: (!task.validators.is_empty()).then(|| task.validators.clone()),
+        risk: task.risk,
+        milestone: task.milestone.clone(),
+        source: task.source.clone(),
+        source_id: task.source_id.clone(),
+        ..Task::default()
+    }
 }
 
 #[cfg(test)]

@@ -735,7 +735,7 @@ fn next_top_level_line(text: &str, offset: usize) -> usize {
     text.len()
 }
 
-pub(super) fn parse_value(text: &str) -> Option<Value> {
+fn parse_value(text: &str) -> Option<Value> {
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
     options.strict_booleans = true;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use append::{NewTask, append_tasks};
+pub use append::{NewTask, append_tasks, append_tasks_parsed};
 pub use edit::{EditError, FieldValue, SummaryField, TaskEdit, TaskField, render_edits};
 pub use parse::SyntaxError;
 pub use validate::{Problem, ProblemKind, ValidateOptions};
@@ -403,7 +403,8 @@ where
 
 /// Rewrites the checklist through `make_text`, atomically, under the same lock and
 /// re-read rule as [`update`]: `make_text` sees the freshly loaded file and returns the new
-/// text (or `None` to leave it alone); a file changed meanwhile is read again.
+/// text (or `None` to leave it alone), with its parsed model when it has one (it then feeds
+/// the snapshot without a second parse); a file changed meanwhile is read again.
 pub fn rewrite<F>(
     path: &Path,
     lock_path: &Path,
@@ -411,13 +412,13 @@ pub fn rewrite<F>(
     mut make_text: F,
 ) -> Result<UpdateOutcome, ChecklistError>
 where
-    F: FnMut(&LoadedChecklist) -> Result<Option<String>, ChecklistError>,
+    F: FnMut(&LoadedChecklist) -> Result<Option<(String, Option<Checklist>)>, ChecklistError>,
 {
     const ATTEMPTS: usize = 5;
     let _lock = crate::fsutil::lock_exclusive(lock_path)?;
     for _ in 0..ATTEMPTS {
         let loaded = load(path, options)?;
-        let Some(new_text) = make_text(&loaded)? else {
+        let Some((new_text, parsed)) = make_text(&loaded)? else {
             return Ok(UpdateOutcome::Unchanged);
         };
         if new_text == loaded.text {
@@ -428,14 +429,18 @@ where
             continue;
         }
         fsutil::write_atomic(path, new_text.as_bytes())?;
-        if let Some(snapshot_path) = &options.snapshot_path
-            && let Ok(checklist) = Checklist::parse(path, &new_text)
-        {
-            let _ = snapshot::write(
-                snapshot_path,
-                snapshot::hash_bytes(new_text.as_bytes()),
-                &checklist,
-            );
+        if let Some(snapshot_path) = &options.snapshot_path {
+            let checklist = match parsed {
+                Some(checklist) => Some(checklist),
+                None => Checklist::parse(path, &new_text).ok(),
+            };
+            if let Some(checklist) = checklist {
+                let _ = snapshot::write(
+                    snapshot_path,
+                    snapshot::hash_bytes(new_text.as_bytes()),
+                    &checklist,
+                );
+            }
         }
         return Ok(UpdateOutcome::Written);
     }
