@@ -194,8 +194,20 @@ fn too_many(count: usize) -> CommandError {
 }
 
 /// The path as a person would type it from the repository root.
+/// `..` and `.` are folded lexically so `./prd.md` and `sub/../prd.md` name the same
+/// source (the `source_id` namespace depends on it).
 pub(super) fn display_relative(workspace: &Workspace, path: &Path) -> String {
-    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut path = std::path::PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                path.pop();
+            }
+            other => path.push(other),
+        }
+    }
     path.strip_prefix(&workspace.root)
         .unwrap_or(&path)
         .display()

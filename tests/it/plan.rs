@@ -151,3 +151,16 @@ fn missing_prd_is_an_error() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("cannot read"), "{run:?}");
 }
+
+#[test]
+fn the_same_prd_named_another_way_is_the_same_source() {
+    let env = with_checklist();
+    env.write("prd.md", PRD);
+    assert_eq!(env.longrun(&["plan", "--prd", "prd.md"]).code, 0);
+    std::fs::create_dir_all(env.path("sub")).unwrap();
+    let run = env.longrun_in(&env.path("sub"), &["plan", "--prd", "../prd.md", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["kept"].as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(report["added"].as_array().unwrap().len(), 0, "{report}");
+}
