@@ -195,3 +195,27 @@ fn a_file_of_another_format_names_the_format_it_looks_like() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("is not a feature_list.json"), "{run:?}");
 }
+
+#[test]
+fn dry_run_shows_the_diff_and_writes_nothing() {
+    let env = env_with(&[("prd.json", "ralph-prd.json")]);
+    let run = env.longrun(&["import", "ralph", "prd.json", "--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("+  - task_id: US-003\n"), "{run:?}");
+    assert!(
+        run.stderr.contains("dry run: nothing was written"),
+        "{run:?}"
+    );
+    assert_eq!(env.read("checklist.yaml"), EMPTY_CHECKLIST);
+}
+
+#[test]
+fn a_json_file_given_as_backlog_names_its_format() {
+    let env = env_with(&[("feature_list.json", "feature_list.json")]);
+    let run = env.longrun(&["import", "backlog", "feature_list.json"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("it looks like a feature_list.json"),
+        "{run:?}"
+    );
+}
