@@ -53,6 +53,10 @@ pub enum Command {
     Init(InitArgs),
     /// Check checklist.yaml, plan.md and run-log.md for problems.
     Check(CheckArgs),
+    /// Turn a PRD (Markdown) into tasks in checklist.yaml; planning again keeps ids.
+    Plan(PlanArgs),
+    /// Import tasks from Taskmaster, ralph, a feature list or Backlog.md.
+    Import(ImportArgs),
     /// The 30-second view: counts, active, next, blocked, awaiting approval, last events.
     Status(StatusArgs),
     /// Ready tasks in file order (dependencies complete, not claimed), then stale claims.
@@ -125,6 +129,46 @@ pub struct CheckArgs {
     /// Accept tasks without validators (they then pass vacuously: unsafe).
     #[arg(long)]
     pub allow_missing_validators: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The product requirements document to read (Markdown).
+    #[arg(long, value_name = "FILE")]
+    pub prd: PathBuf,
+    /// Print the diff of checklist.yaml; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// What the file is.
+    pub format: ImportFormat,
+    /// The file (or, for `backlog`, the `backlog/` or `backlog/tasks/` folder).
+    pub file: PathBuf,
+    /// Print the diff of checklist.yaml; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Formats `longrun import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// Taskmaster's `.taskmaster/tasks/tasks.json` (tagged or untagged).
+    Taskmaster,
+    /// The ralph loop's `prd.json` (`userStories`).
+    Ralph,
+    /// The autonomous-coding harness's `feature_list.json`.
+    FeatureList,
+    /// A Backlog.md `backlog/tasks/` folder of Markdown files.
+    Backlog,
 }
 
 #[derive(Debug, Args)]

@@ -11,11 +11,13 @@ mod demo;
 mod eval;
 mod gc;
 mod heartbeat;
+mod import;
 mod init;
 mod log;
 mod r#loop;
 mod mine;
 mod next;
+mod plan;
 mod reject;
 mod release;
 mod resume;
@@ -81,6 +83,8 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Demo(args) => demo::run(ctx, &args),
         Command::DemoAgent => demo::agent(ctx),
         Command::Check(args) => check::run(ctx, &args),
+        Command::Plan(args) => plan::run(ctx, &args),
+        Command::Import(args) => import::run(ctx, &args),
         Command::Cycle(args) => cycle::run(ctx, &args),
         Command::Loop(args) => r#loop::run(ctx, &args),
         Command::Watch(args) => watch::run(ctx, &args),

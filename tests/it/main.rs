@@ -12,8 +12,10 @@ mod eval;
 mod gc;
 mod governance;
 mod help;
+mod import;
 mod init;
 mod log;
+mod plan;
 // The fake agent binary exists only with `--features fake-agent`.
 #[cfg(feature = "fake-agent")]
 mod loop_cmd;

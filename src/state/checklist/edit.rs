@@ -419,7 +419,7 @@ fn insert_summary(text: &str, fields: &[(&'static str, FieldValue)]) -> Splice {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Style {
+pub(super) enum Style {
     Plain,
     Single,
     Double,
@@ -505,7 +505,7 @@ fn block_scalar_safe(text: &str) -> bool {
         && body.chars().all(|c| !c.is_control() || c == '\n')
 }
 
-fn render_scalar(text: &str, style: Style, in_flow: bool) -> String {
+pub(super) fn render_scalar(text: &str, style: Style, in_flow: bool) -> String {
     match style {
         Style::Plain | Style::Flow if plain_safe(text, in_flow) => text.to_string(),
         Style::Single if !text.contains('\n') && text.chars().all(|c| !c.is_control()) => {
@@ -565,7 +565,7 @@ fn colon_after_key(text: &str, field: &FieldSpan) -> Option<usize> {
 }
 
 /// The offset just past the bracket that closes the flow collection starting at `start`.
-fn flow_end(text: &str, start: usize) -> Option<usize> {
+pub(super) fn flow_end(text: &str, start: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
     let mut index = start;
@@ -613,7 +613,7 @@ fn flow_end(text: &str, start: usize) -> Option<usize> {
 }
 
 /// The offset of the end of the line containing `offset` (its `\n`, or the end of text).
-fn line_end(text: &str, offset: usize) -> usize {
+pub(super) fn line_end(text: &str, offset: usize) -> usize {
     text[offset..].find('\n').map_or(text.len(), |i| offset + i)
 }
 
@@ -763,7 +763,7 @@ fn segment_of(text: &str, checklist: &Checklist, target: Target) -> Option<(usiz
     }
 }
 
-fn line_start(text: &str, offset: usize) -> usize {
+pub(super) fn line_start(text: &str, offset: usize) -> usize {
     text[..offset].rfind('\n').map_or(0, |i| i + 1)
 }
 

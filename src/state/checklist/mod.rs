@@ -8,6 +8,7 @@
 //! process or reads the environment; the only threads are scoped helpers that prepare a
 //! snapshot while the file is written.
 
+mod append;
 mod derive;
 mod edit;
 mod overview;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use append::{NewTask, append_tasks, append_tasks_parsed};
 pub use edit::{EditError, FieldValue, SummaryField, TaskEdit, TaskField, render_edits};
 pub use overview::{Overview, TaskBrief};
 pub use parse::SyntaxError;
@@ -86,6 +88,10 @@ pub struct Task {
     pub milestone: Option<String>,
     pub timeout: Option<String>,
     pub attempts: u32,
+    /// Where the task came from (`prd.md:12`), written by `plan` and `import`.
+    pub source: Option<String>,
+    /// A stable key of the task's origin, so planning or importing again finds it.
+    pub source_id: Option<String>,
     pub unknown_keys: Vec<UnknownKey>,
     /// Where the task's mapping starts (the first key, or `{` of a flow mapping).
     pub(crate) pos: Position,
@@ -512,6 +518,55 @@ fn snapshot_after_edit(
     snapshot::encode(hash, &checklist, rendered.text.len())
         .ok()
         .map(|(bytes, _)| bytes)
+}
+
+/// Rewrites the checklist through `make_text`, atomically, under the same lock and
+/// re-read rule as [`update`]: `make_text` sees the freshly loaded file and returns the new
+/// text (or `None` to leave it alone), with its parsed model when it has one (it then feeds
+/// the snapshot without a second parse); a file changed meanwhile is read again.
+pub fn rewrite<F>(
+    path: &Path,
+    lock_path: &Path,
+    options: &LoadOptions,
+    mut make_text: F,
+) -> Result<UpdateOutcome, ChecklistError>
+where
+    F: FnMut(&LoadedChecklist) -> Result<Option<(String, Option<Checklist>)>, ChecklistError>,
+{
+    const ATTEMPTS: usize = 5;
+    let _lock = crate::fsutil::lock_exclusive(lock_path)?;
+    for _ in 0..ATTEMPTS {
+        let loaded = load(path, options)?;
+        let Some((new_text, parsed)) = make_text(&loaded)? else {
+            return Ok(UpdateOutcome::Unchanged);
+        };
+        if new_text == loaded.text {
+            return Ok(UpdateOutcome::Unchanged);
+        }
+        let current = fsutil::read_bounded(path, MAX_STATE_FILE_BYTES)?;
+        if snapshot::hash_bytes(&current) != loaded.hash {
+            continue;
+        }
+        fsutil::write_atomic(path, new_text.as_bytes())?;
+        if let Some(snapshot_path) = &options.snapshot_path {
+            let checklist = match parsed {
+                Some(checklist) => Some(checklist),
+                None => Checklist::parse(path, &new_text).ok(),
+            };
+            if let Some(checklist) = checklist {
+                let hash = snapshot::hash_bytes(new_text.as_bytes());
+                if let Ok((bytes, _)) = snapshot::encode(hash, &checklist, new_text.len()) {
+                    // A cache: failing to write it only costs speed next time.
+                    let _ = snapshot::store(snapshot_path, &bytes);
+                }
+            }
+        }
+        return Ok(UpdateOutcome::Written);
+    }
+    Err(ChecklistError::Contended {
+        path: path.to_path_buf(),
+        attempts: ATTEMPTS,
+    })
 }
 
 /// Splits a command line like a POSIX shell would into words, without expanding anything:

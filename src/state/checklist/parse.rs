@@ -457,9 +457,8 @@ impl<'de> Visitor<'de> for TaskVisitor {
                 "cost" => {
                     take!(IgnoredAny);
                 }
-                "source" | "source_id" => {
-                    take!(IgnoredAny);
-                }
+                "source" => task.source = take!(Option<Scalar>).map(|s| s.0),
+                "source_id" => task.source_id = take!(Option<Scalar>).map(|s| s.0),
                 other => {
                     let pos = position(&key.referenced);
                     take!(IgnoredAny);

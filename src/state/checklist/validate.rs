@@ -1,6 +1,6 @@
 //! The checks `longrun check` reports and that guard every command that acts on tasks:
 //! task ids, duplicates, unknown and cyclic dependencies, missing validators, unknown
-//! statuses and keys.
+//! statuses and keys, acceptance criteria too vague to check.
 
 use std::collections::HashMap;
 
@@ -22,6 +22,7 @@ pub enum ProblemKind {
     UnknownKey,
     /// A rule of `policy/*.yaml` the task breaks (found by `longrun check`).
     Policy,
+    VagueCriterion,
 }
 
 /// Error or warning.
@@ -57,7 +58,7 @@ impl ProblemKind {
             | ProblemKind::Policy => Severity::Error,
             ProblemKind::MissingValidators if options.allow_missing_validators => Severity::Warning,
             ProblemKind::MissingValidators => Severity::Error,
-            ProblemKind::UnknownKey => Severity::Warning,
+            ProblemKind::UnknownKey | ProblemKind::VagueCriterion => Severity::Warning,
         }
     }
 }
@@ -172,6 +173,23 @@ impl Checklist {
             }
         }
         problems.extend(self.dependency_cycles(options));
+        for task in &self.tasks {
+            for criterion in &task.acceptance_criteria {
+                if is_vague(criterion) {
+                    problems.push(Problem {
+                        kind: ProblemKind::VagueCriterion,
+                        severity: Severity::Warning,
+                        task_id: Some(task.task_id.clone()),
+                        line: task.line(),
+                        column: task.pos.column,
+                        message: format!(
+                            "task `{}` has a vague acceptance criterion \"{criterion}\": say what is observed (a command, an output, a number)",
+                            task.task_id
+                        ),
+                    });
+                }
+            }
+        }
         for unknown in self.all_unknown_keys() {
             let owner = unknown
                 .task_index
@@ -273,5 +291,76 @@ impl Checklist {
             }
         }
         problems
+    }
+}
+
+/// True for criteria nobody could check: "works", "is good", "login works", "done".
+pub fn is_vague(criterion: &str) -> bool {
+    let lower = criterion.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() {
+        return true;
+    }
+    const VAGUE_ENDINGS: &[&[&str]] = &[
+        &["works"],
+        &["work"],
+        &["working"],
+        &["is", "good"],
+        &["looks", "good"],
+        &["good"],
+        &["is", "fine"],
+        &["fine"],
+        &["ok"],
+        &["okay"],
+        &["done"],
+        &["is", "done"],
+        &["works", "well"],
+        &["works", "correctly"],
+        &["works", "properly"],
+        &["works", "fine"],
+        &["as", "expected"],
+        &["is", "correct"],
+        &["correct"],
+        &["no", "bugs"],
+        &["is", "better"],
+        &["is", "fast"],
+        &["is", "nice"],
+        &["user", "friendly"],
+    ];
+    // Short criteria only: "returns 200 and the page works" says something checkable.
+    words.len() <= 4
+        && VAGUE_ENDINGS
+            .iter()
+            .any(|ending| words.len() >= ending.len() && words.ends_with(ending))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_vague;
+
+    #[test]
+    fn vague_criteria_are_recognised() {
+        for vague in [
+            "works",
+            "It works.",
+            "login works",
+            "UI is good",
+            "works as expected",
+            "Done",
+            "",
+        ] {
+            assert!(is_vague(vague), "{vague:?}");
+        }
+        for precise in [
+            "`cargo test` passes",
+            "GET /health returns 200 within 50 ms",
+            "shows an error on a bad password",
+            "the export works for files over 2 GB and keeps timestamps",
+        ] {
+            assert!(!is_vague(precise), "{precise:?}");
+        }
     }
 }
