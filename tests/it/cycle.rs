@@ -403,7 +403,7 @@ fn a_hanging_agent_is_killed_at_its_timeout() {
     assert!(repo.log().contains("the agent timed out after"));
 }
 
-fn find_files(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
+pub fn find_files(dir: &std::path::Path, name: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return found;

@@ -2,6 +2,9 @@
 //! binary in a temp dir holding a real git repository, with a clean environment and a
 //! fixed clock.
 
+// The real agent CLIs against the scripted model server (built with the fake agent).
+#[cfg(feature = "fake-agent")]
+mod agents;
 mod bad_input;
 mod check;
 #[cfg(feature = "fake-agent")]

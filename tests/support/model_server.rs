@@ -127,7 +127,12 @@ impl Server {
             "body": request,
         }));
         let Some(dialect) = dialect.filter(|_| method == "POST") else {
-            respond(&mut stream, 404, "application/json", b"{\"error\":\"not found\"}");
+            respond(
+                &mut stream,
+                404,
+                "application/json",
+                b"{\"error\":\"not found\"}",
+            );
             return;
         };
         match mode {
@@ -143,7 +148,12 @@ impl Server {
                     "type": "error",
                     "error": {"type": "api_error", "message": "scripted model server failure", "code": "server_error"},
                 });
-                respond(&mut stream, status, "application/json", body.to_string().as_bytes());
+                respond(
+                    &mut stream,
+                    status,
+                    "application/json",
+                    body.to_string().as_bytes(),
+                );
             }
             _ => {
                 let action = match step {
@@ -284,8 +294,10 @@ fn responses(action: &Action, usage: &Usage, step: usize) -> String {
         &json!({"type": "response.created", "response": {"id": id}}),
     );
     let item = match action {
-        Action::Answer(text) => json!({"type": "message", "role": "assistant", "id": format!("msg_{step}"),
-            "content": [{"type": "output_text", "text": text, "annotations": []}]}),
+        Action::Answer(text) => {
+            json!({"type": "message", "role": "assistant", "id": format!("msg_{step}"),
+            "content": [{"type": "output_text", "text": text, "annotations": []}]})
+        }
         Action::Write { path, content } => {
             let mut patch = format!("*** Begin Patch\n*** Add File: {path}\n");
             for line in content.lines() {
