@@ -12,6 +12,9 @@
 mod claude;
 mod codex;
 mod opencode;
+mod profiles;
+
+pub use profiles::{ProfileCheck, check_profiles, find_program, worth_reporting};
 
 use serde::{Deserialize, Serialize};
 

@@ -47,6 +47,8 @@ pub enum Command {
     Init(InitArgs),
     /// Check checklist.yaml, plan.md and run-log.md for problems.
     Check(CheckArgs),
+    /// Which agent programs are installed, whether each profile can run, git, state files.
+    Doctor(DoctorArgs),
     /// The 30-second view: counts, active, next, blocked, awaiting approval, last events.
     Status(StatusArgs),
     /// Ready tasks in file order: dependencies complete, not claimed.
@@ -83,6 +85,13 @@ pub struct CheckArgs {
     /// Accept tasks without validators (they then pass vacuously: unsafe).
     #[arg(long)]
     pub allow_missing_validators: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

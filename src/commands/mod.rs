@@ -4,6 +4,7 @@
 mod check;
 mod cycle;
 mod demo;
+mod doctor;
 mod init;
 mod log;
 mod next;
@@ -61,6 +62,7 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Demo(args) => demo::run(ctx, &args),
         Command::DemoAgent => demo::agent(ctx),
         Command::Check(args) => check::run(ctx, &args),
+        Command::Doctor(args) => doctor::run(ctx, &args),
         Command::Cycle(args) => cycle::run(ctx, &args),
         Command::Status(args) => status::run(ctx, &args),
         Command::Next(args) => next::run(ctx, &args),
