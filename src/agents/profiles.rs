@@ -63,7 +63,13 @@ pub fn worth_reporting(check: &ProfileCheck, config: &Config) -> bool {
             .is_none_or(|profile| profile.command != Profile::builtin(profile.kind).command)
 }
 
-fn check_profile(name: &str, profile: &Profile, path: &str, root: &Path, used: bool) -> ProfileCheck {
+fn check_profile(
+    name: &str,
+    profile: &Profile,
+    path: &str,
+    root: &Path,
+    used: bool,
+) -> ProfileCheck {
     let program = profile.command.first().cloned().unwrap_or_default();
     let mut problems = Vec::new();
     let resolved = find_program(&program, path, root);

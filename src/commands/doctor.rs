@@ -95,7 +95,10 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<ExitStatus, CommandError>
         Ok(log) => Finding {
             what: "run-log.md".into(),
             ok: false,
-            detail: format!("{} line(s) do not parse (kept as written)", log.garbage.len()),
+            detail: format!(
+                "{} line(s) do not parse (kept as written)",
+                log.garbage.len()
+            ),
         },
         Err(error) => Finding {
             what: "run-log.md".into(),
@@ -161,7 +164,11 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<ExitStatus, CommandError>
 fn render(report: &Report) -> String {
     let mark = |ok: bool| if ok { "ok  " } else { "FAIL" };
     let mut out = String::new();
-    out.push_str(&format!("{} git: {}\n", mark(report.git.ok), report.git.detail));
+    out.push_str(&format!(
+        "{} git: {}\n",
+        mark(report.git.ok),
+        report.git.detail
+    ));
     for finding in &report.state {
         out.push_str(&format!(
             "{} `{}`: {}\n",

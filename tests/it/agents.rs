@@ -419,7 +419,7 @@ fn never_finishing_is_killed_at_the_timeout(agent: Agent) {
 fn an_api_error_is_a_failed_attempt_with_the_reason(agent: Agent) {
     let Some(run) = setup(
         agent,
-        |_| json!({"mode": "api_error", "error_status": 500}),
+        |_| json!({"mode": "api_error", "error_status": error_status(agent)}),
         "",
     ) else {
         return;
@@ -489,4 +489,14 @@ fn codex_api_error_is_a_failed_attempt() {
 #[test]
 fn opencode_api_error_is_a_failed_attempt() {
     an_api_error_is_a_failed_attempt_with_the_reason(Agent::Opencode);
+}
+
+/// The API error the server answers with: a 500 for Claude Code (no retries with
+/// `CLAUDE_CODE_MAX_RETRIES=0`) and Codex (`request_max_retries = 0`); OpenCode retries a
+/// 5xx for about a minute and a half, so it gets a 400, which it does not retry.
+fn error_status(agent: Agent) -> u16 {
+    match agent {
+        Agent::Opencode => 400,
+        Agent::Claude | Agent::Codex => 500,
+    }
 }
