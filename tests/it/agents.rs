@@ -500,3 +500,107 @@ fn error_status(agent: Agent) -> u16 {
         Agent::Claude | Agent::Codex => 500,
     }
 }
+
+// --- Bad input and safety -----------------------------------------------------------------
+//
+// Covered elsewhere: an agent printing 1 GB is capped (tests/it/process.rs,
+// `a_gigabyte_of_output_is_capped...`), and an agent forking a daemon is killed with its
+// group at its timeout (tests/it/cycle.rs, `a_hanging_agent_is_killed_at_its_timeout`).
+
+#[test]
+fn a_profile_naming_a_missing_program_is_reported_by_check_and_doctor() {
+    let env = TestEnv::initialized();
+    env.write(
+        "longrun.yaml",
+        "routing:\n  default: ghost\nagents:\n  ghost:\n    kind: command\n    command: [\"longrun-no-such-agent\", \"{task_id}\"]\n  spare:\n    kind: command\n    command: [\"./scripts/not-there\"]\n",
+    );
+    let check = env.longrun(&["check"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    assert!(
+        check.stdout.contains(
+            "error: agent profile `ghost`: program `longrun-no-such-agent` is not on the worker's PATH"
+        ),
+        "{check:?}"
+    );
+    assert!(
+        check.stdout.contains(
+            "warning: agent profile `spare`: program `./scripts/not-there` does not exist or is not executable"
+        ),
+        "{check:?}"
+    );
+    let doctor = env.longrun(&["doctor"]);
+    assert_eq!(doctor.code, 1, "{doctor:?}");
+    assert!(
+        doctor.stdout.contains("FAIL profile `ghost` (command, used): program `longrun-no-such-agent` is not on the worker's PATH"),
+        "{doctor:?}"
+    );
+    assert!(
+        doctor.stdout.contains("ok   git: git version"),
+        "{doctor:?}"
+    );
+    // The stub `claude` on the test PATH answers `--version`.
+    assert!(doctor.stdout.contains("(stub claude 0.0.0)"), "{doctor:?}");
+    let json = env.longrun(&["doctor", "--json"]);
+    let value: Value = serde_json::from_str(&json.stdout).unwrap();
+    let ghost = value["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|profile| profile["name"] == "ghost")
+        .unwrap()
+        .clone();
+    assert_eq!(ghost["used"], true);
+    assert_eq!(ghost["resolved"], Value::Null);
+    assert_eq!(value["errors"], 1);
+}
+
+#[test]
+fn an_unknown_placeholder_is_an_error_check_surfaces() {
+    let env = TestEnv::initialized();
+    env.write(
+        "longrun.yaml",
+        "agents:\n  claude:\n    command: [\"claude\", \"--dir\", \"{worktre}\"]\n",
+    );
+    let check = env.longrun(&["check"]);
+    assert_eq!(check.code, 2, "{check:?}");
+    assert!(check.stderr.contains("longrun.yaml:3:"), "{check:?}");
+    assert!(check.stderr.contains("{worktre}"), "{check:?}");
+    let doctor = env.longrun(&["doctor"]);
+    assert_eq!(doctor.code, 1, "{doctor:?}");
+    assert!(doctor.stdout.contains("FAIL `longrun.yaml`"), "{doctor:?}");
+}
+
+#[test]
+fn a_prompt_with_shell_metacharacters_reaches_the_agent_as_data() {
+    let title = r#"Say $(touch pwned) `touch pwned2` "double" 'single' ; rm -rf / | && > x"#;
+    let env = TestEnv::initialized();
+    // The agent is `sh -c` with the prompt as `$1`: the prompt arrives as one argument and
+    // is written out verbatim; nothing of it is run.
+    env.write(
+        "longrun.yaml",
+        "max_attempts: 1\nrouting:\n  default: echo\nagents:\n  echo:\n    kind: command\n    command: [\"sh\", \"-c\", \"printf '%s' \\\"$1\\\" > prompt-arg.md; cp \\\"$LONGRUN_PROMPT_FILE\\\" prompt-file.md\", \"agent\"]\n    prompt: arg\n    timeout: 60s\n",
+    );
+    env.write(
+        "checklist.yaml",
+        format!(
+            "tasks:\n  - task_id: T1\n    title: {}\n    validators: [[\"grep\", \"-qF\", {}, \"prompt-arg.md\"], [\"cmp\", \"prompt-arg.md\", \"prompt-file.md\"], [\"test\", \"!\", \"-e\", \"pwned\"], [\"test\", \"!\", \"-e\", \"pwned2\"]]\n",
+            yaml_string(title),
+            yaml_string(title)
+        ),
+    );
+    env.git(&["add", "-A"]);
+    env.git(&["commit", "-q", "-m", "longrun state"]);
+    let repo = CycleRepo {
+        scripts: env.root.parent().unwrap().join("scripts"),
+        env,
+    };
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(
+        repo.task("T1")["status"]["Known"],
+        "complete",
+        "{}",
+        repo.log()
+    );
+    assert!(repo.env.read("prompt-arg.md").contains(title));
+    assert!(!repo.env.path("pwned").exists());
+}
