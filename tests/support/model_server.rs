@@ -22,6 +22,9 @@
 //! tools, the step it got, the body) for the tests to assert on. Test code: it panics on
 //! bad input rather than handling it.
 
+// A test-support program: its port goes to stdout, its usage errors to stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
