@@ -109,6 +109,16 @@ mod tests {
     }
 
     #[test]
+    fn a_real_api_error_event_is_a_failure() {
+        let text = r#"{"type":"error","timestamp":1795255199605,"sessionID":"ses_e0274c791ffeIRDVSGFNHWkTuh","error":{"name":"APIError","data":{"message":"scripted model server failure","statusCode":400,"isRetryable":false,"responseHeaders":{"cache-control":"no-cache","connection":"close","content-length":"109","content-type":"application/json"},"responseBody":"{\"error\":{\"code\":\"server_error\",\"message\":\"scripted model server failure\",\"type\":\"api_error\"},\"type\":\"error\"}","metadata":{"url":"http://127.0.0.1:36169/v1/chat/completions"}}}}"#;
+        let report = parse_output(AgentKind::Opencode, text.lines(), &Pricing::default());
+        assert_eq!(
+            report.failure.as_deref(),
+            Some("OpenCode reported an error: scripted model server failure")
+        );
+    }
+
+    #[test]
     fn an_error_event_is_a_failure() {
         let text = r#"{"type":"error","timestamp":1,"sessionID":"ses","error":{"name":"APIError","data":{"message":"Internal Server Error","statusCode":500}}}"#;
         let report = parse_output(AgentKind::Opencode, text.lines(), &Pricing::default());
