@@ -616,3 +616,49 @@ fn a_prompt_with_shell_metacharacters_reaches_the_agent_as_data() {
     assert!(repo.env.read("prompt-arg.md").contains(title));
     assert!(!repo.env.path("pwned").exists());
 }
+
+/// A `claude` profile run by the fake agent, printing Claude Code's `result` event: a
+/// denied write is a failed attempt although the program exited 0, and a clean result's
+/// cost reaches result.json and the run log.
+#[test]
+fn an_agents_own_report_decides_the_attempt_and_its_cost() {
+    let env = TestEnv::initialized();
+    let scripts = env.root.parent().unwrap().join("scripts");
+    std::fs::create_dir_all(&scripts).unwrap();
+    let config = format!(
+        "max_attempts: 1\nrouting:\n  default: fake-claude\nagents:\n  fake-claude:\n    kind: claude\n    command: [{}, {}]\n    prompt: file\n    timeout: 60s\n",
+        yaml_string(crate::cycle::fake_agent()),
+        yaml_string(&format!("include {}/{{task_id}}", scripts.display()))
+    );
+    env.write("longrun.yaml", config);
+    env.write(
+        "checklist.yaml",
+        "tasks:\n  - task_id: T1\n    title: Denied\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n  - task_id: T2\n    title: Paid\n    validators: [[\"test\", \"-f\", \"b.txt\"]]\n",
+    );
+    env.git(&["add", "-A"]);
+    env.git(&["commit", "-q", "-m", "longrun state"]);
+    std::fs::write(
+        scripts.join("T1"),
+        "write a.txt a\nprint {\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":2,\"result\":\"I could not write.\",\"total_cost_usd\":0.02,\"usage\":{\"input_tokens\":10,\"output_tokens\":5},\"permission_denials\":[{\"tool_name\":\"Write\",\"tool_input\":{\"file_path\":\"/w/a.txt\"}}]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        scripts.join("T2"),
+        "write b.txt b\nprint {\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":2,\"result\":\"Wrote b.\",\"total_cost_usd\":0.0123,\"usage\":{\"input_tokens\":1000,\"cache_read_input_tokens\":200,\"output_tokens\":50},\"permission_denials\":[]}\n",
+    )
+    .unwrap();
+    let repo = CycleRepo { env, scripts };
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let log = repo.log();
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed", "{log}");
+    assert!(
+        log.contains("failure [T1] attempt=1: Claude Code was denied permission 1 time(s): `Write` on `/w/a.txt`"),
+        "{log}"
+    );
+    assert_eq!(repo.task("T2")["status"]["Known"], "complete", "{log}");
+    assert!(
+        log.contains("cost [T2] attempt=1 usd=0.012300 input=1000 cached_input=200 output=50"),
+        "{log}"
+    );
+    assert!(log.contains("cost [T1] attempt=1 usd=0.020000"), "{log}");
+}
