@@ -386,15 +386,16 @@ fn edits_and_merges(agent: Agent) {
 }
 
 fn never_finishing_is_killed_at_the_timeout(agent: Agent) {
-    let Some(run) = setup(
-        agent,
-        |_| json!({"mode": "never_finish"}),
-        "    timeout: 20s\n",
-    ) else {
+    // OpenCode alone needs 5 to 30 s (on a loaded machine) before its first request.
+    let timeout = match agent {
+        Agent::Opencode => "    timeout: 60s\n",
+        Agent::Claude | Agent::Codex => "    timeout: 20s\n",
+    };
+    let Some(run) = setup(agent, |_| json!({"mode": "never_finish"}), timeout) else {
         return;
     };
     let started = Instant::now();
-    run.repo.cycle_until_settled(Duration::from_secs(120));
+    run.repo.cycle_until_settled(Duration::from_secs(180));
     let task = run.repo.task("T1");
     assert_eq!(task["status"]["Known"], "failed", "{agent:?}: {task}");
     let result = result_json(&run);
@@ -425,7 +426,7 @@ fn never_finishing_is_killed_at_the_timeout(agent: Agent) {
         "{agent:?}: processes left in group {group}: {}",
         String::from_utf8_lossy(&leftovers.stdout)
     );
-    assert!(started.elapsed() < Duration::from_secs(100));
+    assert!(started.elapsed() < Duration::from_secs(170));
 }
 
 fn an_api_error_is_a_failed_attempt_with_the_reason(agent: Agent) {

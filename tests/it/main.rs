@@ -21,6 +21,13 @@ mod task;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// The `longrun` binary under test. `LONGRUN_TEST_EXE` overrides cargo's: with a build
+/// directory shared by several checkouts, `target/debug/longrun` may be another checkout's
+/// build by the time a long test runs, so a copy can be pinned.
+pub fn longrun_exe() -> std::ffi::OsString {
+    std::env::var_os("LONGRUN_TEST_EXE").unwrap_or_else(|| env!("CARGO_BIN_EXE_longrun").into())
+}
+
 /// A temp dir with a git repository, a clean environment and a fixed clock.
 pub struct TestEnv {
     _temp: tempfile::TempDir,
@@ -146,7 +153,7 @@ impl TestEnv {
 
     /// Runs `longrun` with `args` in `dir`.
     pub fn longrun_in(&self, dir: &Path, args: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_longrun"));
+        let mut command = Command::new(longrun_exe());
         self.clean(&mut command);
         command.current_dir(dir);
         let output: Output = command.args(args).output().expect("run longrun");
