@@ -62,10 +62,10 @@ pub struct WorkerSpec {
     pub heartbeat: Option<Heartbeat>,
     /// Which agent runs, so that its usage, cost and reported failure are read from
     /// `stdout.log` into the result. `None` (validators, plain commands): nothing is read.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_kind: Option<AgentKind>,
     /// The profile's prices, for agents that report tokens but no cost.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "pricing_is_unknown")]
     pub pricing: Pricing,
 }
 
@@ -114,6 +114,11 @@ impl LeaseRenewer for NoopRenewer {
     fn renew(&self, _heartbeat: &Heartbeat, _now: Timestamp) -> Result<Renewal, RenewError> {
         Ok(Renewal::Renewed)
     }
+}
+
+/// Left out of spec files when nothing is priced, so specs without an agent read as before.
+fn pricing_is_unknown(pricing: &Pricing) -> bool {
+    *pricing == Pricing::default()
 }
 
 fn default_output_cap() -> u64 {
