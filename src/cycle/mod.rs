@@ -499,6 +499,7 @@ impl Cycle<'_> {
                 if self.store.verify(&claim.info.task, &claim.token).is_err() {
                     return Ok(Reaped::Kept);
                 }
+                let cost_event = self.pending.events.len();
                 self.record_cost(&task_id, attempt, &result);
                 if let Some(reason) = agent_failure(&result) {
                     let summary = format!(
@@ -604,6 +605,13 @@ impl Cycle<'_> {
                         Ok(Reaped::Done(status))
                     }
                     GateOutcome::Deferred { reason } => {
+                        // The attempt is judged again by a later cycle, which records
+                        // its cost then: once per attempt.
+                        if cost_event < self.pending.events.len()
+                            && self.pending.events[cost_event].kind == EventKind::Cost
+                        {
+                            self.pending.events.remove(cost_event);
+                        }
                         self.report.deferred.push(task_id.clone());
                         self.pending.events.push(self.event(
                             EventKind::Note,
