@@ -144,7 +144,7 @@ text_enum!(
 );
 
 /// USD per million tokens; `None` is unknown, which leaves the cost unknown (never zero).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Pricing {
     pub input: Option<f64>,
     pub cached_input: Option<f64>,

@@ -4,6 +4,7 @@
 //! `commands` (validate, call the domain, print through `output`) → domain modules
 //! (`state`, `git`, `process`) that never print and never read argv or the environment.
 
+pub mod agents;
 pub mod cli;
 pub mod clock;
 pub mod commands;

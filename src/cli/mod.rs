@@ -57,6 +57,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Import tasks from Taskmaster, ralph, a feature list or Backlog.md.
     Import(ImportArgs),
+    /// Which agent programs are installed, whether each profile can run, git, state files.
+    Doctor(DoctorArgs),
     /// The 30-second view: counts, active, next, blocked, awaiting approval, last events.
     Status(StatusArgs),
     /// Ready tasks in file order (dependencies complete, not claimed), then stale claims.
@@ -140,6 +142,13 @@ pub struct PlanArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the findings as JSON.
     #[arg(long)]
     pub json: bool,
 }

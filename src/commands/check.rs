@@ -41,9 +41,29 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
             message: format!("task `{task_id}`: {message}"),
         });
     }
-    let (_config, config_warnings) = crate::config::Config::load(&workspace.config())
+    let (config, config_warnings) = crate::config::Config::load(&workspace.config())
         .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
     let config_path = workspace.config().display().to_string();
+    // Profiles that cannot run: an error when routing or review uses them (a cycle would
+    // fail every attempt), a warning for a profile the file set up but nothing uses.
+    let caller_env: Vec<(String, String)> = std::env::vars().collect();
+    let profile_findings: Vec<(bool, String)> =
+        crate::agents::check_profiles(&config, &caller_env, &workspace.root)
+            .into_iter()
+            .filter(|check| crate::agents::worth_reporting(check, &config))
+            .map(|check| {
+                let severity = if check.used { "error" } else { "warning" };
+                (
+                    check.used,
+                    format!(
+                        "{config_path}:1:1: {severity}: agent profile `{}`: {}",
+                        check.name,
+                        check.problems.join("; ")
+                    ),
+                )
+            })
+            .collect();
+    let profile_errors = profile_findings.iter().filter(|(used, _)| *used).count();
     let run_log = crate::state::runlog::load(&workspace.run_log())?;
     let run_log_path = workspace.run_log().display().to_string();
     let log_warnings: Vec<String> = run_log
@@ -61,12 +81,14 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
                 warning.line, warning.column, warning.message
             )
         }))
+        .chain(profile_findings.into_iter().map(|(_, line)| line))
         .collect();
-    let errors = problems
+    let checklist_errors = problems
         .iter()
         .filter(|p| p.severity == Severity::Error)
         .count();
-    let warnings = problems.len() - errors + log_warnings.len();
+    let errors = checklist_errors + profile_errors;
+    let warnings = problems.len() - checklist_errors + log_warnings.len() - profile_errors;
     problems.sort_by_key(|p| (p.line, p.column));
     let file = loaded.path.display().to_string();
     if args.json {

@@ -8,6 +8,7 @@ mod claiming;
 mod claims;
 mod cycle;
 mod demo;
+mod doctor;
 mod eval;
 mod gc;
 mod heartbeat;
@@ -85,6 +86,7 @@ fn dispatch(ctx: &Context, command: Command) -> Result<ExitStatus, CommandError>
         Command::Check(args) => check::run(ctx, &args),
         Command::Plan(args) => plan::run(ctx, &args),
         Command::Import(args) => import::run(ctx, &args),
+        Command::Doctor(args) => doctor::run(ctx, &args),
         Command::Cycle(args) => cycle::run(ctx, &args),
         Command::Loop(args) => r#loop::run(ctx, &args),
         Command::Watch(args) => watch::run(ctx, &args),

@@ -191,6 +191,8 @@ impl Cycle<'_> {
         spec.stdin = stdin;
         spec.timeout_secs = timeout.as_secs().max(1);
         spec.lock_file = Some(held.path().to_path_buf());
+        spec.agent_kind = Some(profile.kind);
+        spec.pricing = profile.pricing.clone();
         let spec_path = run_dir.join("spec.json");
         spec.write(&spec_path)?;
         // The supervisor takes the claim's OS lock before it reports its pid, so let go of

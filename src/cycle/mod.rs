@@ -661,6 +661,8 @@ impl Cycle<'_> {
                 if self.store.verify(&claim.info.task, &claim.token).is_err() {
                     return Ok(Reaped::Kept);
                 }
+                let cost_event = self.pending.events.len();
+                self.record_cost(&task_id, attempt, &result);
                 if let Some(reason) = agent_failure(&result) {
                     let summary = format!(
                         "{reason}. Last output: {}",
@@ -808,6 +810,13 @@ impl Cycle<'_> {
                         Ok(Reaped::Kept)
                     }
                     GateOutcome::Deferred { reason } => {
+                        // The attempt is judged again by a later cycle, which records
+                        // its cost then: once per attempt.
+                        if cost_event < self.pending.events.len()
+                            && self.pending.events[cost_event].kind == EventKind::Cost
+                        {
+                            self.pending.events.remove(cost_event);
+                        }
                         self.report.deferred.push(task_id.clone());
                         self.pending.events.push(self.event(
                             EventKind::Note,
@@ -819,6 +828,38 @@ impl Cycle<'_> {
                 }
             }
         }
+    }
+
+    /// A `cost` event for a finished attempt: what the agent's output says it used and cost,
+    /// or that the cost is unknown (never zero).
+    fn record_cost(&mut self, task_id: &str, attempt: u32, result: &process::WorkerResult) {
+        if self.options.dry_run {
+            return;
+        }
+        let usage: Option<crate::agents::Usage> = result
+            .usage
+            .as_ref()
+            .and_then(|value| serde_json::from_value(value.clone()).ok());
+        let text = match (result.cost_usd, &usage) {
+            (Some(cost), _) => format!("attempt {attempt} cost {cost:.4} USD"),
+            (None, Some(_)) => "cost unknown (no price for these tokens)".to_string(),
+            (None, None) => "cost unknown (the agent reports no usage)".to_string(),
+        };
+        let mut event = self.event(EventKind::Cost, task_id, text);
+        event = with_field(event, "attempt", &attempt.to_string());
+        event = with_field(
+            event,
+            "usd",
+            &result
+                .cost_usd
+                .map_or_else(|| "unknown".to_string(), |cost| format!("{cost:.6}")),
+        );
+        if let Some(usage) = usage {
+            event = with_field(event, "input", &usage.input.to_string());
+            event = with_field(event, "cached_input", &usage.cached_input.to_string());
+            event = with_field(event, "output", &usage.output.to_string());
+        }
+        self.pending.events.push(event);
     }
 
     /// Records a rejected attempt: back to `not_started` with the evidence, or `failed`
@@ -1106,6 +1147,12 @@ fn agent_failure(result: &crate::process::WorkerResult) -> Option<String> {
     }
     if result.lease_lost {
         return Some("the claim was lost while the agent ran".to_string());
+    }
+    if let Some(reported) = &result.agent_failure {
+        return Some(match result.exit_code {
+            Some(0) | None => reported.clone(),
+            Some(code) => format!("{reported} (exit {code})"),
+        });
     }
     match (result.exit_code, result.signal) {
         (Some(0), _) => None,

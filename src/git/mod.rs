@@ -290,6 +290,11 @@ where
 }
 
 /// Creates a new repository in `dir` (`git init`).
+/// `git --version`'s text, like `git version 2.47.3`.
+pub fn version(dir: &Path) -> Result<String, GitError> {
+    run_git(dir, ["--version"]).map(|text| text.trim().to_string())
+}
+
 pub fn init_repository(dir: &Path) -> Result<(), GitError> {
     run_git(dir, ["init", "--quiet"]).map(|_| ())
 }

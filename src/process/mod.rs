@@ -12,6 +12,7 @@
 
 mod capture;
 mod group;
+mod probe;
 mod result;
 mod spawn;
 mod spec;
@@ -20,6 +21,7 @@ mod supervisor;
 use std::path::{Path, PathBuf};
 
 pub use group::{StopFlag, become_subreaper, install_interrupt_signals, install_stop_signals};
+pub use probe::probe_output;
 pub use result::WorkerResult;
 pub use spawn::{
     DeadWorker, KillOutcome, WorkerState, kill_worker, spawn_detached, wait_for_worker,

@@ -1,9 +1,9 @@
 //! `result.json`: what one agent attempt did, as the supervisor saw it. Written once,
 //! atomically, after the agent's process group is gone; read by the cycle when it reaps.
 //!
-//! Facts only (exit status, time, output sizes); whether the attempt succeeded is for the
-//! validators to decide. `usage` and `cost_usd` stay empty here: parsing them from each
-//! agent's own output format belongs to the agents code.
+//! Facts only (exit status, time, output sizes, and what the agent's own output reports:
+//! usage, cost, a reported failure, read by the agents code); whether the attempt succeeded
+//! is for the cycle and the validators to decide.
 
 use std::path::Path;
 
@@ -37,11 +37,15 @@ pub struct WorkerResult {
     pub stderr_truncated: bool,
     /// The last non-empty stdout line (at most 2 KiB): agents usually end with a summary.
     pub final_message: Option<String>,
-    /// Token usage, parsed per agent kind by the agents code; unknown here.
+    /// Token usage ([`crate::agents::Usage`]), parsed per agent kind; `None` is unknown.
     pub usage: Option<serde_json::Value>,
     /// Cost in US dollars when known; unknown is `None`, never zero.
     pub cost_usd: Option<f64>,
     pub cost_known: bool,
+    /// The agent's own output reports that it failed (an error result, a denied write, a
+    /// turn limit), whatever its exit code. Read by the agents code per agent kind.
+    #[serde(default)]
+    pub agent_failure: Option<String>,
     /// The supervisor was asked to stop (SIGTERM or SIGINT) and terminated the agent.
     #[serde(default)]
     pub stopped: bool,

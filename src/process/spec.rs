@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::ProcessError;
+use crate::config::{AgentKind, Pricing};
 use crate::fsutil::{self, FsError};
 
 /// Per-stream output cap when a spec does not set one: 64 MiB.
@@ -25,7 +26,7 @@ pub const DEFAULT_LOCK_WAIT_SECS: u64 = 30;
 const MAX_SPEC_BYTES: u64 = 4 * 1024 * 1024;
 
 /// How to run one agent attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerSpec {
     /// The agent command, already expanded: `argv[0]` is the program (a bare name is looked
@@ -59,6 +60,13 @@ pub struct WorkerSpec {
     /// Lease renewal while the agent runs; see [`LeaseRenewer`].
     #[serde(default)]
     pub heartbeat: Option<Heartbeat>,
+    /// Which agent runs, so that its usage, cost and reported failure are read from
+    /// `stdout.log` into the result. `None` (validators, plain commands): nothing is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_kind: Option<AgentKind>,
+    /// The profile's prices, for agents that report tokens but no cost.
+    #[serde(default, skip_serializing_if = "pricing_is_unknown")]
+    pub pricing: Pricing,
 }
 
 /// Where the agent's stdin comes from. Never the supervisor's own stdin or a terminal.
@@ -108,6 +116,11 @@ impl LeaseRenewer for NoopRenewer {
     }
 }
 
+/// Left out of spec files when nothing is priced, so specs without an agent read as before.
+fn pricing_is_unknown(pricing: &Pricing) -> bool {
+    *pricing == Pricing::default()
+}
+
 fn default_output_cap() -> u64 {
     DEFAULT_OUTPUT_CAP_BYTES
 }
@@ -131,6 +144,8 @@ impl WorkerSpec {
             lock_file: None,
             lock_wait_secs: DEFAULT_LOCK_WAIT_SECS,
             heartbeat: None,
+            agent_kind: None,
+            pricing: Pricing::default(),
         }
     }
 

@@ -13,6 +13,7 @@
 //! process in between. This module never prints and never reads the environment.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -26,7 +27,9 @@ use super::capture::{Capture, StreamSummary};
 use super::group::{self, StopFlag};
 use super::spec::{LeaseRenewer, Renewal, Stdin, WorkerSpec};
 use super::{ProcessError, RunFiles, WorkerResult};
+use crate::agents::{self, AgentReport, MAX_EVENT_LINE_BYTES};
 use crate::clock::Clock;
+use crate::config::{AgentKind, Pricing};
 use crate::fsutil::{self, FsError};
 
 /// How often the supervisor looks at the agent, the clock and the stop flag. Short enough
@@ -118,6 +121,12 @@ pub fn run_supervisor(
             i64::try_from(duration_ms).unwrap_or(i64::MAX),
         ))
         .unwrap_or(started_at);
+    // An agent that never started has no output to read.
+    let report = spec
+        .agent_kind
+        .filter(|_| outcome.error.is_none())
+        .map(|kind| read_agent_report(kind, &files.stdout_log(), &spec.pricing));
+    let report = report.unwrap_or_default();
     let result = WorkerResult {
         exit_code: outcome.status.and_then(|status| status.code()),
         signal: outcome.status.and_then(|status| status.signal()),
@@ -129,10 +138,13 @@ pub fn run_supervisor(
         stderr_bytes: outcome.stderr.total_bytes,
         stdout_truncated: outcome.stdout.truncated,
         stderr_truncated: outcome.stderr.truncated,
-        final_message: outcome.stdout.final_message,
-        usage: None,
-        cost_usd: None,
-        cost_known: false,
+        final_message: report.final_message.or(outcome.stdout.final_message),
+        usage: report
+            .usage
+            .and_then(|usage| serde_json::to_value(usage).ok()),
+        cost_usd: report.cost_usd,
+        cost_known: report.cost_usd.is_some(),
+        agent_failure: report.failure,
         stopped: outcome.ending == Some(Ending::Stopped),
         lease_lost: outcome.ending == Some(Ending::LeaseLost),
         leftovers_killed: outcome.leftovers_killed,
@@ -143,6 +155,61 @@ pub fn run_supervisor(
     };
     result.write(&files.result())?;
     Ok(result)
+}
+
+/// The agent's own report, read from its (capped) stdout log line by line; lines longer
+/// than [`MAX_EVENT_LINE_BYTES`] are skipped, so memory stays bounded. An unreadable log
+/// reads as an empty one: the parsers then report the missing events.
+fn read_agent_report(kind: AgentKind, stdout_log: &Path, pricing: &Pricing) -> AgentReport {
+    let mut lines = Vec::new();
+    if let Ok(file) = File::open(stdout_log) {
+        let mut reader = BufReader::new(file);
+        let mut buffer = Vec::new();
+        loop {
+            buffer.clear();
+            match reader
+                .by_ref()
+                .take(MAX_EVENT_LINE_BYTES as u64 + 1)
+                .read_until(b'\n', &mut buffer)
+            {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if buffer.last() != Some(&b'\n') && buffer.len() > MAX_EVENT_LINE_BYTES {
+                skip_line(&mut reader);
+                continue;
+            }
+            // Only lines that look like JSON events are kept; the rest is never parsed.
+            if buffer.first() == Some(&b'{')
+                && let Ok(line) = String::from_utf8(std::mem::take(&mut buffer))
+            {
+                lines.push(line);
+            }
+        }
+    }
+    agents::parse_output(kind, lines.iter().map(String::as_str), pricing)
+}
+
+/// Skips to the next line without holding the rest of this one in memory.
+fn skip_line(reader: &mut impl BufRead) {
+    loop {
+        let Ok(chunk) = reader.fill_buf() else {
+            return;
+        };
+        if chunk.is_empty() {
+            return;
+        }
+        match chunk.iter().position(|byte| *byte == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return;
+            }
+            None => {
+                let length = chunk.len();
+                reader.consume(length);
+            }
+        }
+    }
 }
 
 /// Why the supervisor ended the agent before it exited by itself.
@@ -584,6 +651,39 @@ mod tests {
             stop: StopFlag::new(),
             reap_escapees: false,
         }
+    }
+
+    #[test]
+    fn the_agents_own_report_fills_usage_cost_and_failure() {
+        let fixture = Fixture::new();
+        let long_line = format!(
+            "{{\"padding\":\"{}\"}}",
+            "x".repeat(MAX_EVENT_LINE_BYTES + 10)
+        );
+        let result_event = r#"{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Done.","total_cost_usd":0.25,"usage":{"input_tokens":10,"output_tokens":5},"permission_denials":[{"tool_name":"Write","tool_input":{"file_path":"/x"}}]}"#;
+        let output = fixture.root.join("output.jsonl");
+        std::fs::write(&output, format!("{long_line}\n{result_event}\n")).unwrap();
+        let mut spec = fixture.spec(&["cat", output.to_str().unwrap()]);
+        spec.agent_kind = Some(AgentKind::Claude);
+        let result = run_supervisor(&spec, &fixed_context(&NoopRenewer)).unwrap();
+        assert_eq!(result.exit_code, Some(0), "{result:?}");
+        assert_eq!(result.cost_usd, Some(0.25));
+        assert!(result.cost_known);
+        assert_eq!(result.usage.as_ref().unwrap()["input"], 10);
+        assert_eq!(result.final_message.as_deref(), Some("Done."));
+        let failure = result.agent_failure.unwrap();
+        assert!(failure.contains("denied permission"), "{failure}");
+
+        // A plain command: nothing is read, the cost stays unknown.
+        let fixture = Fixture::new();
+        let result = run_supervisor(
+            &fixture.spec(&["echo", result_event]),
+            &fixed_context(&NoopRenewer),
+        )
+        .unwrap();
+        assert_eq!((result.cost_usd, result.cost_known), (None, false));
+        assert_eq!(result.usage, None);
+        assert_eq!(result.agent_failure, None);
     }
 
     #[test]

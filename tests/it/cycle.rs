@@ -339,8 +339,7 @@ fn overlapping_cycles_exit_quietly_and_exactly_one_works() {
     // Four at once: one dispatches T1, the others see the lock (or nothing left to do).
     let handles: Vec<_> = (0..4)
         .map(|_| {
-            let bin = env!("CARGO_BIN_EXE_longrun");
-            let mut command = std::process::Command::new(bin);
+            let mut command = std::process::Command::new(crate::longrun_exe());
             repo.env.configure(&mut command);
             command.arg("cycle").output().unwrap()
         })
@@ -446,7 +445,7 @@ fn a_cycle_killed_at_any_step_converges() {
         repo.script("T2", "write hello.txt hello world\ncommit say world\n");
         let mut crashed = false;
         for _ in 0..200 {
-            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_longrun"));
+            let mut command = std::process::Command::new(crate::longrun_exe());
             repo.env.configure(&mut command);
             let output = command
                 .env("LONGRUN_FAULT", point)

@@ -2,6 +2,9 @@
 //! binary in a temp dir holding a real git repository, with a clean environment and a
 //! fixed clock.
 
+// The real agent CLIs against the scripted model server (built with the fake agent).
+#[cfg(feature = "fake-agent")]
+mod agents;
 mod bad_input;
 mod check;
 mod claims;
@@ -74,6 +77,11 @@ pub fn binary() -> &'static Path {
     })
 }
 
+/// The `longrun` binary under test, as an argument for `Command::new` (see [`binary`]).
+pub fn longrun_exe() -> std::ffi::OsString {
+    binary().as_os_str().to_owned()
+}
+
 /// A temp dir with a git repository, a clean environment and a fixed clock.
 pub struct TestEnv {
     _temp: tempfile::TempDir,
@@ -119,6 +127,17 @@ impl TestEnv {
         let home = base.join("home");
         std::fs::create_dir_all(&root).expect("repo dir");
         std::fs::create_dir_all(&home).expect("home dir");
+        // The default routing uses the `claude` profile, and `longrun check` reports a used
+        // profile whose program is missing: a stub `claude` on PATH stands for an install.
+        let bin = base.join("bin");
+        std::fs::create_dir_all(&bin).expect("bin dir");
+        let stub = bin.join("claude");
+        std::fs::write(&stub, "#!/bin/sh\necho 'stub claude 0.0.0'\n").expect("stub claude");
+        std::fs::set_permissions(
+            &stub,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .expect("stub mode");
         TestEnv {
             _temp: temp,
             root,
@@ -150,10 +169,19 @@ impl TestEnv {
         self.clean(command);
     }
 
+    /// The test's PATH: its stub programs first, then the caller's.
+    pub fn path_variable(&self) -> std::ffi::OsString {
+        let mut paths = vec![self.home.parent().expect("base").join("bin")];
+        paths.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        std::env::join_paths(paths).expect("PATH")
+    }
+
     fn clean(&self, command: &mut Command) {
         command
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", self.path_variable())
             .env("HOME", &self.home)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")

@@ -13,7 +13,6 @@ use longrun::process::{
     self, DeadWorker, KillOutcome, RunFiles, Stdin, WorkerResult, WorkerSpec, WorkerState,
 };
 
-const LONGRUN: &str = env!("CARGO_BIN_EXE_longrun");
 const FAKE_AGENT: &str = env!("CARGO_BIN_EXE_longrun-fake-agent");
 
 /// Generous: two cores run many tests at once.
@@ -80,7 +79,7 @@ fn start(spec: &WorkerSpec) -> u32 {
     let spec_path = spec.run_dir.join("spec.json");
     std::fs::create_dir_all(&spec.run_dir).expect("run dir");
     spec.write(&spec_path).expect("write spec");
-    process::spawn_detached(Path::new(LONGRUN), &spec_path).expect("spawn_detached")
+    process::spawn_detached(Path::new(&crate::longrun_exe()), &spec_path).expect("spawn_detached")
 }
 
 /// Waits for the worker in `run_dir` to finish.
@@ -407,7 +406,7 @@ fn state_goes_running_then_finished_and_the_claim_lock_is_held_meanwhile() {
     );
     // A finished run directory is not run again.
     let spec_path = workspace.run_dir.join("spec.json");
-    assert!(process::spawn_detached(Path::new(LONGRUN), &spec_path).is_err());
+    assert!(process::spawn_detached(Path::new(&crate::longrun_exe()), &spec_path).is_err());
 }
 
 #[test]
@@ -516,7 +515,7 @@ fn a_broken_spec_is_refused_before_anything_starts() {
     std::fs::create_dir_all(&workspace.run_dir).unwrap();
     let spec_path = workspace.run_dir.join("spec.json");
     std::fs::write(&spec_path, r#"{"argv": "rm -rf /"}"#).unwrap();
-    let error = process::spawn_detached(Path::new(LONGRUN), &spec_path).unwrap_err();
+    let error = process::spawn_detached(Path::new(&crate::longrun_exe()), &spec_path).unwrap_err();
     assert!(error.to_string().contains("cannot parse"), "{error}");
     assert!(!workspace.files().supervisor_pid().exists());
 }
