@@ -185,18 +185,20 @@ impl Context {
 
     /// Loads checklist.yaml (through the snapshot) and requires run-log.md to exist.
     pub fn load_checklist(&self, workspace: &Workspace) -> Result<LoadedChecklist, CommandError> {
-        let run_log = workspace.run_log();
-        if !run_log.is_file() {
-            return Err(CommandError::user(format!(
-                "{}:1:1: the run log is missing",
-                run_log.display()
-            ))
-            .with_hint("`longrun init` creates it without touching the other files"));
-        }
-        let options = LoadOptions {
-            snapshot_path: Some(workspace.checklist_snapshot()),
-        };
-        let loaded = checklist::load(&workspace.checklist(), &options)?;
+        require_run_log(workspace)?;
+        let loaded = checklist::load(&workspace.checklist(), &snapshot_options(workspace))?;
+        Ok(loaded)
+    }
+
+    /// Loads only the overview of checklist.yaml (ids, titles, statuses, ready set,
+    /// problems): what read commands need, a fraction of the snapshot to decode.
+    pub fn load_overview(
+        &self,
+        workspace: &Workspace,
+    ) -> Result<checklist::LoadedOverview, CommandError> {
+        require_run_log(workspace)?;
+        let loaded =
+            checklist::load_overview(&workspace.checklist(), &snapshot_options(workspace))?;
         Ok(loaded)
     }
 
@@ -243,4 +245,23 @@ impl Context {
         }
         Err(error.with_hint("run `longrun check` for the full list"))
     }
+}
+
+fn snapshot_options(workspace: &Workspace) -> LoadOptions {
+    LoadOptions {
+        snapshot_path: Some(workspace.checklist_snapshot()),
+    }
+}
+
+/// Every command that reads the state needs the run log too: a missing one is an error
+/// that names it, before anything else happens.
+fn require_run_log(workspace: &Workspace) -> Result<(), CommandError> {
+    let run_log = workspace.run_log();
+    if run_log.is_file() {
+        return Ok(());
+    }
+    Err(
+        CommandError::user(format!("{}:1:1: the run log is missing", run_log.display()))
+            .with_hint("`longrun init` creates it without touching the other files"),
+    )
 }

@@ -30,9 +30,31 @@ struct StaleClaim<'a> {
 
 pub fn run(ctx: &Context, args: &NextArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
-    let loaded = ctx.load_checklist(&workspace)?;
     let store = crate::state::claims::ClaimStore::new(workspace.current_tasks());
     let claims = claiming::claims_by_task(&store, ctx.clock.now())?;
+    if !claims.values().any(|entry| entry.stale) {
+        // No stale claim to offer: the overview's ready set, less claimed tasks, is the
+        // answer, without decoding the whole model.
+        let loaded = ctx.load_overview(&workspace)?;
+        let claimed = |task_id: &str| {
+            crate::state::model::TaskId::parse(task_id).is_ok_and(|id| claims.contains_key(&id))
+        };
+        let ready: Vec<ReadyTask> = loaded
+            .overview
+            .ready_tasks(&claimed)
+            .into_iter()
+            .take(args.count)
+            .map(|task| ReadyTask {
+                task_id: task.task_id,
+                title: task.title,
+                line: task.line,
+                stale_claim: None,
+            })
+            .collect();
+        print(ctx, args, &ready);
+        return Ok(ExitStatus::Success);
+    }
+    let loaded = ctx.load_checklist(&workspace)?;
     let ready: Vec<ReadyTask> = claiming::candidates(&loaded.checklist, &claims)
         .into_iter()
         .take(args.count)
@@ -50,6 +72,11 @@ pub fn run(ctx: &Context, args: &NextArgs) -> Result<ExitStatus, CommandError> {
                 }),
         })
         .collect();
+    print(ctx, args, &ready);
+    Ok(ExitStatus::Success)
+}
+
+fn print(ctx: &Context, args: &NextArgs, ready: &[ReadyTask]) {
     if args.json {
         ctx.ui.json(&ready);
     } else if ready.is_empty() {
@@ -57,7 +84,7 @@ pub fn run(ctx: &Context, args: &NextArgs) -> Result<ExitStatus, CommandError> {
     } else {
         let width = ready.iter().map(|t| t.task_id.len()).max().unwrap_or(0);
         let mut out = String::new();
-        for task in &ready {
+        for task in ready {
             out.push_str(&format!("{:width$}  {}", task.task_id, task.title));
             if let Some(stale) = &task.stale_claim {
                 out.push_str(&format!(
@@ -69,5 +96,4 @@ pub fn run(ctx: &Context, args: &NextArgs) -> Result<ExitStatus, CommandError> {
         }
         ctx.ui.data(&out);
     }
-    Ok(ExitStatus::Success)
 }

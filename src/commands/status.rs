@@ -7,9 +7,9 @@ use super::claiming::{self, human_seconds, seconds_between};
 use crate::cli::StatusArgs;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::state::checklist::{StatusValue, Task};
+use crate::state::checklist::{StatusValue, TaskBrief};
 use crate::state::claims::{ClaimEntry, ClaimStore, LockContent};
-use crate::state::model::TaskStatus;
+use crate::state::model::{TaskId, TaskStatus};
 
 #[derive(Serialize)]
 struct StatusView<'a> {
@@ -42,11 +42,13 @@ const EVENT_LIMIT: usize = 5;
 
 pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
-    let loaded = ctx.load_checklist(&workspace)?;
-    let checklist = &loaded.checklist;
+    // The overview holds what this view needs; only a stale claim (whose takeover depends
+    // on dependencies and approvals) needs the whole model.
+    let loaded = ctx.load_overview(&workspace)?;
+    let overview = &loaded.overview;
     let now = ctx.clock.now();
     let claims = claiming::claims_by_task(&ClaimStore::new(workspace.current_tasks()), now)?;
-    let claim_of = |task: &Task| task.id().and_then(|id| claims.get(&id));
+    let claim_of = |task_id: &str| TaskId::parse(task_id).ok().and_then(|id| claims.get(&id));
     let mut corrupt: Vec<&ClaimEntry> = claims.values().filter(|e| e.is_corrupt()).collect();
     corrupt.sort_by(|a, b| a.path.cmp(&b.path));
     for entry in corrupt {
@@ -63,7 +65,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
         .map(|status| (status.as_str().to_string(), 0))
         .collect();
     let mut unknown = 0;
-    for task in &checklist.tasks {
+    for task in overview.tasks() {
         match task.status.effective() {
             Some(status) => {
                 if let Some(slot) = counts.iter_mut().find(|(name, _)| name == status.as_str()) {
@@ -79,47 +81,59 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
     counts.retain(|(_, n)| *n > 0);
 
     let with_status = |wanted: TaskStatus| {
-        checklist
-            .tasks
-            .iter()
-            .filter(move |task| task.status == StatusValue::Known(wanted))
+        overview
+            .tasks()
+            .filter(move |task| *task.status == StatusValue::Known(wanted))
     };
     let active: Vec<TaskLine> = with_status(TaskStatus::InProgress)
         .map(|task| TaskLine {
-            task_id: &task.task_id,
-            title: &task.title,
+            task_id: task.task_id,
+            title: task.title,
             detail: Some(
-                claim_of(task)
+                claim_of(task.task_id)
                     .map_or_else(|| "no claim".to_string(), |entry| holder_detail(entry, now)),
             ),
         })
         .collect();
-    let next: Vec<TaskLine> = claiming::candidates(checklist, &claims)
-        .into_iter()
-        .take(LIST_LIMIT)
-        .map(|candidate| TaskLine {
-            task_id: &candidate.task.task_id,
-            title: &candidate.task.title,
-            detail: candidate.stale.map(|entry| holder_detail(entry, now)),
-        })
-        .collect();
-    let reason = |task: &Task| last_note_line(&task.note);
-    let blocked: Vec<TaskLine> = with_status(TaskStatus::Blocked)
-        .map(|task| TaskLine {
-            task_id: &task.task_id,
-            title: &task.title,
-            detail: reason(task),
-        })
-        .collect();
-    let failed: Vec<TaskLine> = with_status(TaskStatus::Failed)
-        .map(|task| TaskLine {
-            task_id: &task.task_id,
-            title: &task.title,
-            detail: reason(task),
-        })
-        .collect();
+    let full;
+    let next: Vec<TaskLine> = if claims.values().any(|entry| entry.stale) {
+        full = ctx.load_checklist(&workspace)?;
+        claiming::candidates(&full.checklist, &claims)
+            .into_iter()
+            .take(LIST_LIMIT)
+            .map(|candidate| TaskLine {
+                task_id: &candidate.task.task_id,
+                title: &candidate.task.title,
+                detail: candidate.stale.map(|entry| holder_detail(entry, now)),
+            })
+            .collect()
+    } else {
+        overview
+            .ready_tasks(&|task_id| claim_of(task_id).is_some())
+            .into_iter()
+            .take(LIST_LIMIT)
+            .map(|task| TaskLine {
+                task_id: task.task_id,
+                title: task.title,
+                detail: None,
+            })
+            .collect()
+    };
+    fn with_reason(task: TaskBrief<'_>) -> TaskLine<'_> {
+        TaskLine {
+            task_id: task.task_id,
+            title: task.title,
+            detail: task.note_last_line.map(str::to_string),
+        }
+    }
+    let blocked: Vec<TaskLine> = with_status(TaskStatus::Blocked).map(with_reason).collect();
+    let failed: Vec<TaskLine> = with_status(TaskStatus::Failed).map(with_reason).collect();
     let awaiting_approval: Vec<TaskLine> = with_status(TaskStatus::AwaitingApproval)
-        .map(plain)
+        .map(|task| TaskLine {
+            task_id: task.task_id,
+            title: task.title,
+            detail: None,
+        })
         .collect();
     let events: Vec<String> =
         crate::state::runlog::read_last_events(&workspace.run_log(), EVENT_LIMIT)?
@@ -128,7 +142,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
             .collect();
 
     let view = StatusView {
-        tasks: checklist.tasks.len(),
+        tasks: overview.task_count(),
         counts: counts
             .into_iter()
             .map(|(status, count)| Count { status, count })
@@ -181,22 +195,6 @@ fn holder_detail(entry: &ClaimEntry, now: jiff::Timestamp) -> String {
             human_seconds(left)
         )
     }
-}
-
-fn plain(task: &Task) -> TaskLine<'_> {
-    TaskLine {
-        task_id: &task.task_id,
-        title: &task.title,
-        detail: None,
-    }
-}
-
-fn last_note_line(note: &str) -> Option<String> {
-    note.lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .map(str::to_string)
 }
 
 fn render(view: &StatusView) -> String {
