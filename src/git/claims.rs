@@ -801,21 +801,13 @@ fn finish_mirror(
 /// The primary checkout of the repository containing `dir`, found through git's common
 /// directory, so that every linked worktree agrees on one `current_tasks/`.
 pub fn primary_checkout(dir: &Path) -> Result<PathBuf, GitClaimError> {
-    let args = ["rev-parse", "--path-format=absolute", "--git-common-dir"];
-    let output = git_command(dir)
-        .args(args)
-        .output()
-        .map_err(|source| GitError::Spawn {
-            args: args.join(" "),
-            dir: dir.to_path_buf(),
-            source,
-        })?;
-    let common_dir = PathBuf::from(checked(dir, &args, output)?.trim_end_matches('\n'));
-    // A non-bare repository keeps its common directory at `<primary checkout>/.git`; a bare
-    // one (or a `--separate-git-dir` layout) has no checkout that could hold claim files.
-    match (common_dir.file_name(), common_dir.parent()) {
-        (Some(name), Some(parent)) if name == ".git" => Ok(parent.to_path_buf()),
-        _ => Err(GitClaimError::NoPrimaryCheckout { common_dir }),
+    // A bare repository (or a `--separate-git-dir` layout) has no checkout that could hold
+    // claim files.
+    match super::repo::primary_checkout(dir).map_err(GitClaimError::Git)? {
+        Some(primary) => Ok(primary),
+        None => Err(GitClaimError::NoPrimaryCheckout {
+            common_dir: super::repo::common_dir(dir).map_err(GitClaimError::Git)?,
+        }),
     }
 }
 
