@@ -218,33 +218,48 @@ impl Context {
 
     /// Refuses to act on a checklist with problems that make acting unsafe.
     pub fn require_actionable(&self, loaded: &LoadedChecklist) -> Result<(), CommandError> {
-        let blocking: Vec<Problem> = loaded
-            .checklist
-            .validate(checklist::ValidateOptions {
-                allow_missing_validators: true,
-            })
-            .into_iter()
-            .filter(Problem::blocks_action)
-            .collect();
-        if blocking.is_empty() {
-            return Ok(());
-        }
-        let mut error = CommandError::user(format!(
-            "`{}` has {} problem(s) that make acting on it unsafe; nothing was changed",
-            loaded.path.display(),
-            blocking.len()
-        ));
-        for problem in blocking.iter().take(10) {
-            error = error.with_cause(format!(
-                "{}:{}:{}: {}",
-                loaded.path.display(),
-                problem.line,
-                problem.column,
-                problem.message
-            ));
-        }
-        Err(error.with_hint("run `longrun check` for the full list"))
+        let problems = loaded.checklist.validate(checklist::ValidateOptions {
+            allow_missing_validators: true,
+        });
+        refuse_unsafe(&loaded.path, problems)
     }
+
+    /// [`Context::require_actionable`] from the overview (the problems are stored in it).
+    pub fn require_actionable_overview(
+        &self,
+        loaded: &checklist::LoadedOverview,
+    ) -> Result<(), CommandError> {
+        let problems = loaded.overview.problems(checklist::ValidateOptions {
+            allow_missing_validators: true,
+        });
+        refuse_unsafe(&loaded.path, problems)
+    }
+}
+
+/// Refuses to act when any of `problems` makes acting unsafe, naming each (up to ten).
+fn refuse_unsafe(path: &std::path::Path, problems: Vec<Problem>) -> Result<(), CommandError> {
+    let blocking: Vec<Problem> = problems
+        .into_iter()
+        .filter(Problem::blocks_action)
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    let mut error = CommandError::user(format!(
+        "`{}` has {} problem(s) that make acting on it unsafe; nothing was changed",
+        path.display(),
+        blocking.len()
+    ));
+    for problem in blocking.iter().take(10) {
+        error = error.with_cause(format!(
+            "{}:{}:{}: {}",
+            path.display(),
+            problem.line,
+            problem.column,
+            problem.message
+        ));
+    }
+    Err(error.with_hint("run `longrun check` for the full list"))
 }
 
 fn snapshot_options(workspace: &Workspace) -> LoadOptions {

@@ -14,10 +14,12 @@ pub fn set(ctx: &Context, args: &TaskSetArgs) -> Result<ExitStatus, CommandError
             .with_hint("give `--status STATUS` and/or `--note TEXT`"));
     }
     let workspace = ctx.workspace()?;
-    let loaded = ctx.load_checklist(&workspace)?;
-    ctx.require_actionable(&loaded)?;
+    // The overview answers both pre-checks without decoding the whole model; the writer
+    // below loads what it edits.
+    let loaded = ctx.load_overview(&workspace)?;
+    ctx.require_actionable_overview(&loaded)?;
     let task_id = args.task.as_str().to_string();
-    if loaded.checklist.task(&task_id).is_none() {
+    if loaded.overview.task(&task_id).is_none() {
         return Err(CommandError::user(format!(
             "no task `{task_id}` in `{}`",
             loaded.path.display()

@@ -13,6 +13,7 @@ mod cycle;
 #[cfg(feature = "fake-agent")]
 mod eval;
 mod gc;
+#[cfg(feature = "fake-agent")]
 mod governance;
 mod help;
 mod import;
