@@ -1,5 +1,5 @@
 //! From documents to checklist tasks: the PRD reader ([`prd`]), the merge that keeps ids and
-//! statuses stable when a source is planned or imported again ([`merge`]), and the line
+//! statuses stable when a source is planned or imported again ([`merge()`]), and the line
 //! diff `--dry-run` shows ([`diff`]).
 //!
 //! Pure: text and models in, text and reports out. Nothing here prints, reads the disk or

@@ -8,7 +8,7 @@
 //! - task-list items (`- [ ]`, `- [x]`) anywhere, and list items directly under headings
 //!   such as Tasks, Milestones, Roadmap or Steps, become tasks;
 //! - nested bullets become acceptance criteria, except those that name dependencies
-//!   ("Depends on T2", "After <title>", "Blocked by ...") or validators ("Verify: `cmd`");
+//!   ("Depends on T2", "After `<title>`", "Blocked by ...") or validators ("Verify: `cmd`");
 //! - dependency phrases in an item's own text ("(depends on T2)", "blocked by Login page")
 //!   become `depends_on`; `T<n>` means the n-th task of the document;
 //! - commands in backticks (or fenced code) under Verification, Validation, Tests or
