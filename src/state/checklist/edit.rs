@@ -786,14 +786,7 @@ fn next_top_level_line(text: &str, offset: usize) -> usize {
 }
 
 fn parse_value(text: &str) -> Option<Value> {
-    let mut options = serde_saphyr::Options::default();
-    options.with_snippet = false;
-    options.strict_booleans = true;
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_nodes = 20_000_000;
-    budget.max_events = 40_000_000;
-    options.budget = Some(budget);
-    serde_saphyr::from_str_with_options::<Value>(text, options).ok()
+    serde_saphyr::from_str_with_options::<Value>(text, super::parse::options()).ok()
 }
 
 /// Parses a segment into the mapping it holds.

@@ -59,7 +59,9 @@ pub fn parse_task_item(segment: &str) -> Result<Task, SyntaxError> {
     }
 }
 
-fn options() -> serde_saphyr::Options {
+/// The reader settings for checklist text: a budget raised for large checklists, no
+/// snippets in errors, and `y`/`n`/`on`/`off` kept as strings.
+pub(super) fn options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     // The defaults suit configuration files; a checklist of 10,000 tasks has about a
     // million nodes. The file size itself is bounded by the reader (32 MiB).
