@@ -498,7 +498,7 @@ impl Cycle<'_> {
 
         // Summary and counts.
         let view = with_statuses(&checklist, &statuses);
-        self.summarize(&view, &checklist);
+        self.summarize(&view);
         self.send_notifications()?;
         self.flush()?;
         Ok(())
@@ -625,8 +625,8 @@ impl Cycle<'_> {
             WorkerState::Running => Ok(Reaped::Running),
             WorkerState::Dead(dead) => {
                 let spawned = run_dir.join("spec.json").is_file();
-                if let Some(group) = dead.orphaned_agent_group {
-                    let _ = group;
+                if dead.orphaned_agent_group.is_some() {
+                    // Agent processes outlived their supervisor: end them before judging.
                     let _ = process::kill_worker(&run_dir);
                 }
                 if !spawned {
@@ -646,7 +646,6 @@ impl Cycle<'_> {
                 }
                 let reason = "the worker died without a result (killed or crashed)".to_string();
                 let status = self.reject(
-                    checklist,
                     task,
                     claim,
                     &run_dir,
@@ -668,18 +667,15 @@ impl Cycle<'_> {
                         "{reason}. Last output: {}",
                         result.final_message.as_deref().unwrap_or("(none)")
                     );
-                    let status = self.reject(
-                        checklist, task, claim, &run_dir, &worktree, &reason, &summary,
-                    )?;
+                    let status =
+                        self.reject(task, claim, &run_dir, &worktree, &reason, &summary)?;
                     return Ok(Reaped::Done(status));
                 }
                 if let Some(changed) = self.outside_writes(&run_dir)? {
                     let reason = format!(
                         "the primary checkout changed while the worker ran ({changed}): a worker must only write in its worktree"
                     );
-                    let status = self.reject(
-                        checklist, task, claim, &run_dir, &worktree, &reason, &reason,
-                    )?;
+                    let status = self.reject(task, claim, &run_dir, &worktree, &reason, &reason)?;
                     return Ok(Reaped::Done(status));
                 }
                 self.action(format!("gate `{task_id}` attempt {attempt}"));
@@ -691,9 +687,8 @@ impl Cycle<'_> {
                 let approval = match self.hold_after(task, claim)? {
                     gates::Hold::Wait => return Ok(Reaped::Kept),
                     gates::Hold::Rejected(reason) => {
-                        let status = self.reject(
-                            checklist, task, claim, &run_dir, &worktree, &reason, &reason,
-                        )?;
+                        let status =
+                            self.reject(task, claim, &run_dir, &worktree, &reason, &reason)?;
                         return Ok(Reaped::Done(status));
                     }
                     gates::Hold::Gate(approval) => approval,
@@ -800,9 +795,8 @@ impl Cycle<'_> {
                     GateOutcome::Rejected {
                         reason, summary, ..
                     } => {
-                        let status = self.reject(
-                            checklist, task, claim, &run_dir, &worktree, &reason, &summary,
-                        )?;
+                        let status =
+                            self.reject(task, claim, &run_dir, &worktree, &reason, &summary)?;
                         Ok(Reaped::Done(status))
                     }
                     GateOutcome::AwaitingApproval { candidate, runs } => {
@@ -864,10 +858,8 @@ impl Cycle<'_> {
 
     /// Records a rejected attempt: back to `not_started` with the evidence, or `failed`
     /// when attempts are spent, or `blocked` when the same failure repeats.
-    #[allow(clippy::too_many_arguments)]
     fn reject(
         &mut self,
-        checklist: &Checklist,
         task: &Task,
         claim: &crate::state::claims::Claim,
         run_dir: &Path,
@@ -952,7 +944,6 @@ impl Cycle<'_> {
                 crate::clock::format_timestamp(self.now)
             ),
         );
-        let _ = checklist;
         // Keep the branch (the next attempt continues from it); remove the worktree.
         self.finish(&task_id, claim, worktree, false)?;
         Ok(status)
@@ -1048,7 +1039,7 @@ impl Cycle<'_> {
             .to_string()
     }
 
-    fn summarize(&mut self, view: &Checklist, original: &Checklist) {
+    fn summarize(&mut self, view: &Checklist) {
         let mut complete = 0;
         let mut stuck = Vec::new();
         let mut open = 0;
@@ -1110,7 +1101,6 @@ impl Cycle<'_> {
             (SummaryField::Blockers, FieldValue::List(stuck)),
             (SummaryField::NextActions, FieldValue::List(next)),
         ];
-        let _ = original;
         if run_status == "complete" {
             self.notify(
                 crate::config::NotifyEvent::RunFinished,
