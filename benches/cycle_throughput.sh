@@ -9,7 +9,7 @@ N="${1:-200}"; P="${2:-8}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 LONGRUN="$TARGET/release/longrun"; AGENT="$TARGET/debug/longrun-fake-agent"
-WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+WORK="$(mktemp -d)"; [ -n "${KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT; echo "work: $WORK" >&2
 export GIT_CONFIG_GLOBAL=/dev/null GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=b@x
 mkdir -p "$WORK/repo" "$WORK/scripts"; cd "$WORK/repo"
 git init -q -b main && git commit -q --allow-empty -m init
@@ -31,7 +31,7 @@ agents:
 YAML
 git add -A && git commit -qm plan
 start=$(date +%s.%N)
-"$LONGRUN" loop --every 0 -q > /dev/null 2>&1 || true
+${TRACE:-} "$LONGRUN" loop --every 0 -q > /dev/null 2>&1 || true
 end=$(date +%s.%N)
 merged=$(git log --first-parent --format=%B main | grep -c '^Longrun-Task:' || true)
 python3 - "$start" "$end" "$N" "$P" "$merged" <<'PY'

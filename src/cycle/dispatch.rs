@@ -193,6 +193,7 @@ impl Cycle<'_> {
         spec.lock_file = Some(held.path().to_path_buf());
         spec.agent_kind = Some(profile.kind);
         spec.pricing = profile.pricing.clone();
+        spec.baseline = self.baseline(task, &target_tip, &worktree, &run_dir);
         let spec_path = run_dir.join("spec.json");
         spec.write(&spec_path)?;
         // The supervisor takes the claim's OS lock before it reports its pid, so let go of

@@ -1,5 +1,5 @@
 //! Governance rules the cycle applies around the gate: when the full verification suite
-//! runs, vacuous-validator detection before a first dispatch, and notifications. Each rule
+//! runs, vacuous-validator flags from a first attempt's baseline check, and notifications. Each rule
 //! decides from files and git only; notifications are started detached so that a slow or
 //! hanging notifier never holds the cycle. Nothing here prints.
 
@@ -10,7 +10,6 @@ use serde::Serialize;
 use super::{Cycle, CycleError, short};
 use crate::config::{NotifyEvent, NotifyVars, PromptMode};
 use crate::gate::review::{PromptDelivery, Reviewer};
-use crate::gate::validate::{ValidateOptions, run_validators};
 use crate::git;
 use crate::process::{self, Stdin, WorkerSpec};
 use crate::state::approvals::{Approvals, Awaiting, Decision, Stage};
@@ -198,62 +197,6 @@ impl Cycle<'_> {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
-
-    /// Runs a task's own validators on the target tip in a scratch worktree before its
-    /// first dispatch. Returns the validators that already pass there: they prove nothing
-    /// about the task.
-    pub(super) fn vacuous_validators(
-        &mut self,
-        task: &Task,
-        target_tip: &str,
-    ) -> Result<Vec<String>, CycleError> {
-        let validators = task.own_validators();
-        if validators.is_empty() {
-            return Ok(Vec::new());
-        }
-        let state = self.options.workspace.state_dir();
-        let scratch = state.join("scratch").join(&task.task_id);
-        std::fs::create_dir_all(state.join("scratch")).map_err(|source| {
-            crate::fsutil::FsError::Write {
-                path: state.join("scratch"),
-                source,
-            }
-        })?;
-        git::worktree_add_detached(&self.primary, &scratch, target_tip)?;
-        let dir = state
-            .join("baseline")
-            .join(&task.task_id)
-            .join(short(target_tip));
-        let _ = std::fs::remove_dir_all(&dir);
-        let env = self.validator_env(&task.task_id, &scratch, &dir, 0);
-        let mut vacuous = Vec::new();
-        // One at a time: `run_validators` stops at the first failure, and each one's
-        // verdict matters here.
-        for (index, validator) in validators.iter().enumerate() {
-            let runs = run_validators(
-                std::slice::from_ref(validator),
-                &ValidateOptions {
-                    worktree: &scratch,
-                    dir: &dir.join(index.to_string()),
-                    env: &env,
-                    timeout: self.config.validator_timeout,
-                    clock: self.options.clock,
-                },
-            );
-            match runs {
-                Ok(runs) if runs.iter().all(|run| run.passed()) => {
-                    vacuous.push(validator.display());
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    let _ = git::worktree_remove(&self.primary, &scratch, true);
-                    return Err(error.into());
-                }
-            }
-        }
-        let _ = git::worktree_remove(&self.primary, &scratch, true);
-        Ok(vacuous)
-    }
 }
 
 impl Cycle<'_> {
@@ -307,34 +250,74 @@ impl Cycle<'_> {
             }
             return Ok(Some(TaskStatus::Blocked));
         }
-        if task.attempts > 0 || self.options.dry_run {
-            return Ok(None);
+        Ok(None)
+    }
+
+    /// The vacuous-validator check for `task`'s first attempt, run by its supervisor on the
+    /// fresh worktree at `base` before the agent starts (see [`process::Baseline`]).
+    pub(super) fn baseline(
+        &self,
+        task: &Task,
+        base: &str,
+        worktree: &Path,
+        run_dir: &Path,
+    ) -> Option<process::Baseline> {
+        let validators = task.own_validators();
+        if task.attempts > 0 || validators.is_empty() {
+            return None;
         }
-        let Some(tip) = git::rev_parse(&self.primary, &self.base_ref)? else {
-            return Ok(None);
-        };
-        let vacuous = self.vacuous_validators(task, &tip)?;
-        if vacuous.is_empty() {
-            return Ok(None);
+        let dir = run_dir.join("baseline");
+        Some(process::Baseline {
+            validators: validators.to_vec(),
+            base: base.to_string(),
+            env: self.validator_env(&task.task_id, worktree, &dir, 0),
+            timeout_secs: self.config.validator_timeout.as_secs().max(1),
+            dir,
+            strict: self.config.strict_validators,
+        })
+    }
+
+    /// Records what a worker's baseline check found: vacuous validators are flagged in the
+    /// run log and the task note; under `strict_validators` the agent was not started and
+    /// the task is blocked (no attempt counted). Returns the status when it blocked.
+    pub(super) fn vacuous_found(
+        &mut self,
+        task: &Task,
+        found: &process::BaselineResult,
+    ) -> Option<TaskStatus> {
+        if found.vacuous.is_empty() {
+            return None;
         }
-        let list = vacuous
+        let task_id = task.task_id.clone();
+        let list = found
+            .vacuous
             .iter()
             .map(|v| format!("`{v}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        let strict = self.config.strict_validators;
         let text = format!(
             "vacuous validator: {list} already passes on `{}` ({}) before any work, so it proves nothing about this task{}",
             self.target,
-            short(&tip),
-            if strict {
+            short(&found.base),
+            if found.refused {
                 "; not dispatched (strict_validators)"
             } else {
                 ""
             }
         );
-        self.action(format!("`{task_id}`: {text}"));
-        let kind = if strict {
+        // A gate deferred or waiting for approval sees the same result again next cycle:
+        // the note (written with the event) says whether it was recorded already.
+        let recorded = self
+            .notes
+            .get(&task_id)
+            .is_some_and(|note| note.contains(&text));
+        if !recorded {
+            self.action(format!("`{task_id}`: {text}"));
+        }
+        if self.options.dry_run || (recorded && !found.refused) {
+            return found.refused.then_some(TaskStatus::Blocked);
+        }
+        let kind = if found.refused {
             EventKind::Block
         } else {
             EventKind::Evidence
@@ -346,13 +329,13 @@ impl Cycle<'_> {
             &task_id,
             &format!("{} {text}", crate::clock::format_timestamp(self.now)),
         );
-        if strict {
-            self.pending.status(&task_id, TaskStatus::Blocked);
-            self.report.blocked.push(task_id.clone());
-            self.notify(NotifyEvent::Blocked, &task_id, text);
-            return Ok(Some(TaskStatus::Blocked));
+        if !found.refused {
+            return None;
         }
-        Ok(None)
+        self.pending.status(&task_id, TaskStatus::Blocked);
+        self.report.blocked.push(task_id.clone());
+        self.notify(NotifyEvent::Blocked, &task_id, text);
+        Some(TaskStatus::Blocked)
     }
 }
 

@@ -165,6 +165,16 @@ struct Cycle<'a> {
     notifications: Vec<gates::Notification>,
     /// A run-wide budget is spent: nothing more is dispatched this cycle.
     budget_stopped: bool,
+    /// Attempts the gates finished this cycle, whose claims are released together.
+    finished: Vec<Finished>,
+}
+
+/// An attempt whose claim is to be released (see [`Cycle::finish`]).
+struct Finished {
+    task_id: String,
+    claim: crate::state::claims::Claim,
+    worktree: PathBuf,
+    merged: bool,
 }
 
 /// Runs one cycle.
@@ -208,6 +218,7 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         notes: HashMap::new(),
         notifications: Vec::new(),
         budget_stopped: false,
+        finished: Vec::new(),
     };
     cycle.run()?;
     drop(lock);
@@ -415,11 +426,14 @@ impl Cycle<'_> {
             }
         }
 
-        // Reap and gate the cycle's own workers.
+        // Reap: what each of the cycle's workers is doing. Finished ones are gated after
+        // the dispatch below: their slots are free, so new workers start before the gates'
+        // git work and validators run.
         let claims = self.store.list(self.now)?;
         let mut claimed: HashSet<String> = HashSet::new();
         let mut running = 0u32;
-        for entry in &claims {
+        let mut finished: Vec<(ClaimEntry, WorkerState)> = Vec::new();
+        for entry in claims {
             let Some(task_id) = entry.task.clone() else {
                 continue;
             };
@@ -427,80 +441,128 @@ impl Cycle<'_> {
             let LockContent::Claim(claim) = &entry.lock else {
                 continue;
             };
-            if !claim.info.worker.starts_with(CYCLE_WORKER_PREFIX) {
+            if !claim.info.worker.starts_with(CYCLE_WORKER_PREFIX)
+                || checklist.task(task_id.as_str()).is_none()
+            {
                 continue;
             }
-            let Some(task) = checklist.task(task_id.as_str()) else {
+            let state = self.worker_state(&entry, claim)?;
+            if matches!(state, WorkerState::Running) && !completed.contains_key(task_id.as_str()) {
+                running += 1;
+                self.report.running.push(task_id.to_string());
+            } else {
+                finished.push((entry, state));
+            }
+        }
+        let max_parallel = self
+            .options
+            .max_parallel
+            .unwrap_or(self.config.max_parallel)
+            .max(1);
+        if self.report.stopped {
+            self.action("kill switch `.longrun/STOP` is on: nothing dispatched".to_string());
+        } else {
+            self.schedule(
+                &checklist,
+                &mut statuses,
+                &claimed,
+                &completed,
+                &mut running,
+                max_parallel,
+            )?;
+        }
+        self.flush()?;
+
+        // Gate the finished workers.
+        let gated = !finished.is_empty();
+        for (entry, state) in finished {
+            let LockContent::Claim(claim) = &entry.lock else {
                 continue;
             };
-            match self.reap(
-                &checklist,
-                task,
-                entry,
-                claim,
-                completed.contains_key(task.task_id.as_str()),
-            )? {
+            let Some(task) = checklist.task(claim.info.task.as_str()) else {
+                continue;
+            };
+            let completed = completed.contains_key(task.task_id.as_str());
+            match self.reap(&checklist, task, claim, completed, state)? {
                 Reaped::Running => {
                     running += 1;
                     self.report.running.push(task.task_id.clone());
                 }
                 Reaped::Done(status) => {
-                    claimed.remove(task_id.as_str());
+                    claimed.remove(task.task_id.as_str());
                     statuses.insert(task.task_id.clone(), Some(status));
                 }
                 Reaped::Kept => {}
             }
         }
+        self.release_finished()?;
         self.flush()?;
         self.fault("after-gate");
-        // Schedule from the file as it now is: the gate wrote attempts, notes and statuses.
-        let checklist = if self.options.dry_run {
+
+        // What the gates decided may have made more tasks ready (a merged dependency, a
+        // rejected attempt to retry): schedule again from the file as it now is (the gates
+        // wrote attempts, notes and statuses).
+        let checklist = if gated && !self.report.stopped && !self.options.dry_run {
+            let checklist = checklist::load(&workspace.checklist(), &snapshot)?.checklist;
+            self.schedule(
+                &checklist,
+                &mut statuses,
+                &claimed,
+                &completed,
+                &mut running,
+                max_parallel,
+            )?;
             checklist
         } else {
-            checklist::load(&workspace.checklist(), &snapshot)?.checklist
+            checklist
         };
-
-        // Schedule.
-        if !self.report.stopped {
-            let max_parallel = self
-                .options
-                .max_parallel
-                .unwrap_or(self.config.max_parallel)
-                .max(1);
-            let view = with_statuses(&checklist, &statuses);
-            let ready: Vec<Task> = view
-                // Approvals before dispatch are checked in `dispatch` (gates.rs).
-                .ready_tasks_held(
-                    &|id| claimed.contains(id) || completed.contains_key(id),
-                    &|_| false,
-                )
-                .into_iter()
-                .cloned()
-                .collect();
-            for task in ready {
-                if running >= max_parallel {
-                    break;
-                }
-                match self.dispatch(&checklist, &task)? {
-                    Some(TaskStatus::InProgress) => {
-                        running += 1;
-                        statuses.insert(task.task_id.clone(), Some(TaskStatus::InProgress));
-                    }
-                    Some(status) => {
-                        statuses.insert(task.task_id.clone(), Some(status));
-                    }
-                    None => {}
-                }
-            }
-        } else {
-            self.action("kill switch `.longrun/STOP` is on: nothing dispatched".to_string());
-        }
 
         // Summary and counts.
         let view = with_statuses(&checklist, &statuses);
         self.summarize(&view);
         self.send_notifications()?;
         self.flush()?;
+        Ok(())
+    }
+
+    /// Dispatches ready tasks into the free worker slots (`running` of `max_parallel`).
+    fn schedule(
+        &mut self,
+        checklist: &Checklist,
+        statuses: &mut HashMap<String, Option<TaskStatus>>,
+        claimed: &HashSet<String>,
+        completed: &HashMap<String, git::CompletedTask>,
+        running: &mut u32,
+        max_parallel: u32,
+    ) -> Result<(), CycleError> {
+        if *running >= max_parallel {
+            return Ok(());
+        }
+        let view = with_statuses(checklist, statuses);
+        let ready: Vec<Task> = view
+            // Approvals before dispatch are checked in `dispatch` (gates.rs).
+            .ready_tasks_held(
+                &|id| claimed.contains(id) || completed.contains_key(id),
+                &|_| false,
+            )
+            .into_iter()
+            .cloned()
+            .collect();
+        for task in ready {
+            if *running >= max_parallel {
+                break;
+            }
+            match self.dispatch(checklist, &task)? {
+                Some(TaskStatus::InProgress) => {
+                    *running += 1;
+                    statuses.insert(task.task_id.clone(), Some(TaskStatus::InProgress));
+                }
+                Some(status) => {
+                    statuses.insert(task.task_id.clone(), Some(status));
+                }
+                None => {}
+            }
+        }
         Ok(())
     }
 
@@ -588,28 +650,41 @@ impl Cycle<'_> {
         run_dir(&self.options.workspace, task, claimed_at, attempt)
     }
 
+    /// What a cycle worker is doing, from its run directory.
+    fn worker_state(
+        &self,
+        entry: &ClaimEntry,
+        claim: &crate::state::claims::Claim,
+    ) -> Result<WorkerState, CycleError> {
+        let run_dir = self.run_dir(
+            claim.info.task.as_str(),
+            claim.info.claimed_at,
+            claim.info.attempt,
+        );
+        Ok(if run_dir.join("spec.json").is_file() {
+            process::worker_state(&run_dir)?
+        } else if entry.holder_alive {
+            // The cycle that claimed it is still preparing the worker.
+            WorkerState::Running
+        } else {
+            WorkerState::Dead(process::DeadWorker {
+                orphaned_agent_group: None,
+            })
+        })
+    }
+
     fn reap(
         &mut self,
         checklist: &Checklist,
         task: &Task,
-        entry: &ClaimEntry,
         claim: &crate::state::claims::Claim,
         completed: bool,
+        state: WorkerState,
     ) -> Result<Reaped, CycleError> {
         let task_id = task.task_id.clone();
         let attempt = claim.info.attempt;
         let run_dir = self.run_dir(&task_id, claim.info.claimed_at, attempt);
         let worktree = PathBuf::from(&claim.info.worktree);
-        let state = if run_dir.join("spec.json").is_file() {
-            process::worker_state(&run_dir)?
-        } else if entry.holder_alive {
-            // The cycle that claimed it is still preparing the worker.
-            return Ok(Reaped::Running);
-        } else {
-            WorkerState::Dead(process::DeadWorker {
-                orphaned_agent_group: None,
-            })
-        };
         if completed {
             // Merged already (a crash after the merge, or another machine): clean up.
             if matches!(state, WorkerState::Running) {
@@ -659,6 +734,15 @@ impl Cycle<'_> {
                 // Fencing: only the current holder's work is judged.
                 if self.store.verify(&claim.info.task, &claim.token).is_err() {
                     return Ok(Reaped::Kept);
+                }
+                if let Some(found) = &result.baseline
+                    && let Some(status) = self.vacuous_found(task, found)
+                {
+                    // The agent never started: no attempt was made, so none is counted.
+                    if !self.options.dry_run {
+                        self.finish(&task_id, claim, &worktree, false)?;
+                    }
+                    return Ok(Reaped::Done(status));
                 }
                 let cost_event = self.pending.events.len();
                 self.record_cost(&task_id, attempt, &result);
@@ -949,7 +1033,8 @@ impl Cycle<'_> {
         Ok(status)
     }
 
-    /// Releases the claim and removes the worktree; deletes the branch when merged.
+    /// Marks an attempt's claim for release (with its worktree, and its branch when
+    /// merged): [`Cycle::release_finished`] does it after the gates' statuses are written.
     fn finish(
         &mut self,
         task_id: &str,
@@ -957,35 +1042,54 @@ impl Cycle<'_> {
         worktree: &Path,
         merged: bool,
     ) -> Result<(), CycleError> {
-        // Statuses first, then the claim: a crash in between leaves a claim whose task's
+        self.finished.push(Finished {
+            task_id: task_id.to_string(),
+            claim: claim.clone(),
+            worktree: worktree.to_path_buf(),
+            merged,
+        });
+        Ok(())
+    }
+
+    /// Releases the claims of the attempts the gates finished, removes their worktrees and
+    /// deletes the branches of merged ones.
+    fn release_finished(&mut self) -> Result<(), CycleError> {
+        if self.finished.is_empty() {
+            return Ok(());
+        }
+        // Statuses first, then the claims: a crash in between leaves claims whose tasks'
         // state is already recorded, which the next cycle cleans up.
         self.flush()?;
         self.fault("before-release");
-        match &self.remote {
-            Some(remote) => {
-                release_mirrored(&self.store, remote, &claim.info.task, &claim.token)
-                    .map_err(|error| CycleError::Remote(Box::new(error)))?;
+        for done in std::mem::take(&mut self.finished) {
+            let claim = &done.claim;
+            match &self.remote {
+                Some(remote) => {
+                    release_mirrored(&self.store, remote, &claim.info.task, &claim.token)
+                        .map_err(|error| CycleError::Remote(Box::new(error)))?;
+                }
+                None => match self.store.release(&claim.info.task, &claim.token) {
+                    Ok(_) => {}
+                    Err(error) if error.is_refusal() => {}
+                    Err(error) => return Err(error.into()),
+                },
             }
-            None => match self.store.release(&claim.info.task, &claim.token) {
-                Ok(_) => {}
-                Err(error) if error.is_refusal() => {}
-                Err(error) => return Err(error.into()),
-            },
-        }
-        self.pending.events.push(self.event(
-            EventKind::Release,
-            task_id,
-            if merged {
-                "claim released: merged"
-            } else {
-                "claim released"
-            },
-        ));
-        if worktree.is_absolute() && worktree.starts_with(self.options.workspace.state_dir()) {
-            let _ = git::worktree_remove(&self.primary, worktree, true);
-        }
-        if merged {
-            let _ = git::branch_delete(&self.primary, &claim.info.branch, true);
+            self.pending.events.push(self.event(
+                EventKind::Release,
+                &done.task_id,
+                if done.merged {
+                    "claim released: merged"
+                } else {
+                    "claim released"
+                },
+            ));
+            let worktree = &done.worktree;
+            if worktree.is_absolute() && worktree.starts_with(self.options.workspace.state_dir()) {
+                let _ = git::worktree_remove(&self.primary, worktree, true);
+            }
+            if done.merged {
+                let _ = git::branch_delete(&self.primary, &claim.info.branch, true);
+            }
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //!
 //! Each cycle is the same stateless [`run_cycle`] that cron starts; this module adds only
 //! pacing and stopping. Waiting is a [`Wait`] implementation: [`PollWait`] looks at the run
-//! directories of the running workers every 200 ms (a `stat` and a lock probe each), and
+//! directories of the running workers every 50 ms (a `stat` and a lock probe each), and
 //! `watcher::NotifyWait` reacts to file-system events. The decisions (when the run is over,
 //! how long to pause) are pure functions with unit tests. It never prints: progress goes
 //! to the caller's callback, and the caller prints.
@@ -15,7 +15,7 @@ use super::{CycleError, CycleOptions, CycleReport, CycleWorker, cycle_workers, r
 use crate::process::{self, StopFlag, WorkerState};
 
 /// How often a waiter looks at the stop flag and, when polling, at the workers.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The longest pause when nothing runs and `--every` is zero (or shorter than the backoff).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);

@@ -48,6 +48,46 @@ pub struct ValidateOptions<'a> {
     pub clock: Clock,
 }
 
+/// The vacuous-validator check (see [`process::Baseline`]): runs each validator on the
+/// untouched worktree and lists those that already pass. Then puts the worktree back as it
+/// was (tracked files restored, new untracked files removed; ignored build output is kept),
+/// so the agent starts from the base commit and nothing a validator wrote is taken for the
+/// agent's work.
+pub fn run_baseline(
+    baseline: &process::Baseline,
+    worktree: &Path,
+    clock: Clock,
+) -> Result<process::BaselineResult, process::ProcessError> {
+    let env = baseline.env.clone();
+    let mut vacuous = Vec::new();
+    // One at a time: `run_validators` stops at the first failure, and each one's verdict
+    // matters here.
+    for (index, validator) in baseline.validators.iter().enumerate() {
+        let runs = run_validators(
+            std::slice::from_ref(validator),
+            &ValidateOptions {
+                worktree,
+                dir: &baseline.dir.join((index + 1).to_string()),
+                env: &env,
+                timeout: Duration::from_secs(baseline.timeout_secs.max(1)),
+                clock,
+            },
+        )?;
+        if runs.iter().all(ValidatorRun::passed) {
+            vacuous.push(validator.display());
+        }
+    }
+    if !crate::git::is_clean(worktree).unwrap_or(false) {
+        let _ = crate::git::run_git(worktree, ["reset", "--hard", "--quiet"]);
+        let _ = crate::git::run_git(worktree, ["clean", "-d", "--force", "--quiet"]);
+    }
+    Ok(process::BaselineResult {
+        base: baseline.base.clone(),
+        refused: baseline.strict && !vacuous.is_empty(),
+        vacuous,
+    })
+}
+
 /// Runs `validators` in order and stops at the first failure (fail fast: later validators
 /// would only repeat the news).
 pub fn run_validators(

@@ -28,8 +28,8 @@ pub use spawn::{
     worker_state,
 };
 pub use spec::{
-    DEFAULT_LOCK_WAIT_SECS, DEFAULT_OUTPUT_CAP_BYTES, Heartbeat, LeaseRenewer, NoopRenewer,
-    RenewError, Renewal, Stdin, WorkerSpec,
+    Baseline, BaselineResult, DEFAULT_LOCK_WAIT_SECS, DEFAULT_OUTPUT_CAP_BYTES, Heartbeat,
+    LeaseRenewer, NoopRenewer, RenewError, Renewal, Stdin, WorkerSpec,
 };
 pub use supervisor::{SupervisorContext, run_supervisor};
 

@@ -72,6 +72,9 @@ pub struct WorkerResult {
     /// output capture stays bounded.
     #[serde(default)]
     pub supervisor_peak_rss_kib: Option<u64>,
+    /// The vacuous-validator check before the agent, when the spec asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::spec::BaselineResult>,
 }
 
 impl WorkerResult {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::ProcessError;
 use crate::config::{AgentKind, Pricing};
 use crate::fsutil::{self, FsError};
+use crate::state::checklist::Validator;
 
 /// Per-stream output cap when a spec does not set one: 64 MiB.
 pub const DEFAULT_OUTPUT_CAP_BYTES: u64 = 64 * 1024 * 1024;
@@ -67,6 +68,37 @@ pub struct WorkerSpec {
     /// The profile's prices, for agents that report tokens but no cost.
     #[serde(default, skip_serializing_if = "pricing_is_unknown")]
     pub pricing: Pricing,
+    /// Validators to run on the untouched worktree before the agent starts (a task's first
+    /// attempt): one that already passes there proves nothing about the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
+}
+
+/// The vacuous-validator check, run by the supervisor in the worker's worktree (at the
+/// target's tip, before any work) so that the cycle never waits for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    /// The task's own validators.
+    pub validators: Vec<Validator>,
+    /// The commit the worktree starts from (for messages).
+    pub base: String,
+    pub env: Vec<(String, String)>,
+    pub timeout_secs: u64,
+    /// Where each validator's files go (`<dir>/<n>/1/...`).
+    pub dir: PathBuf,
+    /// `strict_validators`: do not start the agent when one is vacuous.
+    pub strict: bool,
+}
+
+/// What the baseline check found (in `result.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaselineResult {
+    pub base: String,
+    /// The validators that already pass on the base, as displayed.
+    pub vacuous: Vec<String>,
+    /// The agent was not started because of them (`strict`).
+    pub refused: bool,
 }
 
 /// Where the agent's stdin comes from. Never the supervisor's own stdin or a terminal.
@@ -146,6 +178,7 @@ impl WorkerSpec {
             heartbeat: None,
             agent_kind: None,
             pricing: Pricing::default(),
+            baseline: None,
         }
     }
 

@@ -109,9 +109,24 @@ pub fn run_supervisor(
         format!("{}\n", std::process::id()).as_bytes(),
     )?;
     // Held, like the run lock, until the result is written.
-    let (outcome, _claim_lock) = match claim_lock {
-        Ok(claim_lock) => (supervise_agent(spec, ctx, &files, started)?, claim_lock),
-        Err(reason) => (AgentOutcome::failed(reason), None),
+    let (outcome, _claim_lock, baseline) = match claim_lock {
+        Ok(claim_lock) => {
+            let baseline = match &spec.baseline {
+                Some(baseline) => Some(crate::gate::validate::run_baseline(
+                    baseline, &spec.cwd, ctx.clock,
+                )?),
+                None => None,
+            };
+            let outcome = match &baseline {
+                Some(found) if found.refused => AgentOutcome::failed(format!(
+                    "not started: vacuous validators ({}) and strict_validators",
+                    found.vacuous.join(", ")
+                )),
+                _ => supervise_agent(spec, ctx, &files, started)?,
+            };
+            (outcome, claim_lock, baseline)
+        }
+        Err(reason) => (AgentOutcome::failed(reason), None, None),
     };
     let duration = started.elapsed();
 
@@ -152,6 +167,7 @@ pub fn run_supervisor(
         output_error: outcome.output_error,
         error: outcome.error,
         supervisor_peak_rss_kib: group::peak_rss_kib(),
+        baseline,
     };
     result.write(&files.result())?;
     Ok(result)
