@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{CYCLE_WORKER_PREFIX, Cycle, CycleError, longrun_env, primary_status, run_dir};
+use super::{CYCLE_WORKER_PREFIX, Cycle, CycleError, longrun_env, run_dir};
 use crate::config::PromptMode;
 use crate::git;
 use crate::git::claims::{MirroredOutcome, claim_mirrored};
@@ -125,8 +125,7 @@ impl Cycle<'_> {
         };
         self.fault("after-claim");
 
-        let target_tip = git::rev_parse(&self.primary, &self.base_ref)?
-            .ok_or_else(|| CycleError::EmptyTarget(self.target.clone()))?;
+        let target_tip = self.tip.clone();
         std::fs::create_dir_all(&worktrees_dir).map_err(|source| {
             crate::fsutil::FsError::Write {
                 path: worktrees_dir.clone(),
@@ -184,7 +183,7 @@ impl Cycle<'_> {
         // worktree changes it, and the gate rejects that attempt.
         crate::fsutil::write_atomic(
             &run_dir.join("primary.status"),
-            primary_status(&self.primary)?.as_bytes(),
+            self.primary_status()?.as_bytes(),
         )?;
         let mut spec = WorkerSpec::new(argv, worktree.clone(), run_dir.clone());
         spec.env = env;

@@ -167,6 +167,11 @@ struct Cycle<'a> {
     budget_stopped: bool,
     /// Attempts the gates finished this cycle, whose claims are released together.
     finished: Vec<Finished>,
+    /// The target's tip (`base_ref`) as of the last merge this cycle made.
+    tip: String,
+    /// The primary checkout's status, read once a cycle (see [`primary_status`]): the
+    /// cycle's own merges fast-forward it and leave it as it was.
+    primary_status: Option<String>,
 }
 
 /// An attempt whose claim is to be released (see [`Cycle::finish`]).
@@ -219,6 +224,8 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         notifications: Vec::new(),
         budget_stopped: false,
         finished: Vec::new(),
+        tip: String::new(),
+        primary_status: None,
     };
     cycle.run()?;
     drop(lock);
@@ -376,9 +383,8 @@ impl Cycle<'_> {
         if let Some(remote) = &self.remote {
             self.sync_with_remote(remote.remote().to_string())?;
         }
-        if git::rev_parse(&self.primary, &self.base_ref)?.is_none() {
-            return Err(CycleError::EmptyTarget(self.target.clone()));
-        }
+        self.tip = git::rev_parse(&self.primary, &self.base_ref)?
+            .ok_or_else(|| CycleError::EmptyTarget(self.target.clone()))?;
         self.report.stopped = kill_switch_path(&workspace).exists();
 
         // Git is the record of completion.
@@ -791,6 +797,7 @@ impl Cycle<'_> {
                     primary: &self.primary,
                     worktree: &worktree,
                     target_branch: &self.target,
+                    target_tip: Some(&self.tip),
                     task_id: &task_id,
                     task_title: &task.title,
                     attempt,
@@ -830,6 +837,7 @@ impl Cycle<'_> {
                         validated_tree,
                         runs,
                     } => {
+                        self.tip = commit.clone();
                         let evidence: Vec<String> = runs
                             .iter()
                             .map(|run| {
@@ -1095,11 +1103,11 @@ impl Cycle<'_> {
     }
 
     /// Compares the primary checkout with what it was when the worker started.
-    fn outside_writes(&self, run_dir: &Path) -> Result<Option<String>, CycleError> {
+    fn outside_writes(&mut self, run_dir: &Path) -> Result<Option<String>, CycleError> {
         let Ok(before) = std::fs::read_to_string(run_dir.join("primary.status")) else {
             return Ok(None);
         };
-        let now = primary_status(&self.primary)?;
+        let now = self.primary_status()?;
         if before == now {
             return Ok(None);
         }
@@ -1116,6 +1124,16 @@ impl Cycle<'_> {
         } else {
             changed.join(", ")
         }))
+    }
+
+    /// [`primary_status`], once a cycle.
+    fn primary_status(&mut self) -> Result<String, CycleError> {
+        if let Some(status) = &self.primary_status {
+            return Ok(status.clone());
+        }
+        let status = primary_status(&self.primary)?;
+        self.primary_status = Some(status.clone());
+        Ok(status)
     }
 
     fn validator_env(

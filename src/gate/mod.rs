@@ -21,6 +21,8 @@ pub struct GateInput<'a> {
     pub primary: &'a Path,
     pub worktree: &'a Path,
     pub target_branch: &'a str,
+    /// The target's tip as the caller last saw it (`None`: look it up).
+    pub target_tip: Option<&'a str>,
     pub task_id: &'a str,
     pub task_title: &'a str,
     pub attempt: u32,
@@ -130,11 +132,16 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
         Some(publish) => publish.tracking_ref.to_string(),
         None => format!("refs/heads/{}", input.target_branch),
     };
-    let target_tip = git::rev_parse(input.primary, &target_ref)?
-        .ok_or_else(|| GateError::NoTarget(input.target_branch.to_string()))?;
+    // The tip the cycle last saw is as good as a fresh lookup: the merge below moves the
+    // target only from exactly that commit (compare and swap), and defers otherwise.
+    let target_tip = match input.target_tip {
+        Some(tip) => tip.to_string(),
+        None => git::rev_parse(input.primary, &target_ref)?
+            .ok_or_else(|| GateError::NoTarget(input.target_branch.to_string()))?,
+    };
 
     // Work the agent left uncommitted is still its work: commit it so it is judged too.
-    git::commit_all(
+    let committed = git::commit_all(
         input.worktree,
         &format!(
             "{}: work left uncommitted by the worker\n\nCommitted by longrun before validation.",
@@ -142,7 +149,10 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
         ),
         input.identity,
     )?;
-    let head = git::rev_parse(input.worktree, "HEAD")?.unwrap_or_default();
+    let head = match committed {
+        Some(head) => head,
+        None => git::rev_parse(input.worktree, "HEAD")?.unwrap_or_default(),
+    };
     if head.is_empty() || git::is_ancestor(input.primary, &head, &target_tip)? {
         return rejected(
             "the worker made no commits".to_string(),
@@ -152,7 +162,13 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
         );
     }
 
-    match git::merge_target_into_task(input.worktree, &target_tip, input.identity)? {
+    // The worktree is clean and at `head`: everything was just committed.
+    let candidate = match git::merge_into_clean_task(
+        input.worktree,
+        &target_tip,
+        &head,
+        input.identity,
+    )? {
         MergeOutcome::Conflict { paths } => {
             let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             return rejected(
@@ -170,9 +186,9 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
                 Vec::new(),
             );
         }
-        MergeOutcome::UpToDate { .. } | MergeOutcome::Merged { .. } => {}
-    }
-    let candidate = git::rev_parse(input.worktree, "HEAD")?.unwrap_or_default();
+        MergeOutcome::UpToDate { head } => head,
+        MergeOutcome::Merged { commit } => commit,
+    };
 
     // Policy before validators: a protected path or a secret is refused whatever the tests say.
     let facts = crate::policy::DiffFacts {

@@ -20,6 +20,10 @@ pub fn commit_all(
     message: &str,
     identity: &Identity,
 ) -> Result<Option<String>, GitError> {
+    // One `status` answers the common case (nothing left) with a single git process.
+    if super::is_clean(dir)? {
+        return Ok(None);
+    }
     run_git_output(dir, ["add", "--all"])?.into_result()?;
     let staged = run_git_output(dir, ["diff", "--cached", "--quiet", "--no-ext-diff"])?;
     match staged.code() {

@@ -28,8 +28,8 @@ pub mod claims;
 pub use commit::{commit_all, create_merge_commit};
 pub use diff::{changed_line_count, changed_paths, diff_text};
 pub use merge::{
-    AdvanceMethod, AdvanceOutcome, MergeOutcome, advance_branch, merge_target_into_task,
-    parse_overwritten_paths,
+    AdvanceMethod, AdvanceOutcome, MergeOutcome, advance_branch, merge_into_clean_task,
+    merge_target_into_task, parse_overwritten_paths,
 };
 pub use remote::{
     PushOutcome, PushRefStatus, RejectKind, fetch, parse_push_porcelain, push_with_lease,

@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    GitError, check_branch_name, check_object_id, path_from_bytes, run_git, run_git_output,
-    worktree,
+    GitError, check_branch_name, check_object_id, path_from_bytes, run_git_output, worktree,
 };
 
 /// A local branch and the commit it points at.
@@ -171,17 +170,22 @@ pub fn parse_branch_list(output: &[u8]) -> Result<Vec<Branch>, String> {
 /// worktree. Returns false when the branch did not exist, so a retried cleanup succeeds.
 pub fn branch_delete(dir: &Path, branch: &str, force: bool) -> Result<bool, GitError> {
     check_branch_name(branch)?;
+    let flag = if force { "-D" } else { "-d" };
+    let output = run_git_output(dir, ["branch", "--quiet", flag, "--", branch])?;
+    if output.success() {
+        return Ok(true);
+    }
+    // Only then ask why: a branch that is not there is not an error.
     if rev_parse(dir, &format!("refs/heads/{branch}"))?.is_none() {
         return Ok(false);
     }
-    let flag = if force { "-D" } else { "-d" };
-    run_git(dir, ["branch", "--quiet", flag, "--", branch])?;
-    Ok(true)
+    output.into_result().map(|_| true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::run_git;
     use crate::git::testutil::TestRepo;
 
     #[test]

@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    GitError, check_branch_name, path_from_bytes, repo::rev_parse, run_git, run_git_output,
+    GitError, check_branch_name, check_object_id, path_from_bytes, repo::rev_parse, run_git,
+    run_git_output,
 };
 
 /// One entry of `git worktree list`.
@@ -51,6 +52,17 @@ pub fn worktree_add(
 ) -> Result<WorktreeAdded, GitError> {
     check_branch_name(branch)?;
     check_absolute(path)?;
+    if !path.exists() {
+        // Nothing at the path: no need to list the worktrees first (a git process), unless
+        // git still has one registered there, which only a prune clears.
+        return match add_worktree(primary, path, branch, base) {
+            Err(_) if !path.exists() => {
+                worktree_prune(primary)?;
+                add_worktree(primary, path, branch, base)
+            }
+            result => result,
+        };
+    }
     for existing in worktree_list(primary)? {
         if !same_path(&existing.path, path) {
             continue;
@@ -65,6 +77,17 @@ pub fn worktree_add(
         // Otherwise the path holds another branch: git's own refusal below says so.
         break;
     }
+    add_worktree(primary, path, branch, base)
+}
+
+/// `git worktree add` of `branch` at `path`: the branch as it is when it exists, else
+/// created at `base`.
+fn add_worktree(
+    primary: &Path,
+    path: &Path,
+    branch: &str,
+    base: &str,
+) -> Result<WorktreeAdded, GitError> {
     let path_arg = path.as_os_str();
     match rev_parse(primary, &format!("refs/heads/{branch}"))? {
         Some(head) => {
@@ -82,12 +105,16 @@ pub fn worktree_add(
             Ok(WorktreeAdded::ReusedBranch { head })
         }
         None => {
-            let base_commit =
+            // A full object id needs no lookup: `worktree add` fails on a missing one.
+            let base_commit = if check_object_id("base commit", base).is_ok() {
+                base.to_string()
+            } else {
                 rev_parse(primary, base)?.ok_or_else(|| GitError::InvalidArgument {
                     what: "base commit",
                     value: base.to_string(),
                     reason: "names no commit",
-                })?;
+                })?
+            };
             // `--no-track`: a task branch has no upstream, whatever `branch.autoSetupMerge`
             // says.
             run_git(
