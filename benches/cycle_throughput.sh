@@ -31,7 +31,7 @@ agents:
 YAML
 git add -A && git commit -qm plan
 start=$(date +%s.%N)
-${TRACE:-} "$LONGRUN" loop --every 0 -q > /dev/null 2>&1 || true
+${TRACE:-} "$LONGRUN" loop --every 0 ${LOOP_ARGS:--q} > "${LOOP_OUT:-/dev/null}" 2>&1 || true
 end=$(date +%s.%N)
 merged=$(git log --first-parent --format=%B main | grep -c '^Longrun-Task:' || true)
 python3 - "$start" "$end" "$N" "$P" "$merged" <<'PY'

@@ -198,7 +198,9 @@ impl Cycle<'_> {
         // The supervisor takes the claim's OS lock before it reports its pid, so let go of
         // it first. In between, the claim's fresh lease keeps it from looking stale.
         drop(held);
-        process::spawn_detached(&self.options.exe, &spec_path)?;
+        // Waited for at the end of the scheduling pass: supervisors start side by side.
+        self.starting
+            .push(process::start_detached(&self.options.exe, &spec_path)?);
         self.fault("after-spawn");
 
         // The profile is recorded in the dispatch event, not in the task's `agent` key: that
@@ -222,7 +224,7 @@ impl Cycle<'_> {
     }
 
     fn prompt(
-        &self,
+        &mut self,
         checklist: &Checklist,
         task: &Task,
         attempt: u32,
@@ -230,10 +232,17 @@ impl Cycle<'_> {
         branch: &str,
     ) -> String {
         let workspace = &self.options.workspace;
-        let read = |path: PathBuf| std::fs::read_to_string(path).unwrap_or_default();
-        let plan = read(workspace.plan());
-        let agents_md = read(workspace.root.join("AGENTS.md"));
-        let skills = crate::skills::list_skills(&workspace.root.join(crate::skills::SKILLS_DIR));
+        // Read once a cycle: every prompt of the cycle quotes the same files.
+        let shared = self.prompt_files.get_or_insert_with(|| {
+            let read = |path: PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+            super::PromptFiles {
+                plan: read(workspace.plan()),
+                agents_md: read(workspace.root.join("AGENTS.md")),
+                skills: crate::skills::list_skills(&workspace.root.join(crate::skills::SKILLS_DIR))
+                    .skills,
+            }
+        });
+        let (plan, agents_md, skills) = (&shared.plan, &shared.agents_md, &shared.skills);
         let validators: Vec<String> = task.own_validators().iter().map(|v| v.display()).collect();
         let fast: Vec<String> = checklist
             .summary
@@ -254,9 +263,9 @@ impl Cycle<'_> {
             validators: &validators,
             fast_verification: &fast,
             guidelines: &checklist.guidelines,
-            plan: &plan,
-            agents_md: &agents_md,
-            skills: &skills.skills,
+            plan,
+            agents_md,
+            skills,
             failure_evidence: failure.as_deref(),
             attempt,
             max_attempts: task.max_attempts.unwrap_or(self.config.max_attempts),

@@ -79,6 +79,8 @@ pub struct CycleReport {
     pub in_progress: usize,
     /// Of the open tasks: those waiting for a person's approval.
     pub awaiting_approval: usize,
+    /// How long the cycle took, in milliseconds.
+    pub duration_ms: u64,
 }
 
 /// Errors that stop a cycle. Task failures are not errors: they are decisions.
@@ -167,11 +169,22 @@ struct Cycle<'a> {
     budget_stopped: bool,
     /// Attempts the gates finished this cycle, whose claims are released together.
     finished: Vec<Finished>,
+    /// What every worker prompt quotes, read at the first dispatch of the cycle.
+    prompt_files: Option<PromptFiles>,
+    /// Supervisors started by this scheduling pass, not yet known to hold their locks.
+    starting: Vec<process::Starting>,
     /// The target's tip (`base_ref`) as of the last merge this cycle made.
     tip: String,
     /// The primary checkout's status, read once a cycle (see [`primary_status`]): the
     /// cycle's own merges fast-forward it and leave it as it was.
     primary_status: Option<String>,
+}
+
+/// The files every worker prompt of a cycle quotes.
+struct PromptFiles {
+    plan: String,
+    agents_md: String,
+    skills: Vec<crate::skills::SkillSummary>,
 }
 
 /// An attempt whose claim is to be released (see [`Cycle::finish`]).
@@ -184,6 +197,7 @@ struct Finished {
 
 /// Runs one cycle.
 pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
+    let started = std::time::Instant::now();
     let workspace = &options.workspace;
     let Some(lock) = try_cycle_lock(workspace)? else {
         return Ok(CycleReport::default());
@@ -224,11 +238,14 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         notifications: Vec::new(),
         budget_stopped: false,
         finished: Vec::new(),
+        prompt_files: None,
+        starting: Vec::new(),
         tip: String::new(),
         primary_status: None,
     };
     cycle.run()?;
     drop(lock);
+    cycle.report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(cycle.report)
 }
 
@@ -568,6 +585,11 @@ impl Cycle<'_> {
                 }
                 None => {}
             }
+        }
+        // Every worker started is alive and holding its claim before the cycle goes on (a
+        // later look at its run directory would otherwise take it for dead).
+        for starting in std::mem::take(&mut self.starting) {
+            starting.wait()?;
         }
         Ok(())
     }

@@ -24,8 +24,8 @@ pub use group::{StopFlag, become_subreaper, install_interrupt_signals, install_s
 pub use probe::probe_output;
 pub use result::WorkerResult;
 pub use spawn::{
-    DeadWorker, KillOutcome, WorkerState, kill_worker, spawn_detached, wait_for_worker,
-    worker_state,
+    DeadWorker, KillOutcome, Starting, WorkerState, kill_worker, spawn_detached, start_detached,
+    wait_for_worker, worker_state,
 };
 pub use spec::{
     Baseline, BaselineResult, DEFAULT_LOCK_WAIT_SECS, DEFAULT_OUTPUT_CAP_BYTES, Heartbeat,

@@ -74,6 +74,41 @@ pub enum KillOutcome {
 /// A thread is left waiting on the child, so a long-lived caller (`longrun loop`) does not
 /// collect zombies; a short-lived one simply exits and the supervisor is reparented.
 pub fn spawn_detached(exe: &Path, spec_path: &Path) -> Result<u32, ProcessError> {
+    start_detached(exe, spec_path)?.wait()
+}
+
+/// A supervisor started by [`start_detached`] that may not hold its locks yet.
+#[derive(Debug)]
+pub struct Starting {
+    files: RunFiles,
+    pid: u32,
+    child: Child,
+}
+
+impl Starting {
+    /// Waits until the supervisor holds its locks (see [`spawn_detached`]); returns its pid.
+    pub fn wait(mut self) -> Result<u32, ProcessError> {
+        let pid = self.pid;
+        let still_running = wait_until_started(&self.files, pid, &mut self.child)?;
+        if still_running {
+            let mut child = self.child;
+            let reaper = std::thread::Builder::new()
+                .name("longrun-supervisor-reaper".into())
+                .spawn(move || {
+                    let _ = child.wait();
+                });
+            if let Err(error) = reaper {
+                tracing::warn!("cannot start a reaper thread for supervisor {pid}: {error}");
+            }
+        }
+        Ok(pid)
+    }
+}
+
+/// [`spawn_detached`] without the wait: starts the supervisor and returns at once, so that
+/// a caller starting several lets them start side by side. Call [`Starting::wait`] before
+/// relying on the worker being visibly alive.
+pub fn start_detached(exe: &Path, spec_path: &Path) -> Result<Starting, ProcessError> {
     let spec_path = std::path::absolute(spec_path).map_err(|source| FsError::Read {
         path: spec_path.to_path_buf(),
         source,
@@ -107,7 +142,7 @@ pub fn spawn_detached(exe: &Path, spec_path: &Path) -> Result<u32, ProcessError>
         .map_err(log_error)?;
     let log_for_stderr = log.try_clone().map_err(log_error)?;
 
-    let mut child = Command::new(exe)
+    let child = Command::new(exe)
         .arg("__supervise")
         .arg("--spec")
         .arg(&spec_path)
@@ -122,18 +157,7 @@ pub fn spawn_detached(exe: &Path, spec_path: &Path) -> Result<u32, ProcessError>
             source,
         })?;
     let pid = child.id();
-    let still_running = wait_until_started(&files, pid, &mut child)?;
-    if still_running {
-        let reaper = std::thread::Builder::new()
-            .name("longrun-supervisor-reaper".into())
-            .spawn(move || {
-                let _ = child.wait();
-            });
-        if let Err(error) = reaper {
-            tracing::warn!("cannot start a reaper thread for supervisor {pid}: {error}");
-        }
-    }
-    Ok(pid)
+    Ok(Starting { files, pid, child })
 }
 
 /// Looks at a run directory: `Finished` when `result.json` exists and parses, `Running`
