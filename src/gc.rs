@@ -202,7 +202,10 @@ pub fn gather(workspace: &Workspace, config: &Config, now: Timestamp) -> Result<
         }
     }
     let mut worktrees = Vec::new();
-    for (task, path) in subfolders(&worktrees_dir)? {
+    // Parked worktrees (clean, detached, named by the merged task that used them last)
+    // go like that task's own worktree would.
+    let parked = subfolders(&workspace.state_dir().join(crate::cycle::POOL_DIR))?;
+    for (task, path) in subfolders(&worktrees_dir)?.into_iter().chain(parked) {
         let info = by_path.get(&path).copied();
         let dirty = match info {
             Some(_) => git::status(&path)

@@ -132,7 +132,7 @@ impl Cycle<'_> {
                 source,
             }
         })?;
-        git::worktree_add(&self.primary, &worktree, &branch, &target_tip)?;
+        self.add_worktree(&worktree, &branch, &target_tip)?;
         self.fault("after-worktree");
 
         let run_dir = run_dir(&workspace, &task_id, held.claim().info.claimed_at, attempt);
@@ -221,6 +221,33 @@ impl Cycle<'_> {
         self.pending.events.push(event);
         self.report.dispatched.push(task_id);
         Ok(Some(TaskStatus::InProgress))
+    }
+
+    /// The task's worktree: a parked one when there is one (see [`Cycle::release_finished`]),
+    /// else a new one.
+    fn add_worktree(
+        &mut self,
+        worktree: &std::path::Path,
+        branch: &str,
+        base: &str,
+    ) -> Result<(), CycleError> {
+        if !worktree.exists()
+            && let Some(parked) = super::parked_worktrees(&self.options.workspace).pop()
+        {
+            match git::worktree_unpark(&self.primary, &parked, worktree, branch, base) {
+                Ok(_) => return Ok(()),
+                Err(error) => {
+                    tracing::debug!("cannot reuse {}: {error}", parked.display());
+                    for path in [&parked.to_path_buf(), &worktree.to_path_buf()] {
+                        if path.exists() {
+                            let _ = git::worktree_remove(&self.primary, path, true);
+                        }
+                    }
+                }
+            }
+        }
+        git::worktree_add(&self.primary, worktree, branch, base)?;
+        Ok(())
     }
 
     fn prompt(

@@ -543,6 +543,12 @@ impl Cycle<'_> {
         // Summary and counts.
         let view = with_statuses(&checklist, &statuses);
         self.summarize(&view);
+        if self.report.open == 0 && !self.options.dry_run {
+            // Nothing left to dispatch: parked worktrees have no next task.
+            for parked in parked_worktrees(&workspace) {
+                let _ = git::worktree_remove(&self.primary, &parked, true);
+            }
+        }
         self.send_notifications()?;
         self.flush()?;
         Ok(())
@@ -1115,13 +1121,47 @@ impl Cycle<'_> {
             ));
             let worktree = &done.worktree;
             if worktree.is_absolute() && worktree.starts_with(self.options.workspace.state_dir()) {
-                let _ = git::worktree_remove(&self.primary, worktree, true);
+                // A merged task's worktree is clean (the gate checked): parked for the next
+                // dispatch, up to one per worker slot. Others are removed.
+                let parked = done.merged && self.park(worktree, &done.task_id);
+                if !parked {
+                    let _ = git::worktree_remove(&self.primary, worktree, true);
+                }
             }
             if done.merged {
                 let _ = git::branch_delete(&self.primary, &claim.info.branch, true);
             }
         }
         Ok(())
+    }
+
+    /// Parks `worktree` for reuse when fewer than `max_parallel` are parked already.
+    fn park(&mut self, worktree: &Path, task_id: &str) -> bool {
+        let pool = self.options.workspace.state_dir().join(POOL_DIR);
+        let max = self
+            .options
+            .max_parallel
+            .unwrap_or(self.config.max_parallel)
+            .max(1) as usize;
+        if parked_worktrees(&self.options.workspace).len() >= max
+            || std::fs::create_dir_all(&pool).is_err()
+        {
+            return false;
+        }
+        let parked = pool.join(task_id);
+        if parked.exists() {
+            return false;
+        }
+        match git::worktree_park(&self.primary, worktree, &parked) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!("cannot park {}: {error}", worktree.display());
+                if parked.exists() {
+                    let _ = git::worktree_remove(&self.primary, &parked, true);
+                }
+                false
+            }
+        }
     }
 
     /// Compares the primary checkout with what it was when the worker started.
@@ -1342,6 +1382,23 @@ pub fn run_dir(workspace: &Workspace, task: &str, claimed_at: Timestamp, attempt
         .join(claimed_at.strftime("%Y%m%dT%H%M%SZ").to_string())
         .join(task)
         .join(attempt.to_string())
+}
+
+/// Where merged tasks' clean worktrees wait to be reused, under `.longrun/`.
+pub const POOL_DIR: &str = "pool";
+
+/// The parked worktrees, in name order.
+pub fn parked_worktrees(workspace: &Workspace) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(workspace.state_dir().join(POOL_DIR)) else {
+        return Vec::new();
+    };
+    let mut parked: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.join(".git").is_file())
+        .collect();
+    parked.sort();
+    parked
 }
 
 /// The `LONGRUN_*` variables every worker and validator gets.

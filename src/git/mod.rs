@@ -47,7 +47,7 @@ pub use trailers::{
 };
 pub use worktree::{
     WorktreeAdded, WorktreeInfo, parse_worktree_list, worktree_add, worktree_add_detached,
-    worktree_list, worktree_prune, worktree_remove,
+    worktree_list, worktree_park, worktree_prune, worktree_remove, worktree_unpark,
 };
 
 /// A git invocation that failed, or whose result longrun cannot use. Every variant that comes

@@ -610,3 +610,46 @@ fn two_machines_share_a_remote_and_merge_every_task_once() {
         "{a_log}\n{b_log}"
     );
 }
+
+/// A merged task's clean worktree is parked and reused by the next dispatch (no fresh
+/// checkout of every file), without the previous task's ignored files; when no task is
+/// left, the parked worktrees go.
+#[test]
+fn a_merged_tasks_worktree_is_reused_clean_by_the_next_task() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: One\n    validators: [[\"test\", \"-f\", \"one.txt\"]]\n  - task_id: T2\n    title: Two\n    depends_on: [T1]\n    validators: [[\"test\", \"-f\", \"two.txt\"]]\n",
+    );
+    let ignore = format!("{}build/\n", repo.env.read(".gitignore"));
+    repo.env.write(".gitignore", &ignore);
+    repo.env
+        .git(&["commit", "-q", "-am", "ignore build output"]);
+    repo.script(
+        "T1",
+        "write one.txt 1\ncommit one\nwrite build/cache.txt left by T1\n",
+    );
+    repo.script(
+        "T2",
+        "fail-if-exists build/cache.txt\nwrite two.txt 2\ncommit two\n",
+    );
+    let start = Instant::now();
+    while repo.task("T1")["status"]["Known"] != "complete" {
+        assert!(start.elapsed() < Duration::from_secs(60), "T1 never merged");
+        let run = repo.cycle();
+        assert!(run.code == 0 || run.code == 1, "{run:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The cycle that merged T1 dispatched T2 into T1's old worktree: git's record of it
+    // still has T1's name.
+    let gitdir = repo.env.read(".longrun/worktrees/T2/.git");
+    assert!(gitdir.contains("worktrees/T1"), "{gitdir}");
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(
+        repo.task("T2")["status"]["Known"],
+        "complete",
+        "{}",
+        repo.log()
+    );
+    assert_eq!(repo.task("T2")["attempts"], 1, "{}", repo.log());
+    let worktrees = repo.env.git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
+}
