@@ -138,7 +138,12 @@ pub struct PlanArgs {
     /// The product requirements document to read (Markdown).
     #[arg(long, value_name = "FILE")]
     pub prd: PathBuf,
-    /// Print the diff of checklist.yaml; write nothing.
+    /// Let this agent profile (from longrun.yaml) write plan.md, checklist.yaml and
+    /// run-log.md from the PRD in a scratch worktree; they replace yours only if they pass
+    /// `longrun check`.
+    #[arg(long, value_name = "PROFILE")]
+    pub agent: Option<String>,
+    /// Print the diff of checklist.yaml (with --agent: of every file); write nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Print the report as JSON.

@@ -20,6 +20,9 @@ mod import;
 mod init;
 mod log;
 mod plan;
+// The planner agent is the fake agent.
+#[cfg(feature = "fake-agent")]
+mod plan_agent;
 // The fake agent binary exists only with `--features fake-agent`.
 #[cfg(feature = "fake-agent")]
 mod loop_cmd;
