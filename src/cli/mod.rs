@@ -495,6 +495,11 @@ pub struct MineArgs {
     /// Only events of one run (the `<run>` in `.longrun/runs/<run>/`).
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
+    /// Let this agent profile (from longrun.yaml) rewrite the proposals' prose (skill
+    /// descriptions and bodies, guidelines); what fails the Agent Skills checks keeps the
+    /// deterministic draft.
+    #[arg(long, value_name = "PROFILE", conflicts_with = "apply")]
+    pub agent: Option<String>,
     /// Install the newest proposals (what is left of them after review) instead of mining.
     #[arg(long)]
     pub apply: bool,

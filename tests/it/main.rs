@@ -27,6 +27,8 @@ mod plan_agent;
 #[cfg(feature = "fake-agent")]
 mod loop_cmd;
 mod mine;
+#[cfg(feature = "fake-agent")]
+mod mine_agent;
 mod next_status;
 #[cfg(feature = "fake-agent")]
 mod process;
