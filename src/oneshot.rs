@@ -193,10 +193,18 @@ mod tests {
         );
         let mut reported = result();
         reported.agent_failure = Some("turn limit".into());
-        assert!(failure_of("p", &reported, 5).unwrap().contains("turn limit"));
+        assert!(
+            failure_of("p", &reported, 5)
+                .unwrap()
+                .contains("turn limit")
+        );
         let mut missing = result();
         missing.exit_code = None;
         missing.error = Some("cannot start `nope`".into());
-        assert!(failure_of("p", &missing, 5).unwrap().contains("could not run"));
+        assert!(
+            failure_of("p", &missing, 5)
+                .unwrap()
+                .contains("could not run")
+        );
     }
 }

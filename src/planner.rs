@@ -122,7 +122,11 @@ pub fn run_planner(
     }
     fsutil::write_atomic(&prd_path, options.prd_text.as_bytes())?;
 
-    let now = options.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = options
+        .clock
+        .now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let prompt = crate::prompt::render_kickoff_prompt(&crate::prompt::KickoffInput {
         prd: &prd_relative.display().to_string(),
         now: &now,

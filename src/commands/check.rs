@@ -54,10 +54,7 @@ pub(super) fn checklist_problems(
 }
 
 /// The run log's lines that are kept as written but are not events, as `check` prints them.
-pub(super) fn run_log_warnings(
-    path: &Path,
-    run_log: &crate::state::runlog::RunLog,
-) -> Vec<String> {
+pub(super) fn run_log_warnings(path: &Path, run_log: &crate::state::runlog::RunLog) -> Vec<String> {
     run_log
         .garbage
         .iter()

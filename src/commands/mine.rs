@@ -45,9 +45,7 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
     let agent = match &args.agent {
         Some(name) => {
             let (config, _warnings) = crate::config::Config::load(&workspace.config())
-                .map_err(|error| {
-                    CommandError::from_error(crate::error::ErrorKind::User, &error)
-                })?;
+                .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
             if config.profile(name).is_none() {
                 let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
                 return Err(CommandError::user(format!(
@@ -98,9 +96,9 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
         proposals::write_proposals(&workspace.root, &stamp, &findings, checklist.as_ref())
             .map_err(mine_error)?;
     let prose = match (&agent, &written.directory) {
-        (Some((name, config)), Some(directory)) => {
-            Some(write_prose(ctx, &workspace, name, config, directory, &stamp)?)
-        }
+        (Some((name, config)), Some(directory)) => Some(write_prose(
+            ctx, &workspace, name, config, directory, &stamp,
+        )?),
         (Some((name, _)), None) => {
             ctx.ui.status(&format!(
                 "nothing to propose, so agent `{name}` was not started"
@@ -172,7 +170,9 @@ fn write_prose(
         agents_patch: drafts.guidelines.is_some(),
     });
     let Some(profile) = config.profile(name) else {
-        return Err(CommandError::internal("the profile was checked before mining"));
+        return Err(CommandError::internal(
+            "the profile was checked before mining",
+        ));
     };
     ctx.ui.status(&format!(
         "agent `{name}` is writing the prose of `{}` in `{}`",
@@ -228,7 +228,13 @@ fn prose_report(prose: &AgentProse) -> String {
         .skills
         .iter()
         .map(|verdict| ("skill", verdict))
-        .chain(prose.report.guidelines.iter().map(|verdict| ("agents-md", verdict)));
+        .chain(
+            prose
+                .report
+                .guidelines
+                .iter()
+                .map(|verdict| ("agents-md", verdict)),
+        );
     for (kind, verdict) in verdicts {
         match verdict.outcome {
             Outcome::Accepted => {

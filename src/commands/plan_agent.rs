@@ -293,11 +293,7 @@ pub fn run(
 
 /// Holds the planner's files to `longrun check`'s checks and to the planner's own rules.
 /// Paths in the findings are the scratch worktree's, where the files can be read.
-fn check_files(
-    files: &[PlanFile],
-    worktree: &Path,
-    policy: &crate::policy::Policy,
-) -> Findings {
+fn check_files(files: &[PlanFile], worktree: &Path, policy: &crate::policy::Policy) -> Findings {
     let mut findings = Findings::default();
     let file = |name: &str| files.iter().find(|file| file.name == name);
     for plan_file in files {

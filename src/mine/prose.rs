@@ -92,7 +92,10 @@ pub fn prepare(proposal_dir: &Path, scratch: &Path) -> Result<Drafts, MineError>
         if !from.join(SKILL_FILE).is_file() {
             continue;
         }
-        copy_file(&from.join(SKILL_FILE), &directory.join("skills").join(&name).join(SKILL_FILE))?;
+        copy_file(
+            &from.join(SKILL_FILE),
+            &directory.join("skills").join(&name).join(SKILL_FILE),
+        )?;
         for reference in entries(&from.join("references"))? {
             copy_file(
                 &from.join("references").join(&reference),
@@ -115,7 +118,10 @@ pub fn prepare(proposal_dir: &Path, scratch: &Path) -> Result<Drafts, MineError>
         let lines = lessons_of_patch(&text);
         write(
             &directory.join(GUIDELINES_FILE),
-            &lines.iter().map(|line| format!("{line}\n")).collect::<String>(),
+            &lines
+                .iter()
+                .map(|line| format!("{line}\n"))
+                .collect::<String>(),
         )?;
         drafts.guidelines = Some(lines);
     }

@@ -35,7 +35,9 @@ pub fn good_prose_steps() -> String {
     format!(
         "write drafts/skills/fix-cargo-test/SKILL.md {}\nwrite drafts/guidelines.md {}\nwrite drafts/notes.txt scratch\n",
         escape(GOOD_SKILL),
-        escape("- Run `cargo test` before every commit; see the `fix-cargo-test` skill.\n- Use the v2 config API, not v1.\n")
+        escape(
+            "- Run `cargo test` before every commit; see the `fix-cargo-test` skill.\n- Use the v2 config API, not v1.\n"
+        )
     )
 }
 
@@ -49,12 +51,7 @@ fn deterministic(env: &TestEnv) -> Vec<(String, String)> {
         "AGENTS.md.patch",
     ]
     .iter()
-    .map(|file| {
-        (
-            file.to_string(),
-            env.read(&format!("{PROPOSALS}/{file}")),
-        )
-    })
+    .map(|file| (file.to_string(), env.read(&format!("{PROPOSALS}/{file}"))))
     .collect()
 }
 
@@ -74,7 +71,10 @@ fn good_prose_replaces_the_drafts_and_installs() {
             .contains("skill  fix-make-lint  unchanged (the deterministic draft stays)"),
         "{run:?}"
     );
-    assert!(run.stdout.contains("agents-md  guidelines  accepted"), "{run:?}");
+    assert!(
+        run.stdout.contains("agents-md  guidelines  accepted"),
+        "{run:?}"
+    );
     assert_eq!(
         env.read(&format!("{PROPOSALS}/skills/fix-cargo-test/SKILL.md")),
         GOOD_SKILL
@@ -93,7 +93,8 @@ fn good_prose_replaces_the_drafts_and_installs() {
     assert!(!env.path(&format!("{PROPOSALS}/notes.txt")).exists());
     let patch = env.read(&format!("{PROPOSALS}/AGENTS.md.patch"));
     assert!(
-        patch.contains("+- Run `cargo test` before every commit; see the `fix-cargo-test` skill.\n"),
+        patch
+            .contains("+- Run `cargo test` before every commit; see the `fix-cargo-test` skill.\n"),
         "{patch}"
     );
     let record: serde_json::Value =
@@ -143,7 +144,10 @@ fn invalid_front_matter_is_refused_with_the_rule_named() {
         "{run:?}"
     );
     assert!(run.stdout.contains("    name-characters: "), "{run:?}");
-    assert!(run.stdout.contains("    name-matches-directory: "), "{run:?}");
+    assert!(
+        run.stdout.contains("    name-matches-directory: "),
+        "{run:?}"
+    );
     assert!(
         run.stdout
             .contains("agents-md  guidelines  refused; the deterministic draft is kept:\n    guideline-format: line 1"),
@@ -163,9 +167,8 @@ fn a_failing_agent_keeps_the_deterministic_proposals() {
     let run = env.longrun(&["mine", "--agent", "writer", "--json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
-        run.stderr.contains(
-            "agent `writer` exited 4; the deterministic proposals are kept as written"
-        ),
+        run.stderr
+            .contains("agent `writer` exited 4; the deterministic proposals are kept as written"),
         "{run:?}"
     );
     let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();

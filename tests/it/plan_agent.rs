@@ -45,8 +45,7 @@ impl PlanRepo {
     }
 
     fn scratch(&self) -> std::path::PathBuf {
-        self.env
-            .path(&format!(".longrun/plans/{STAMP}/worktree"))
+        self.env.path(&format!(".longrun/plans/{STAMP}/worktree"))
     }
 }
 
@@ -120,7 +119,10 @@ fn a_valid_plan_replaces_the_files_and_shows_the_diff() {
     let prompt = repo
         .env
         .read(&format!(".longrun/plans/{STAMP}/run/prompt.md"));
-    assert!(prompt.starts_with("# Kickoff: plan the work in `prd.md`"), "{prompt}");
+    assert!(
+        prompt.starts_with("# Kickoff: plan the work in `prd.md`"),
+        "{prompt}"
+    );
     let check = repo.env.longrun(&["check"]);
     assert_eq!(check.code, 0, "{check:?}");
 }
@@ -229,17 +231,26 @@ fn a_dry_run_shows_the_diff_and_writes_nothing() {
     let repo = PlanRepo::new("60s");
     let before = repo.files();
     repo.script(&valid_plan(&repo.env));
-    let run = repo.env.longrun(&[
-        "plan", "--prd", "prd.md", "--agent", "planner", "--dry-run",
-    ]);
+    let run = repo
+        .env
+        .longrun(&["plan", "--prd", "prd.md", "--agent", "planner", "--dry-run"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("+  - task_id: T002\n"), "{run:?}");
-    assert!(run.stderr.contains("dry run: nothing was replaced"), "{run:?}");
+    assert!(
+        run.stderr.contains("dry run: nothing was replaced"),
+        "{run:?}"
+    );
     assert_eq!(repo.files(), before);
     assert!(!repo.scratch().exists());
 
     let json = repo.env.longrun(&[
-        "plan", "--prd", "prd.md", "--agent", "planner", "--dry-run", "--json",
+        "plan",
+        "--prd",
+        "prd.md",
+        "--agent",
+        "planner",
+        "--dry-run",
+        "--json",
     ]);
     assert_eq!(json.code, 0, "{json:?}");
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
