@@ -831,4 +831,43 @@ mod tests {
         let plan = "## Context\n\n```\n## Purpose\nFENCED\n```\n\n## Purpose\n\nREAL\n";
         assert_eq!(plan_excerpt(plan, None, 1000), "## Purpose\n\nREAL");
     }
+
+    #[test]
+    fn the_kickoff_names_the_prd_and_the_three_files() {
+        let prompt = render_kickoff_prompt(&KickoffInput {
+            prd: "docs/prd.md",
+            now: "2026-11-21T09:00:00Z",
+        });
+        assert!(prompt.starts_with("# Kickoff: plan the work in `docs/prd.md`\n"));
+        for file in ["plan.md", "checklist.yaml", "run-log.md"] {
+            assert!(prompt.contains(&format!("`{file}`")), "{file}");
+        }
+        assert!(
+            prompt.contains("- 2026-11-21T09:00:00Z decision: planned N tasks from docs/prd.md")
+        );
+        assert!(prompt.contains("stop"));
+        assert!(!prompt.contains("{{"), "{prompt}");
+    }
+
+    #[test]
+    fn the_mine_prompt_mentions_guidelines_only_when_there_are_some() {
+        let with = render_mine_prompt(&MinePromptInput {
+            drafts: "drafts",
+            skills: "- `fix-cargo-test`\n",
+            agents_patch: true,
+        });
+        assert!(with.contains("- `fix-cargo-test`"), "{with}");
+        assert!(with.contains("`drafts/guidelines.md`"), "{with}");
+        assert!(with.contains("and every guideline line against the format above"));
+        let without = render_mine_prompt(&MinePromptInput {
+            drafts: "drafts",
+            skills: "- `fix-cargo-test`\n",
+            agents_patch: false,
+        });
+        assert!(!without.contains("guidelines.md"), "{without}");
+        assert!(!without.contains("guideline line"), "{without}");
+        for prompt in [with, without] {
+            assert!(!prompt.contains("{{"), "{prompt}");
+        }
+    }
 }
