@@ -1,6 +1,12 @@
 //! The `longrun` binary: parses nothing itself, hands argv to the library and turns the
 //! outcome into an exit code.
 
+/// mimalloc instead of the system allocator: parsing a large checklist allocates and frees
+/// hundreds of thousands of small strings, and glibc's malloc was a fifth of `longrun plan`'s
+/// instructions on a 2,000-task file (BENCHMARKS.md, "Planning and import").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     longrun::run(std::env::args_os())
 }

@@ -166,6 +166,63 @@ pub fn render_review_prompt(input: &ReviewPromptInput<'_>) -> String {
     prompt
 }
 
+/// What the planner's kickoff prompt names.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KickoffInput<'a> {
+    /// The PRD, relative to the checkout the planner runs in.
+    pub prd: &'a str,
+    /// Now, as the run log writes it (`2026-11-21T09:00:00Z`), for the example event.
+    pub now: &'a str,
+}
+
+/// Renders the kickoff prompt of `longrun plan --agent` (`templates/kickoff.md`).
+pub fn render_kickoff_prompt(input: &KickoffInput<'_>) -> String {
+    let values: [(&str, &str); 2] = [("prd", input.prd), ("now", input.now)];
+    let lookup = |name: &str| {
+        values
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, value)| *value)
+    };
+    let mut prompt = String::with_capacity(templates::KICKOFF_MD.len() + 256);
+    render_template(templates::KICKOFF_MD, &lookup, &mut prompt);
+    prompt
+}
+
+/// What the prompt of `longrun mine --agent` names.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MinePromptInput<'a> {
+    /// The drafts' folder, relative to the agent's working directory.
+    pub drafts: &'a str,
+    /// The skills to rewrite, one `- name` line each.
+    pub skills: &'a str,
+    /// Whether an AGENTS.md patch is in the drafts.
+    pub agents_patch: bool,
+}
+
+/// Renders the prompt of `longrun mine --agent` (`templates/mine.md`).
+pub fn render_mine_prompt(input: &MinePromptInput<'_>) -> String {
+    let patch = if input.agents_patch {
+        crate::mine::proposals::AGENTS_PATCH
+    } else {
+        ""
+    };
+    let values: [(&str, &str); 3] = [
+        ("drafts", input.drafts),
+        ("skills", input.skills),
+        ("agents_patch", patch),
+    ];
+    let lookup = |name: &str| {
+        values
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, value)| *value)
+    };
+    let mut prompt = String::with_capacity(templates::MINE_MD.len() + 256);
+    render_template(templates::MINE_MD, &lookup, &mut prompt);
+    prompt
+}
+
 /// The parts of `plan` a worker needs, at most `limit` bytes: the task's milestone first
 /// (when `milestone` names one the plan has), then the Purpose, Scope, Constraints and
 /// Verification sections in file order. A longer excerpt is cut with a note that says so.
@@ -773,5 +830,44 @@ mod tests {
     fn plan_sections_in_code_blocks_are_not_headings() {
         let plan = "## Context\n\n```\n## Purpose\nFENCED\n```\n\n## Purpose\n\nREAL\n";
         assert_eq!(plan_excerpt(plan, None, 1000), "## Purpose\n\nREAL");
+    }
+
+    #[test]
+    fn the_kickoff_names_the_prd_and_the_three_files() {
+        let prompt = render_kickoff_prompt(&KickoffInput {
+            prd: "docs/prd.md",
+            now: "2026-11-21T09:00:00Z",
+        });
+        assert!(prompt.starts_with("# Kickoff: plan the work in `docs/prd.md`\n"));
+        for file in ["plan.md", "checklist.yaml", "run-log.md"] {
+            assert!(prompt.contains(&format!("`{file}`")), "{file}");
+        }
+        assert!(
+            prompt.contains("- 2026-11-21T09:00:00Z decision: planned N tasks from docs/prd.md")
+        );
+        assert!(prompt.contains("stop"));
+        assert!(!prompt.contains("{{"), "{prompt}");
+    }
+
+    #[test]
+    fn the_mine_prompt_mentions_guidelines_only_when_there_are_some() {
+        let with = render_mine_prompt(&MinePromptInput {
+            drafts: "drafts",
+            skills: "- `fix-cargo-test`\n",
+            agents_patch: true,
+        });
+        assert!(with.contains("- `fix-cargo-test`"), "{with}");
+        assert!(with.contains("`drafts/guidelines.md`"), "{with}");
+        assert!(with.contains("and every guideline line against the format above"));
+        let without = render_mine_prompt(&MinePromptInput {
+            drafts: "drafts",
+            skills: "- `fix-cargo-test`\n",
+            agents_patch: false,
+        });
+        assert!(!without.contains("guidelines.md"), "{without}");
+        assert!(!without.contains("guideline line"), "{without}");
+        for prompt in [with, without] {
+            assert!(!prompt.contains("{{"), "{prompt}");
+        }
     }
 }

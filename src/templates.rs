@@ -31,6 +31,14 @@ pub const WORKER_MD: &str = include_str!("../templates/worker.md");
 /// into a user's repository.
 pub const REVIEW_MD: &str = include_str!("../templates/review.md");
 
+/// The planner's kickoff prompt (`longrun plan --agent`), rendered by
+/// [`crate::prompt::render_kickoff_prompt`]. Not written into a user's repository.
+pub const KICKOFF_MD: &str = include_str!("../templates/kickoff.md");
+
+/// The prompt of `longrun mine --agent`, rendered by [`crate::prompt::render_mine_prompt`].
+/// Not written into a user's repository.
+pub const MINE_MD: &str = include_str!("../templates/mine.md");
+
 /// The heading that marks [`AGENTS_SECTION_MD`]; its presence means the section is there.
 pub const AGENTS_SECTION_HEADING: &str = "Working with longrun";
 

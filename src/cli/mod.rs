@@ -138,7 +138,12 @@ pub struct PlanArgs {
     /// The product requirements document to read (Markdown).
     #[arg(long, value_name = "FILE")]
     pub prd: PathBuf,
-    /// Print the diff of checklist.yaml; write nothing.
+    /// Let this agent profile (from longrun.yaml) write plan.md, checklist.yaml and
+    /// run-log.md from the PRD in a scratch worktree; they replace yours only if they pass
+    /// `longrun check`.
+    #[arg(long, value_name = "PROFILE")]
+    pub agent: Option<String>,
+    /// Print the diff of checklist.yaml (with --agent: of every file); write nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Print the report as JSON.
@@ -490,6 +495,11 @@ pub struct MineArgs {
     /// Only events of one run (the `<run>` in `.longrun/runs/<run>/`).
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
+    /// Let this agent profile (from longrun.yaml) rewrite the proposals' prose (skill
+    /// descriptions and bodies, guidelines); what fails the Agent Skills checks keeps the
+    /// deterministic draft.
+    #[arg(long, value_name = "PROFILE", conflicts_with = "apply")]
+    pub agent: Option<String>,
     /// Install the newest proposals (what is left of them after review) instead of mining.
     #[arg(long)]
     pub apply: bool,

@@ -1,13 +1,16 @@
 //! `longrun check`: every problem in checklist.yaml (and whether run-log.md reads), with
 //! file, line and column. Exit 0 clean, 1 problems found, 2 unreadable input.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use super::Context;
 use crate::cli::CheckArgs;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::state::checklist::{Problem, ValidateOptions, validate::Severity};
+use crate::policy::Policy;
+use crate::state::checklist::{Checklist, Problem, ValidateOptions, validate::Severity};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -19,19 +22,25 @@ struct Report<'a> {
     file_warnings: &'a [String],
 }
 
-pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> {
-    let workspace = ctx.workspace()?;
-    let loaded = ctx.load_checklist(&workspace)?;
-    let mut problems = loaded.checklist.validate(ValidateOptions {
-        allow_missing_validators: args.allow_missing_validators,
+/// The repository's policy (`policy/*.yaml`), which `check` applies to every task.
+pub(super) fn load_policy(root: &Path) -> Result<Policy, CommandError> {
+    Policy::load_dir(&root.join("policy"))
+        .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))
+}
+
+/// What `longrun check` finds in a checklist: its own problems (validation) and the tasks
+/// the policy refuses, each with its line. `plan` shows the same findings after planning and
+/// holds a planner agent's checklist to them.
+pub(super) fn checklist_problems(
+    checklist: &Checklist,
+    policy: &Policy,
+    allow_missing_validators: bool,
+) -> Vec<Problem> {
+    let mut problems = checklist.validate(ValidateOptions {
+        allow_missing_validators,
     });
-    let policy = crate::policy::Policy::load_dir(&workspace.root.join("policy"))
-        .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
-    for (task_id, message) in policy.check_checklist(&loaded.checklist) {
-        let line = loaded
-            .checklist
-            .task(&task_id)
-            .map_or(1, |task| task.line());
+    for (task_id, message) in policy.check_checklist(checklist) {
+        let line = checklist.task(&task_id).map_or(1, |task| task.line());
         problems.push(Problem {
             kind: crate::state::checklist::ProblemKind::Policy,
             severity: Severity::Error,
@@ -41,6 +50,31 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
             message: format!("task `{task_id}`: {message}"),
         });
     }
+    problems
+}
+
+/// The run log's lines that are kept as written but are not events, as `check` prints them.
+pub(super) fn run_log_warnings(path: &Path, run_log: &crate::state::runlog::RunLog) -> Vec<String> {
+    run_log
+        .garbage
+        .iter()
+        .map(|line| {
+            format!(
+                "{}:{}:1: warning: kept as written and skipped: {}",
+                path.display(),
+                line.line,
+                line.error
+            )
+        })
+        .collect()
+}
+
+pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> {
+    let workspace = ctx.workspace()?;
+    let loaded = ctx.load_checklist(&workspace)?;
+    let policy = load_policy(&workspace.root)?;
+    let mut problems =
+        checklist_problems(&loaded.checklist, &policy, args.allow_missing_validators);
     let (config, config_warnings) = crate::config::Config::load(&workspace.config())
         .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
     let config_path = workspace.config().display().to_string();
@@ -65,16 +99,8 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<ExitStatus, CommandError> 
             .collect();
     let profile_errors = profile_findings.iter().filter(|(used, _)| *used).count();
     let run_log = crate::state::runlog::load(&workspace.run_log())?;
-    let run_log_path = workspace.run_log().display().to_string();
-    let log_warnings: Vec<String> = run_log
-        .garbage
-        .iter()
-        .map(|line| {
-            format!(
-                "{run_log_path}:{}:1: warning: kept as written and skipped: {}",
-                line.line, line.error
-            )
-        })
+    let log_warnings: Vec<String> = run_log_warnings(&workspace.run_log(), &run_log)
+        .into_iter()
         .chain(config_warnings.iter().map(|warning| {
             format!(
                 "{config_path}:{}:{}: warning: {}",

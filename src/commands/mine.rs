@@ -2,6 +2,8 @@
 //! proposals a person kept. Resolves the commit before each fix with git (the domain never
 //! runs git) and logs every applied item in run-log.md.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 
 use super::Context;
@@ -9,6 +11,7 @@ use crate::cli::MineArgs;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::mine::proposals::{self, AppliedItem, ApplyOutcome, WrittenProposals};
+use crate::mine::prose::{self, Outcome, ProseReport};
 use crate::mine::{self, Findings, MineOptions};
 use crate::state::model::EventKind;
 use crate::state::runlog::{Event, FieldKey};
@@ -17,6 +20,20 @@ use crate::state::runlog::{Event, FieldKey};
 struct MineOutput<'a> {
     findings: &'a Findings,
     proposals: &'a WrittenProposals,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agent: Option<&'a AgentProse>,
+}
+
+/// What `--agent` did.
+#[derive(Debug, Serialize)]
+struct AgentProse {
+    profile: String,
+    /// Why the agent's run failed; then every deterministic draft is kept.
+    failure: Option<String>,
+    /// The agent's scratch folder, prompt and output.
+    scratch: PathBuf,
+    #[serde(flatten)]
+    report: ProseReport,
 }
 
 pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
@@ -24,6 +41,22 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
     if args.apply {
         return apply(ctx, args, &workspace);
     }
+    // An unknown profile is a usage error before anything is mined.
+    let agent = match &args.agent {
+        Some(name) => {
+            let (config, _warnings) = crate::config::Config::load(&workspace.config())
+                .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+            if config.profile(name).is_none() {
+                let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
+                return Err(CommandError::user(format!(
+                    "no agent profile `{name}` in `longrun.yaml`"
+                ))
+                .with_hint(format!("profiles: {}", known.join(", "))));
+            }
+            Some((name.as_str(), config))
+        }
+        None => None,
+    };
     let run_log = workspace.run_log();
     if !run_log.is_file() {
         return Err(
@@ -62,15 +95,170 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
     let written =
         proposals::write_proposals(&workspace.root, &stamp, &findings, checklist.as_ref())
             .map_err(mine_error)?;
+    let prose = match (&agent, &written.directory) {
+        (Some((name, config)), Some(directory)) => Some(write_prose(
+            ctx, &workspace, name, config, directory, &stamp,
+        )?),
+        (Some((name, _)), None) => {
+            ctx.ui.status(&format!(
+                "nothing to propose, so agent `{name}` was not started"
+            ));
+            None
+        }
+        _ => None,
+    };
     if args.json {
         ctx.ui.json(&MineOutput {
             findings: &findings,
             proposals: &written,
+            agent: prose.as_ref(),
         });
     } else {
-        ctx.ui.data(&report(&findings, &written));
+        let mut out = report(&findings, &written);
+        if let Some(prose) = &prose {
+            out.push_str(&prose_report(prose));
+        }
+        ctx.ui.data(&out);
+    }
+    if let Some(prose) = &prose {
+        if let Some(failure) = &prose.failure {
+            ctx.ui.warn(&format!(
+                "{failure}; the deterministic proposals are kept as written (its output: `{}`)",
+                prose.scratch.join("run").join("agent").display()
+            ));
+            return Ok(ExitStatus::Negative);
+        }
+        if prose.report.refused_any() {
+            ctx.ui.warn(&format!(
+                "some of agent `{}`'s prose broke a rule and was refused; the deterministic drafts stand in for it",
+                prose.profile
+            ));
+            return Ok(ExitStatus::Negative);
+        }
     }
     Ok(ExitStatus::Success)
+}
+
+/// Runs the agent on a copy of the drafts in `.longrun/mine/<stamp>/` and installs what
+/// passes the checks into the proposal directory.
+fn write_prose(
+    ctx: &Context,
+    workspace: &crate::workspace::Workspace,
+    name: &str,
+    config: &crate::config::Config,
+    proposals_dir: &std::path::Path,
+    stamp: &str,
+) -> Result<AgentProse, CommandError> {
+    let relative_scratch = PathBuf::from(".longrun/mine").join(stamp);
+    let scratch = workspace.root.join(&relative_scratch);
+    // A scratch left by an earlier run in the same second is replaced, never mixed in.
+    let _ = std::fs::remove_dir_all(&scratch);
+    let proposal_dir = workspace.root.join(proposals_dir);
+    let drafts = prose::prepare(&proposal_dir, &scratch).map_err(mine_error)?;
+    let skills: String = drafts
+        .skills
+        .iter()
+        .map(|skill| format!("- `{skill}`\n"))
+        .collect();
+    let prompt = crate::prompt::render_mine_prompt(&crate::prompt::MinePromptInput {
+        drafts: "drafts",
+        skills: if skills.is_empty() {
+            "(none)\n"
+        } else {
+            &skills
+        },
+        agents_patch: drafts.guidelines.is_some(),
+    });
+    let Some(profile) = config.profile(name) else {
+        return Err(CommandError::internal(
+            "the profile was checked before mining",
+        ));
+    };
+    ctx.ui.status(&format!(
+        "agent `{name}` is writing the prose of `{}` in `{}`",
+        proposals_dir.display(),
+        relative_scratch.display()
+    ));
+    let caller_env: Vec<(String, String)> = std::env::vars().collect();
+    let run = crate::oneshot::run(
+        &crate::oneshot::OneShot {
+            name,
+            profile,
+            config,
+            caller_env: &caller_env,
+            workdir: &scratch,
+            run_dir: &scratch.join("run"),
+            job: "mine",
+            clock: ctx.clock,
+        },
+        &prompt,
+    )
+    .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+    let mut prose = AgentProse {
+        profile: name.to_string(),
+        failure: run.failure.clone(),
+        scratch: relative_scratch,
+        report: ProseReport::default(),
+    };
+    if prose.failure.is_none() {
+        let agents_md = match std::fs::read_to_string(workspace.root.join("AGENTS.md")) {
+            Ok(text) => Some(text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error.into()),
+        };
+        prose.report =
+            prose::adopt(&proposal_dir, &drafts, agents_md.as_deref()).map_err(mine_error)?;
+        let record = serde_json::to_string_pretty(&prose).unwrap_or_default() + "\n";
+        crate::fsutil::write_atomic(&proposal_dir.join("agent.json"), record.as_bytes())?;
+    }
+    Ok(prose)
+}
+
+/// The agent's part of the report: each draft, accepted or refused with its rules.
+fn prose_report(prose: &AgentProse) -> String {
+    let mut out = format!("\nProse by agent `{}`:\n", prose.profile);
+    if let Some(failure) = &prose.failure {
+        out.push_str(&format!(
+            "  none: {failure}; every deterministic draft is kept\n"
+        ));
+        return out;
+    }
+    let verdicts = prose
+        .report
+        .skills
+        .iter()
+        .map(|verdict| ("skill", verdict))
+        .chain(
+            prose
+                .report
+                .guidelines
+                .iter()
+                .map(|verdict| ("agents-md", verdict)),
+        );
+    for (kind, verdict) in verdicts {
+        match verdict.outcome {
+            Outcome::Accepted => {
+                out.push_str(&format!("  {kind}  {}  accepted\n", verdict.name));
+            }
+            Outcome::Unchanged => out.push_str(&format!(
+                "  {kind}  {}  unchanged (the deterministic draft stays)\n",
+                verdict.name
+            )),
+            Outcome::Refused => {
+                out.push_str(&format!(
+                    "  {kind}  {}  refused; the deterministic draft is kept:\n",
+                    verdict.name
+                ));
+                for (rule, message) in &verdict.violations {
+                    out.push_str(&format!("    {rule}: {message}\n"));
+                }
+            }
+        }
+    }
+    for ignored in &prose.report.ignored {
+        out.push_str(&format!("  ignored  {ignored} (not a draft)\n"));
+    }
+    out
 }
 
 fn apply(

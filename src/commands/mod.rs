@@ -19,6 +19,7 @@ mod r#loop;
 mod mine;
 mod next;
 mod plan;
+mod plan_agent;
 mod reject;
 mod release;
 mod resume;

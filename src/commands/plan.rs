@@ -14,8 +14,7 @@ use crate::exit::ExitStatus;
 use crate::fsutil;
 use crate::plan::{self, IdStyle, MergeOptions, MergeReport, diff::unified_diff};
 use crate::state::checklist::{
-    self, Checklist, ChecklistError, LoadOptions, NewTask, Problem, ValidateOptions,
-    validate::Severity,
+    self, Checklist, ChecklistError, LoadOptions, NewTask, Problem, validate::Severity,
 };
 use crate::state::model::EventKind;
 use crate::state::runlog::Event;
@@ -28,17 +27,10 @@ pub const MAX_NEW_TASKS: usize = 20_000;
 
 pub fn run(ctx: &Context, args: &PlanArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
-    let prd_path = ctx.cwd.join(&args.prd);
-    let text = fsutil::read_text(&prd_path, MAX_PRD_BYTES).map_err(|error| {
-        let too_large = matches!(error, fsutil::FsError::TooLarge { .. });
-        let error = CommandError::from(error);
-        if too_large {
-            error.with_hint("split the PRD into smaller documents and plan each one")
-        } else {
-            error
-        }
-    })?;
-    let source_name = display_relative(&workspace, &prd_path);
+    if let Some(agent) = &args.agent {
+        return super::plan_agent::run(ctx, &workspace, args, agent);
+    }
+    let (_, text, source_name) = read_prd(ctx, &workspace, args)?;
     let prd = plan::parse_prd(&text, &source_name);
     if prd.tasks.is_empty() {
         return Err(CommandError::negative(format!(
@@ -93,6 +85,27 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<ExitStatus, CommandError> {
     )
 }
 
+/// The PRD named on the command line: its path, its text (at most [`MAX_PRD_BYTES`]) and
+/// its name as a person would type it from the repository root.
+pub(super) fn read_prd(
+    ctx: &Context,
+    workspace: &Workspace,
+    args: &PlanArgs,
+) -> Result<(std::path::PathBuf, String, String), CommandError> {
+    let prd_path = ctx.cwd.join(&args.prd);
+    let text = fsutil::read_text(&prd_path, MAX_PRD_BYTES).map_err(|error| {
+        let too_large = matches!(error, fsutil::FsError::TooLarge { .. });
+        let error = CommandError::from(error);
+        if too_large {
+            error.with_hint("split the PRD into smaller documents and plan each one")
+        } else {
+            error
+        }
+    })?;
+    let source_name = display_relative(workspace, &prd_path);
+    Ok((prd_path, text, source_name))
+}
+
 /// What applying a merge did.
 pub(super) struct Applied {
     pub report: MergeReport,
@@ -104,7 +117,7 @@ pub(super) struct Applied {
 }
 
 /// Merges `incoming` into checklist.yaml under its lock (or, with `dry_run`, only in
-/// memory), then validates the result.
+/// memory), then checks the result the way `longrun check` does (validation and policy).
 pub(super) fn apply(
     ctx: &Context,
     workspace: &Workspace,
@@ -113,10 +126,19 @@ pub(super) fn apply(
     dry_run: bool,
 ) -> Result<Applied, CommandError> {
     let loaded = ctx.load_checklist(workspace)?;
+    let policy = super::check::load_policy(&workspace.root)?;
     let path = workspace.checklist();
     let edit_error = |source| ChecklistError::Edit {
         path: path.clone(),
         source,
+    };
+    // The merged checklist is checked where it is parsed, and then handed to the snapshot
+    // without a copy: a 2,000-task checklist is costly to clone (BENCHMARKS.md).
+    let findings = |checklist: &Checklist| {
+        (
+            super::check::checklist_problems(checklist, &policy, false),
+            checklist.tasks.len(),
+        )
     };
     let mut state = None;
     let written = if dry_run {
@@ -127,7 +149,12 @@ pub(super) fn apply(
         let (new_text, parsed) =
             plan::render_merge_parsed(&loaded.text, &loaded.checklist, &report)
                 .map_err(edit_error)?;
-        state = Some((report, loaded.text.clone(), new_text, parsed));
+        let checked = match parsed {
+            Some(parsed) => findings(&parsed),
+            None if new_text == loaded.text => findings(&loaded.checklist),
+            None => findings(&Checklist::parse(&path, &new_text)?),
+        };
+        state = Some((report, loaded.text.clone(), new_text, checked));
         false
     } else {
         let options_load = LoadOptions {
@@ -141,21 +168,19 @@ pub(super) fn apply(
                 let report = plan::merge(&current.checklist, incoming, options);
                 if report.new_tasks.len() > MAX_NEW_TASKS {
                     let text = current.text.clone();
-                    state = Some((report, text.clone(), text, None));
+                    state = Some((report, text.clone(), text, (Vec::new(), 0)));
                     return Ok(None);
                 }
                 let (new_text, parsed) =
                     plan::render_merge_parsed(&current.text, &current.checklist, &report)
                         .map_err(edit_error)?;
-                let parsed_for_snapshot = parsed.clone();
-                let unchanged = new_text == current.text;
-                let parsed = if unchanged {
-                    Some(current.checklist.clone())
-                } else {
-                    parsed
+                let checked = match &parsed {
+                    Some(parsed) => findings(parsed),
+                    None if new_text == current.text => findings(&current.checklist),
+                    None => findings(&Checklist::parse(&path, &new_text)?),
                 };
-                state = Some((report, current.text.clone(), new_text.clone(), parsed));
-                Ok(Some((new_text, parsed_for_snapshot)))
+                state = Some((report, current.text.clone(), new_text.clone(), checked));
+                Ok(Some((new_text, parsed)))
             },
         )?;
         if let Some((report, _, _, _)) = &state
@@ -165,24 +190,16 @@ pub(super) fn apply(
         }
         outcome == checklist::UpdateOutcome::Written
     };
-    let Some((report, old_text, new_text, parsed)) = state else {
+    let Some((report, old_text, new_text, (problems, tasks))) = state else {
         return Err(CommandError::internal("the merge did not run"));
     };
-    let checked = match parsed {
-        Some(checked) => checked,
-        None if new_text == loaded.text => loaded.checklist,
-        None => Checklist::parse(&path, &new_text)?,
-    };
-    let problems = checked.validate(ValidateOptions {
-        allow_missing_validators: false,
-    });
     Ok(Applied {
         report,
         old_text,
         new_text,
         written,
         problems,
-        tasks: checked.tasks.len(),
+        tasks,
     })
 }
 

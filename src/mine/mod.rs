@@ -8,6 +8,7 @@
 //! everything in. The same inputs always give the same findings, in the same order.
 
 pub mod proposals;
+pub mod prose;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read};

@@ -648,7 +648,7 @@ fn lessons(
 }
 
 /// A unified diff that appends the lessons section at the end of AGENTS.md.
-fn agents_patch(current: Option<&str>, lessons: &[String]) -> String {
+pub fn agents_patch(current: Option<&str>, lessons: &[String]) -> String {
     let mut added = vec![String::new(), LESSONS_HEADING.to_string(), String::new()];
     added.extend(lessons.iter().cloned());
     let mut out = String::new();

@@ -504,8 +504,17 @@ fn classify_heading(text: &str) -> SectionKind {
 
 /// Whitespace collapsed to single spaces, trimmed, a trailing `:` removed.
 fn collapse(text: &str) -> String {
-    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    joined.trim_end_matches(':').trim().to_string()
+    // One pass and one allocation: this runs for every item, heading and nested bullet.
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    let kept = out.trim_end_matches(':').trim_end().len();
+    out.truncate(kept);
+    out
 }
 
 const DEPENDENCY_MARKERS: &[&str] = &["depends on ", "depend on ", "blocked by ", "requires "];
@@ -524,6 +533,14 @@ fn dependency_prefix(text: &str) -> Option<&str> {
 /// "- blocked by T3". Returns the text without them and the references.
 fn extract_dependencies(text: &str) -> (String, Vec<Reference>) {
     let lower = text.to_ascii_lowercase();
+    // Every marker and separator holds one of these words: most titles have none of them,
+    // and then the eight searches below are skipped.
+    if !["depend", "blocked", "requires", "after"]
+        .iter()
+        .any(|word| lower.contains(word))
+    {
+        return (text.to_string(), Vec::new());
+    }
     // In parentheses, any marker including "after".
     if let Some(open) = lower.find('(')
         && let Some(close_rel) = lower[open..].find(')')

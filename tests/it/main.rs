@@ -20,10 +20,15 @@ mod import;
 mod init;
 mod log;
 mod plan;
+// The planner agent is the fake agent.
+#[cfg(feature = "fake-agent")]
+mod plan_agent;
 // The fake agent binary exists only with `--features fake-agent`.
 #[cfg(feature = "fake-agent")]
 mod loop_cmd;
 mod mine;
+#[cfg(feature = "fake-agent")]
+mod mine_agent;
 mod next_status;
 #[cfg(feature = "fake-agent")]
 mod process;

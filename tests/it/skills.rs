@@ -193,3 +193,23 @@ fn mined_skill_proposals_are_valid_by_the_reference() {
     }
     assert!(count >= 2, "{count} skills proposed");
 }
+
+/// Prose written by an agent (`mine --agent`, the fake agent) is valid by the reference too.
+#[cfg(feature = "fake-agent")]
+#[test]
+fn agent_written_skill_proposals_are_valid_by_the_reference() {
+    let validator = reference_validator();
+    let env = crate::mine_agent::writer_repo(&crate::mine_agent::good_prose_steps());
+    let run = env.longrun(&["mine", "--agent", "writer"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let skills_dir = env.path(&format!("{}/skills", crate::mine_agent::PROPOSALS));
+    let agent_written = skills_dir.join("fix-cargo-test");
+    assert_eq!(
+        std::fs::read_to_string(agent_written.join("SKILL.md")).unwrap(),
+        crate::mine_agent::GOOD_SKILL
+    );
+    for entry in std::fs::read_dir(&skills_dir).unwrap() {
+        let dir = entry.unwrap().path();
+        assert!(reference_accepts(&validator, &dir), "{}", dir.display());
+    }
+}
