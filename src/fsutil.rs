@@ -1,10 +1,13 @@
 //! Small filesystem helpers shared by the state modules: atomic writes, bounded reads.
 //!
-//! Nothing here knows about checklists or logs; it never spawns a process.
+//! Nothing here knows about checklists or logs; it never spawns a process. The only threads
+//! are the directory syncs of [`DirSyncs`], each waited for before the value goes away.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 /// The largest state file longrun reads into memory (32 MiB). Larger files stop with a
 /// clear size error instead of exhausting memory.
@@ -134,17 +137,44 @@ pub fn write_atomic_unsynced(path: &Path, contents: &[u8]) -> Result<(), FsError
     replace(path, contents, false)
 }
 
+/// [`write_atomic`] with the directory sync that makes the rename durable started in
+/// `syncs` instead of waited for here: the file is in place and its contents are on disk
+/// when this returns; the new name is on disk once `syncs` has been waited for.
+pub fn write_atomic_deferred(
+    path: &Path,
+    contents: &[u8],
+    syncs: &DirSyncs,
+) -> Result<(), FsError> {
+    let directory = stage(path, contents, true)?.commit()?;
+    syncs.start(&directory);
+    Ok(())
+}
+
 fn replace(path: &Path, contents: &[u8], sync: bool) -> Result<(), FsError> {
-    let write_error = |source| FsError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
+    let directory = stage(path, contents, sync)?.commit()?;
+    if sync {
+        sync_directory(&directory);
+    }
+    Ok(())
+}
+
+/// The first half of an atomic replace: `contents` in a complete temp file next to `path`
+/// (synced when `sync`), with `path`'s permissions. [`Staged::commit`] renames it over
+/// `path`; dropping it uncommitted removes the temp file. Two staged files can then be
+/// written (and synced) side by side and put in place one right after the other.
+pub fn stage(path: &Path, contents: &[u8], sync: bool) -> Result<Staged, FsError> {
     let (directory, temp_path) = temp_path_for(path);
+    let staged = Staged {
+        path: path.to_path_buf(),
+        directory,
+        temp_path,
+        committed: false,
+    };
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&temp_path)?;
+            .open(&staged.temp_path)?;
         if let Ok(metadata) = fs::metadata(path) {
             // Keep the permissions a person gave the file.
             file.set_permissions(metadata.permissions())?;
@@ -153,16 +183,96 @@ fn replace(path: &Path, contents: &[u8], sync: bool) -> Result<(), FsError> {
         if sync {
             file.sync_all()?;
         }
-        fs::rename(&temp_path, path)?;
-        if sync {
-            sync_directory(&directory);
-        }
         Ok(())
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp_path);
+    // On an error `staged` is dropped here, which removes the temp file.
+    result.map_err(|source| FsError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(staged)
+}
+
+/// A complete temp file waiting to be renamed over its target; see [`stage`].
+#[derive(Debug)]
+pub struct Staged {
+    path: PathBuf,
+    directory: PathBuf,
+    temp_path: PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// Renames the temp file over the target and returns the directory to sync for the
+    /// rename to be durable (left to the caller, who may have more to put there).
+    pub fn commit(mut self) -> Result<PathBuf, FsError> {
+        fs::rename(&self.temp_path, &self.path).map_err(|source| FsError::Write {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.committed = true;
+        Ok(std::mem::take(&mut self.directory))
     }
-    result.map_err(write_error)
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temp_path);
+        }
+    }
+}
+
+/// Directory syncs that run in the background while the caller goes on, all waited for by
+/// [`DirSyncs::wait`] or when the value is dropped.
+///
+/// A rename, link or unlink is durable once its directory is synced. A command that changes
+/// several files (a claim file, checklist.yaml, the run log) would otherwise wait for one
+/// device flush after another; started here, the syncs overlap the rest of the command and
+/// each other, and the block layer merges flushes that are in flight together. What is on
+/// disk by the time the command finishes is the same; only the waiting is shared. Like
+/// [`write_atomic`]'s own, these syncs are best effort.
+#[derive(Debug, Default)]
+pub struct DirSyncs {
+    running: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl DirSyncs {
+    pub fn new() -> DirSyncs {
+        DirSyncs::default()
+    }
+
+    /// Starts syncing `directory`; without a thread to be had, syncs it now.
+    pub fn start(&self, directory: &Path) {
+        let owned = directory.to_path_buf();
+        let spawned = std::thread::Builder::new()
+            .name("dir-sync".to_string())
+            .spawn(move || sync_directory(&owned));
+        match spawned {
+            Ok(handle) => self
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(handle),
+            Err(_) => sync_directory(directory),
+        }
+    }
+
+    /// Waits for every sync started so far.
+    pub fn wait(&self) {
+        let handles =
+            std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
+        for handle in handles {
+            // A sync thread only calls fsync; a panic there would be a bug in std.
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for DirSyncs {
+    fn drop(&mut self) {
+        self.wait();
+    }
 }
 
 /// What [`create_new_atomic`] did.
@@ -239,7 +349,7 @@ fn temp_path_for(path: &Path) -> (PathBuf, PathBuf) {
 
 /// Syncs a directory so a rename or link in it survives a crash. Best effort: some
 /// platforms cannot open a directory for syncing, and the data itself is already synced.
-fn sync_directory(directory: &Path) {
+pub fn sync_directory(directory: &Path) {
     if let Ok(dir) = File::open(directory) {
         let _ = dir.sync_all();
     }
@@ -303,6 +413,26 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"three");
         let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(entries.len(), 1);
+    }
+
+    #[test]
+    fn a_staged_file_is_in_place_only_once_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.txt");
+        write_atomic(&path, b"one").unwrap();
+        let staged = stage(&path, b"two", true).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        assert_eq!(staged.commit().unwrap(), dir.path());
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        drop(stage(&path, b"three", false).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let syncs = DirSyncs::new();
+        write_atomic_deferred(&path, b"four", &syncs).unwrap();
+        syncs.start(dir.path());
+        syncs.wait();
+        assert_eq!(fs::read(&path).unwrap(), b"four");
+        let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(entries.len(), 1, "no temp file is left");
     }
 
     #[test]

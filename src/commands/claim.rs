@@ -85,6 +85,8 @@ pub fn run(ctx: &Context, args: &ClaimArgs) -> Result<ExitStatus, CommandError> 
     if let Err(error) = record(ctx, &workspace, &claims, &held, previous.as_deref()) {
         return Err(give_back(ctx, &workspace, &claims, &held, error));
     }
+    // The claim, its status and its event are on disk before anyone is told of them.
+    claims.settle();
     print_claim(ctx, &claims, &held, previous.as_deref(), args.json);
     if args.hold {
         return hold(ctx, &workspace, &claims, held, lease, &args.command);
@@ -231,7 +233,7 @@ fn record(
 ) -> Result<(), CommandError> {
     let task = held.task();
     let token = held.token();
-    claiming::write_status(workspace, task, || {
+    claiming::write_status(workspace, &claims.syncs, task, || {
         claims
             .store
             .verify(task, token)
@@ -275,7 +277,7 @@ fn give_back(
     let task = held.task();
     match claims.release(task, held.token()) {
         Ok(Fenced::Done(_)) => {
-            let _ = claiming::write_status(workspace, task, || {
+            let _ = claiming::write_status(workspace, &claims.syncs, task, || {
                 matches!(claims.store.entry(task, ctx.clock.now()), Ok(None))
                     .then_some(TaskStatus::NotStarted)
             });

@@ -19,12 +19,14 @@
 //! claims went stale.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
 use crate::clock::format_timestamp;
 use crate::error::CommandError;
+use crate::fsutil::DirSyncs;
 use crate::git::claims::{
     self as git_claims, GitClaimError, Leased, MirroredOutcome, RemoteClaim, RemoteClaims,
     RemoteContent,
@@ -64,6 +66,9 @@ pub enum ClaimMode {
 pub struct Claims {
     pub store: ClaimStore,
     pub remote: Option<RemoteClaims>,
+    /// The directory syncs of the claim files and of checklist.yaml, started as each change
+    /// is made and waited for together by [`Claims::settle`] (or when this is dropped).
+    pub syncs: Arc<DirSyncs>,
 }
 
 /// What a claim attempt came to.
@@ -110,14 +115,24 @@ pub struct Candidate<'a> {
 impl Claims {
     /// The claims of `workspace` as `settings` say.
     pub fn open(workspace: &Workspace, settings: &ClaimSettings) -> Result<Claims, CommandError> {
-        let store = ClaimStore::new(workspace.current_tasks());
+        let syncs = Arc::new(DirSyncs::new());
+        let store = ClaimStore::new(workspace.current_tasks()).deferring_syncs(syncs.clone());
         let remote = match &settings.mode {
             ClaimMode::Local => None,
             ClaimMode::Git { remote } => {
                 Some(RemoteClaims::new(&workspace.root, remote).map_err(git_error)?)
             }
         };
-        Ok(Claims { store, remote })
+        Ok(Claims {
+            store,
+            remote,
+            syncs,
+        })
+    }
+
+    /// Waits until every change made so far is durable: call before reporting it done.
+    pub fn settle(&self) {
+        self.syncs.wait();
     }
 
     /// Claims `request.task`, taking over a stale claim. Exactly one of any number of racing
@@ -444,9 +459,11 @@ fn open_dependencies(checklist: &Checklist, task: &Task) -> Vec<String> {
 
 /// Writes `task`'s status through the in-place writer. `decide` runs with the checklist lock
 /// held (possibly more than once, when a person saved the file meanwhile) and returns the
-/// status to write, or `None` to write nothing.
+/// status to write, or `None` to write nothing. The directory sync that makes the write
+/// durable is started in `syncs`, for the caller to wait for with its other changes.
 pub fn write_status<F>(
     workspace: &Workspace,
+    syncs: &DirSyncs,
     task: &TaskId,
     mut decide: F,
 ) -> Result<UpdateOutcome, CommandError>
@@ -456,10 +473,11 @@ where
     let options = LoadOptions {
         snapshot_path: Some(workspace.checklist_snapshot()),
     };
-    let outcome = checklist::update(
+    let outcome = checklist::update_deferred(
         &workspace.checklist(),
         &workspace.checklist_lock(),
         &options,
+        syncs,
         |current| {
             let Some(current_task) = current.task(task.as_str()) else {
                 // Removed from the file meanwhile: nothing to mirror.

@@ -31,12 +31,14 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::clock::format_timestamp;
+use crate::fsutil::{DirSyncs, sync_directory};
 use crate::state::model::TaskId;
 
 /// The directory of the primary checkout that holds the claim files.
@@ -225,6 +227,8 @@ impl ClaimError {
 #[derive(Debug, Clone)]
 pub struct ClaimStore {
     dir: PathBuf,
+    /// Where the directory syncs after a link, rename or unlink go; `None`: done on the spot.
+    deferred_syncs: Option<Arc<DirSyncs>>,
 }
 
 impl ClaimToken {
@@ -426,7 +430,21 @@ impl ClaimStore {
     /// A store in `dir` (normally `<primary checkout>/current_tasks`). Nothing is touched
     /// until the first operation; a missing directory is created by the first claim.
     pub fn new(dir: impl Into<PathBuf>) -> ClaimStore {
-        ClaimStore { dir: dir.into() }
+        ClaimStore {
+            dir: dir.into(),
+            deferred_syncs: None,
+        }
+    }
+
+    /// The same store, with the directory sync that makes a link, rename or unlink durable
+    /// started in `syncs` rather than waited for: the caller's other writes overlap it, and
+    /// the caller waits for `syncs` before it reports the change as done. Which claimant
+    /// wins, and what every process sees, does not depend on when the sync finishes.
+    pub fn deferring_syncs(self, syncs: Arc<DirSyncs>) -> ClaimStore {
+        ClaimStore {
+            deferred_syncs: Some(syncs),
+            ..self
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -466,7 +484,7 @@ impl ClaimStore {
         for _ in 0..CLAIM_RETRIES {
             match fs::hard_link(prepared.path(), &path) {
                 Ok(()) => {
-                    sync_dir(&self.dir);
+                    self.sync_dir();
                     return Ok(ClaimOutcome::Claimed(prepared.into_held(claim, path)));
                 }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
@@ -623,7 +641,7 @@ impl ClaimStore {
             path: path.clone(),
             source,
         })?;
-        sync_dir(&self.dir);
+        self.sync_dir();
         Ok(current)
     }
 
@@ -642,7 +660,7 @@ impl ClaimStore {
             path: path.clone(),
             source,
         })?;
-        sync_dir(&self.dir);
+        self.sync_dir();
         Ok(Some(content))
     }
 
@@ -698,7 +716,7 @@ impl ClaimStore {
             // `claim` does not take the mutex).
             return match fs::hard_link(prepared.path(), &path) {
                 Ok(()) => {
-                    sync_dir(&self.dir);
+                    self.sync_dir();
                     Ok(TakeoverOutcome::Claimed(prepared.into_held(claim, path)))
                 }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
@@ -762,7 +780,7 @@ impl ClaimStore {
             path: path.clone(),
             source,
         })?;
-        sync_dir(&self.dir);
+        self.sync_dir();
         let held = prepared.into_held(claim, path);
         drop(old_file);
         Ok(TakeoverOutcome::TookOver { held, previous })
@@ -809,6 +827,16 @@ impl ClaimStore {
             .map_err(|source| io_error("write", source))?;
         file.sync_all().map_err(|source| io_error("sync", source))?;
         Ok(Prepared { file, temp })
+    }
+
+    /// Syncs the store directory so a link, rename or unlink in it survives a crash, now or
+    /// in the deferred syncs. Best effort, like `fsutil::write_atomic`: the operation itself
+    /// already happened.
+    fn sync_dir(&self) {
+        match &self.deferred_syncs {
+            Some(syncs) => syncs.start(&self.dir),
+            None => sync_directory(&self.dir),
+        }
     }
 
     fn mutex(&self, mode: MutexMode) -> Result<File, ClaimError> {
@@ -1095,14 +1123,6 @@ fn entry_from(
         lock,
         holder_alive,
         lease_expired,
-    }
-}
-
-/// Syncs a directory so a link, rename or unlink in it survives a crash. Best effort, like
-/// `fsutil::write_atomic`: the operation itself already happened.
-fn sync_dir(dir: &Path) {
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
     }
 }
 

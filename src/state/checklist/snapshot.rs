@@ -175,13 +175,19 @@ pub fn encode(
 
 /// Stores encoded snapshot bytes at `path`.
 pub fn store(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    stage(path, bytes)?.commit().map(|_| ())
+}
+
+/// Encoded snapshot bytes in a temp file next to `path`, to be put in place with
+/// [`fsutil::Staged::commit`]. Never synced (see the module documentation).
+pub fn stage(path: &Path, bytes: &[u8]) -> Result<fsutil::Staged, FsError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| FsError::Write {
             path: parent.to_path_buf(),
             source,
         })?;
     }
-    fsutil::write_atomic_unsynced(path, bytes)
+    fsutil::stage(path, bytes, false)
 }
 
 #[cfg(test)]

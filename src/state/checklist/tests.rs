@@ -648,6 +648,31 @@ fn an_edit_that_cannot_be_pinned_down_is_not_derived() {
 }
 
 #[test]
+fn a_reader_of_old_bytes_leaves_the_snapshot_of_newer_ones_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checklist.yaml");
+    std::fs::write(&path, COMMENTED).unwrap();
+    let lock = dir.path().join("checklist.lock");
+    let options = LoadOptions {
+        snapshot_path: Some(dir.path().join("snap")),
+    };
+    // A writer puts new bytes and their snapshot in place...
+    update(&path, &lock, &options, |_| {
+        Ok(vec![set("T2", TaskField::Status, text("in_progress"))])
+    })
+    .unwrap();
+    // ...while a reader that read the old bytes before parses them.
+    let (stale, _) = from_text(&path, COMMENTED.to_string(), &options).unwrap();
+    assert!(!stale.from_snapshot);
+    assert!(
+        load(&path, &options).unwrap().from_snapshot,
+        "the snapshot of the file as it is was kept"
+    );
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(entries.len(), 3, "no temp file is left: {entries:?}");
+}
+
+#[test]
 fn snapshot_is_used_only_when_the_bytes_match() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("checklist.yaml");
