@@ -1,7 +1,7 @@
 //! Small filesystem helpers shared by the state modules: atomic writes, bounded reads.
 //!
 //! Nothing here knows about checklists or logs; it never spawns a process. The only threads
-//! are the directory syncs of [`DirSyncs`], each waited for before the value goes away.
+//! are those of [`BackgroundIo`], each waited for before the value goes away.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -91,7 +91,11 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
 
 /// Reads a whole file as UTF-8 text; invalid UTF-8 is an error naming line and column.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, FsError> {
-    let bytes = read_bounded(path, limit)?;
+    text_of(path, read_bounded(path, limit)?)
+}
+
+/// The bytes read from `path` as UTF-8 text, with [`read_text`]'s error when they are not.
+pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, FsError> {
     String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let (line, column) = line_column_of_bytes(valid, valid.len());
@@ -137,17 +141,15 @@ pub fn write_atomic_unsynced(path: &Path, contents: &[u8]) -> Result<(), FsError
     replace(path, contents, false)
 }
 
-/// [`write_atomic`] with the directory sync that makes the rename durable started in
-/// `syncs` instead of waited for here: the file is in place and its contents are on disk
-/// when this returns; the new name is on disk once `syncs` has been waited for.
+/// [`write_atomic`] with the end of the work left to `background`: the file is in place
+/// and its contents are on disk when this returns; the new name is on disk, and the old
+/// file's blocks are freed, once `background` has been waited for.
 pub fn write_atomic_deferred(
     path: &Path,
     contents: &[u8],
-    syncs: &DirSyncs,
+    background: &BackgroundIo,
 ) -> Result<(), FsError> {
-    let directory = stage(path, contents, true)?.commit()?;
-    syncs.start(&directory);
-    Ok(())
+    stage(path, contents, true)?.commit_in(background, true)
 }
 
 fn replace(path: &Path, contents: &[u8], sync: bool) -> Result<(), FsError> {
@@ -206,12 +208,33 @@ impl Staged {
     /// Renames the temp file over the target and returns the directory to sync for the
     /// rename to be durable (left to the caller, who may have more to put there).
     pub fn commit(mut self) -> Result<PathBuf, FsError> {
+        self.rename()?;
+        Ok(std::mem::take(&mut self.directory))
+    }
+
+    /// Renames the temp file over the target, leaving to `background` the directory sync
+    /// (when `sync_dir`) and the freeing of the file it replaced (see [`BackgroundIo`]).
+    pub fn commit_in(mut self, background: &BackgroundIo, sync_dir: bool) -> Result<(), FsError> {
+        // The file about to be replaced, held open so that the rename does not free it.
+        let replaced = File::open(&self.path).ok();
+        self.rename()?;
+        let directory = std::mem::take(&mut self.directory);
+        background.spawn(move || {
+            if sync_dir {
+                sync_directory(&directory);
+            }
+            drop(replaced);
+        });
+        Ok(())
+    }
+
+    fn rename(&mut self) -> Result<(), FsError> {
         fs::rename(&self.temp_path, &self.path).map_err(|source| FsError::Write {
             path: self.path.clone(),
             source,
         })?;
         self.committed = true;
-        Ok(std::mem::take(&mut self.directory))
+        Ok(())
     }
 }
 
@@ -223,53 +246,76 @@ impl Drop for Staged {
     }
 }
 
-/// Directory syncs that run in the background while the caller goes on, all waited for by
-/// [`DirSyncs::wait`] or when the value is dropped.
+/// The end of a change that nothing after it depends on, run in the background while the
+/// caller goes on, and all waited for by [`BackgroundIo::wait`] or when the value is dropped.
 ///
-/// A rename, link or unlink is durable once its directory is synced. A command that changes
-/// several files (a claim file, checklist.yaml, the run log) would otherwise wait for one
-/// device flush after another; started here, the syncs overlap the rest of the command and
-/// each other, and the block layer merges flushes that are in flight together. What is on
-/// disk by the time the command finishes is the same; only the waiting is shared. Like
-/// [`write_atomic`]'s own, these syncs are best effort.
+/// Two kinds of work end a change on disk: syncing the directory of a rename, link or
+/// unlink (the change is durable once that is done), and freeing the blocks of the file a
+/// rename replaced or an unlink removed, which happens at its last close and, on a file
+/// system that discards freed blocks (`-o discard`), waits for the device. A command that
+/// changes several files (a claim file, checklist.yaml, the run log) would otherwise wait for
+/// each in turn; here they overlap the rest of the command and each other, and the block
+/// layer merges flushes that are in flight together. What is on disk by the time the
+/// command finishes is the same; only the waiting is shared. Like [`write_atomic`]'s own,
+/// the directory syncs are best effort.
 #[derive(Debug, Default)]
-pub struct DirSyncs {
+pub struct BackgroundIo {
     running: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl DirSyncs {
-    pub fn new() -> DirSyncs {
-        DirSyncs::default()
+impl BackgroundIo {
+    pub fn new() -> BackgroundIo {
+        BackgroundIo::default()
     }
 
-    /// Starts syncing `directory`; without a thread to be had, syncs it now.
-    pub fn start(&self, directory: &Path) {
-        let owned = directory.to_path_buf();
+    /// Runs `job` on its own thread; without a thread to be had, runs it now.
+    pub fn spawn(&self, job: impl FnOnce() + Send + 'static) {
+        // The job goes back and forth through a slot, so it can still run here if the
+        // thread cannot be started.
+        let slot = std::sync::Arc::new(Mutex::new(Some(job)));
+        let theirs = slot.clone();
         let spawned = std::thread::Builder::new()
-            .name("dir-sync".to_string())
-            .spawn(move || sync_directory(&owned));
+            .name("background-io".to_string())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let job = theirs.lock().unwrap_or_else(PoisonError::into_inner).take();
+                if let Some(job) = job {
+                    job();
+                }
+            });
         match spawned {
             Ok(handle) => self
                 .running
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(handle),
-            Err(_) => sync_directory(directory),
+            Err(_) => {
+                let job = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+                if let Some(job) = job {
+                    job();
+                }
+            }
         }
     }
 
-    /// Waits for every sync started so far.
+    /// Syncs `directory` in the background (best effort, see [`sync_directory`]).
+    pub fn sync_dir(&self, directory: &Path) {
+        let directory = directory.to_path_buf();
+        self.spawn(move || sync_directory(&directory));
+    }
+
+    /// Waits for everything started so far.
     pub fn wait(&self) {
         let handles =
             std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
         for handle in handles {
-            // A sync thread only calls fsync; a panic there would be a bug in std.
+            // A job is a sync or a close; a panic there would be a bug in std.
             let _ = handle.join();
         }
     }
 }
 
-impl Drop for DirSyncs {
+impl Drop for BackgroundIo {
     fn drop(&mut self) {
         self.wait();
     }
@@ -426,10 +472,10 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"two");
         drop(stage(&path, b"three", false).unwrap());
         assert_eq!(fs::read(&path).unwrap(), b"two");
-        let syncs = DirSyncs::new();
-        write_atomic_deferred(&path, b"four", &syncs).unwrap();
-        syncs.start(dir.path());
-        syncs.wait();
+        let background = BackgroundIo::new();
+        write_atomic_deferred(&path, b"four", &background).unwrap();
+        background.sync_dir(dir.path());
+        background.wait();
         assert_eq!(fs::read(&path).unwrap(), b"four");
         let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(entries.len(), 1, "no temp file is left");

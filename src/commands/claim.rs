@@ -233,7 +233,7 @@ fn record(
 ) -> Result<(), CommandError> {
     let task = held.task();
     let token = held.token();
-    claiming::write_status(workspace, &claims.syncs, task, || {
+    claiming::write_status(workspace, &claims.background, task, || {
         claims
             .store
             .verify(task, token)
@@ -277,7 +277,7 @@ fn give_back(
     let task = held.task();
     match claims.release(task, held.token()) {
         Ok(Fenced::Done(_)) => {
-            let _ = claiming::write_status(workspace, &claims.syncs, task, || {
+            let _ = claiming::write_status(workspace, &claims.background, task, || {
                 matches!(claims.store.entry(task, ctx.clock.now()), Ok(None))
                     .then_some(TaskStatus::NotStarted)
             });

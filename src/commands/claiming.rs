@@ -26,7 +26,7 @@ use jiff::Timestamp;
 
 use crate::clock::format_timestamp;
 use crate::error::CommandError;
-use crate::fsutil::DirSyncs;
+use crate::fsutil::BackgroundIo;
 use crate::git::claims::{
     self as git_claims, GitClaimError, Leased, MirroredOutcome, RemoteClaim, RemoteClaims,
     RemoteContent,
@@ -66,9 +66,10 @@ pub enum ClaimMode {
 pub struct Claims {
     pub store: ClaimStore,
     pub remote: Option<RemoteClaims>,
-    /// The directory syncs of the claim files and of checklist.yaml, started as each change
-    /// is made and waited for together by [`Claims::settle`] (or when this is dropped).
-    pub syncs: Arc<DirSyncs>,
+    /// The ends of the changes to the claim files and checklist.yaml (directory syncs, the
+    /// freeing of replaced files), started as each change is made and waited for together
+    /// by [`Claims::settle`] (or when this is dropped).
+    pub background: Arc<BackgroundIo>,
 }
 
 /// What a claim attempt came to.
@@ -115,8 +116,8 @@ pub struct Candidate<'a> {
 impl Claims {
     /// The claims of `workspace` as `settings` say.
     pub fn open(workspace: &Workspace, settings: &ClaimSettings) -> Result<Claims, CommandError> {
-        let syncs = Arc::new(DirSyncs::new());
-        let store = ClaimStore::new(workspace.current_tasks()).deferring_syncs(syncs.clone());
+        let background = Arc::new(BackgroundIo::new());
+        let store = ClaimStore::new(workspace.current_tasks()).in_background(background.clone());
         let remote = match &settings.mode {
             ClaimMode::Local => None,
             ClaimMode::Git { remote } => {
@@ -126,13 +127,13 @@ impl Claims {
         Ok(Claims {
             store,
             remote,
-            syncs,
+            background,
         })
     }
 
     /// Waits until every change made so far is durable: call before reporting it done.
     pub fn settle(&self) {
-        self.syncs.wait();
+        self.background.wait();
     }
 
     /// Claims `request.task`, taking over a stale claim. Exactly one of any number of racing
@@ -460,10 +461,10 @@ fn open_dependencies(checklist: &Checklist, task: &Task) -> Vec<String> {
 /// Writes `task`'s status through the in-place writer. `decide` runs with the checklist lock
 /// held (possibly more than once, when a person saved the file meanwhile) and returns the
 /// status to write, or `None` to write nothing. The directory sync that makes the write
-/// durable is started in `syncs`, for the caller to wait for with its other changes.
+/// durable is left to `background`, for the caller to wait for with its other changes.
 pub fn write_status<F>(
     workspace: &Workspace,
-    syncs: &DirSyncs,
+    background: &BackgroundIo,
     task: &TaskId,
     mut decide: F,
 ) -> Result<UpdateOutcome, CommandError>
@@ -477,7 +478,7 @@ where
         &workspace.checklist(),
         &workspace.checklist_lock(),
         &options,
-        syncs,
+        background,
         |current| {
             let Some(current_task) = current.task(task.as_str()) else {
                 // Removed from the file meanwhile: nothing to mirror.

@@ -50,7 +50,7 @@ fn release(
         }
     }
     let mut local_failure: Option<ClaimError> = None;
-    claiming::write_status(workspace, &claims.syncs, task, || {
+    claiming::write_status(workspace, &claims.background, task, || {
         match claims.store.verify(task, token) {
             Ok(_) => {
                 local_failure = None;
@@ -146,7 +146,7 @@ fn force(
         )));
     }
     let now = ctx.clock.now();
-    claiming::write_status(workspace, &claims.syncs, task, || {
+    claiming::write_status(workspace, &claims.background, task, || {
         // Someone may have claimed the task the moment the file went; their claim wins.
         matches!(claims.store.entry(task, now), Ok(None)).then_some(status)
     })?;

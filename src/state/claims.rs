@@ -38,7 +38,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::clock::format_timestamp;
-use crate::fsutil::{DirSyncs, sync_directory};
+use crate::fsutil::{BackgroundIo, sync_directory};
 use crate::state::model::TaskId;
 
 /// The directory of the primary checkout that holds the claim files.
@@ -227,8 +227,9 @@ impl ClaimError {
 #[derive(Debug, Clone)]
 pub struct ClaimStore {
     dir: PathBuf,
-    /// Where the directory syncs after a link, rename or unlink go; `None`: done on the spot.
-    deferred_syncs: Option<Arc<DirSyncs>>,
+    /// Where the end of a link, rename or unlink goes (the directory sync, the freeing of a
+    /// removed file); `None`: done on the spot.
+    background: Option<Arc<BackgroundIo>>,
 }
 
 impl ClaimToken {
@@ -432,17 +433,18 @@ impl ClaimStore {
     pub fn new(dir: impl Into<PathBuf>) -> ClaimStore {
         ClaimStore {
             dir: dir.into(),
-            deferred_syncs: None,
+            background: None,
         }
     }
 
-    /// The same store, with the directory sync that makes a link, rename or unlink durable
-    /// started in `syncs` rather than waited for: the caller's other writes overlap it, and
-    /// the caller waits for `syncs` before it reports the change as done. Which claimant
-    /// wins, and what every process sees, does not depend on when the sync finishes.
-    pub fn deferring_syncs(self, syncs: Arc<DirSyncs>) -> ClaimStore {
+    /// The same store, with the end of a link, rename or unlink (the directory sync that
+    /// makes it durable, the freeing of a removed file) left to `background` rather than
+    /// waited for: the caller's other writes overlap it, and the caller waits for
+    /// `background` before it reports the change as done. Which claimant wins, and what
+    /// every process sees, does not depend on when that work finishes.
+    pub fn in_background(self, background: Arc<BackgroundIo>) -> ClaimStore {
         ClaimStore {
-            deferred_syncs: Some(syncs),
+            background: Some(background),
             ..self
         }
     }
@@ -642,6 +644,7 @@ impl ClaimStore {
             source,
         })?;
         self.sync_dir();
+        self.let_go(file);
         Ok(current)
     }
 
@@ -661,6 +664,7 @@ impl ClaimStore {
             source,
         })?;
         self.sync_dir();
+        self.let_go(file);
         Ok(Some(content))
     }
 
@@ -782,7 +786,7 @@ impl ClaimStore {
         })?;
         self.sync_dir();
         let held = prepared.into_held(claim, path);
-        drop(old_file);
+        self.let_go(old_file);
         Ok(TakeoverOutcome::TookOver { held, previous })
     }
 
@@ -830,12 +834,21 @@ impl ClaimStore {
     }
 
     /// Syncs the store directory so a link, rename or unlink in it survives a crash, now or
-    /// in the deferred syncs. Best effort, like `fsutil::write_atomic`: the operation itself
+    /// in the background. Best effort, like `fsutil::write_atomic`: the operation itself
     /// already happened.
     fn sync_dir(&self) {
-        match &self.deferred_syncs {
-            Some(syncs) => syncs.start(&self.dir),
+        match &self.background {
+            Some(background) => background.sync_dir(&self.dir),
             None => sync_directory(&self.dir),
+        }
+    }
+
+    /// Lets go of a lock file that was just unlinked or replaced: its last close frees its
+    /// blocks, which may wait for the device (see `fsutil::BackgroundIo`).
+    fn let_go(&self, file: File) {
+        match &self.background {
+            Some(background) => background.spawn(move || drop(file)),
+            None => drop(file),
         }
     }
 

@@ -387,22 +387,40 @@ pub fn load_overview(path: &Path, options: &LoadOptions) -> Result<LoadedOvervie
 /// the snapshot).
 fn from_text(
     path: &Path,
-    text: String,
+    mut text: String,
     options: &LoadOptions,
 ) -> Result<(LoadedChecklist, Option<Overview>), ChecklistError> {
-    let hash = snapshot::hash_bytes(text.as_bytes());
-    if let Some(snapshot_path) = &options.snapshot_path
-        && let Some(checklist) = snapshot::read(snapshot_path, hash)
-    {
-        let loaded = LoadedChecklist {
-            path: path.to_path_buf(),
-            text,
-            hash,
-            checklist,
-            from_snapshot: true,
+    // A writer puts the new snapshot in place right before the new file, so a reader that
+    // read the file a moment before finds a snapshot of newer bytes. Before paying for a
+    // parse, the file is read again (twice at most): usually it is by then the newer one,
+    // whose snapshot is there. The answer is the file as it was at some moment during the
+    // load, as always.
+    let mut rereads = 2;
+    let hash = loop {
+        let hash = snapshot::hash_bytes(text.as_bytes());
+        let Some(snapshot_path) = &options.snapshot_path else {
+            break hash;
         };
-        return Ok((loaded, None));
-    }
+        if let Some(checklist) = snapshot::read(snapshot_path, hash) {
+            let loaded = LoadedChecklist {
+                path: path.to_path_buf(),
+                text,
+                hash,
+                checklist,
+                from_snapshot: true,
+            };
+            return Ok((loaded, None));
+        }
+        if rereads == 0 {
+            break hash;
+        }
+        rereads -= 1;
+        let again = fsutil::read_text(path, MAX_STATE_FILE_BYTES)?;
+        if again == text {
+            break hash;
+        }
+        text = again;
+    };
     let checklist = Checklist::parse(path, &text)?;
     let mut overview = None;
     if let Some(snapshot_path) = &options.snapshot_path
@@ -452,20 +470,20 @@ pub fn update<F>(
 where
     F: FnMut(&Checklist) -> Result<Vec<TaskEdit>, ChecklistError>,
 {
-    // The directory sync runs after the lock is let go: the next writer need not wait
-    // for it. This returns once it is done, so the write is durable all the same.
-    let syncs = fsutil::DirSyncs::new();
-    update_deferred(path, lock_path, options, &syncs, make_edits)
+    // The directory sync (and the freeing of the replaced file) ends after the lock is let
+    // go: the next writer need not wait for it. This returns once it is done, so the write
+    // is durable all the same.
+    let background = fsutil::BackgroundIo::new();
+    update_deferred(path, lock_path, options, &background, make_edits)
 }
 
-/// [`update`], with the directory sync that makes the new file durable started in `syncs`
-/// rather than waited for: the contents are synced before the rename, the rename is durable
-/// once the caller has waited for `syncs`.
+/// [`update`], with the end of the write left to `background`: the contents are synced
+/// before the rename; the rename is durable once the caller has waited for `background`.
 pub fn update_deferred<F>(
     path: &Path,
     lock_path: &Path,
     options: &LoadOptions,
-    syncs: &fsutil::DirSyncs,
+    background: &fsutil::BackgroundIo,
     mut make_edits: F,
 ) -> Result<UpdateOutcome, ChecklistError>
 where
@@ -490,7 +508,7 @@ where
             continue;
         }
         let Some(snapshot_path) = &options.snapshot_path else {
-            fsutil::write_atomic_deferred(path, rendered.text.as_bytes(), syncs)?;
+            fsutil::write_atomic_deferred(path, rendered.text.as_bytes(), background)?;
             return Ok(UpdateOutcome::Written);
         };
         // The next snapshot is prepared and written to its temp file on another thread
@@ -513,9 +531,9 @@ where
             if let Ok(job) = next_snapshot
                 && let Ok(Some(staged_snapshot)) = job.join()
             {
-                let _ = staged_snapshot.commit();
+                let _ = staged_snapshot.commit_in(background, false);
             }
-            syncs.start(&staged.commit()?);
+            staged.commit_in(background, true)?;
             Ok(())
         })?;
         return Ok(UpdateOutcome::Written);
