@@ -112,8 +112,8 @@ impl CachedClaims {
     fn claims(self) -> Option<Claims> {
         let lease = Duration::new(self.lease_secs, self.lease_nanos);
         // The same rules as the file's: a git remote is named, a lease is never zero.
-        let valid = !lease.is_zero() && !(self.mode == ClaimMode::Git && self.remote.is_empty());
-        valid.then_some(Claims {
+        let git_without_remote = self.mode == ClaimMode::Git && self.remote.is_empty();
+        (!lease.is_zero() && !git_without_remote).then_some(Claims {
             mode: self.mode,
             remote: self.remote,
             lease,
