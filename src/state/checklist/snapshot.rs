@@ -18,7 +18,7 @@ use super::overview::Overview;
 use crate::fsutil::{self, FsError};
 
 /// Bumped whenever the layout or the model changes, so an old snapshot is never misread.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 const MAGIC: &[u8; 8] = b"LRCKSNAP";
 const HEADER_LEN: usize = 8 + 4 + 16 + 4 * 8;
 /// A section larger than this is corrupt: the checklist itself is at most 32 MiB.

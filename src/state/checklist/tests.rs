@@ -529,6 +529,7 @@ fn the_overview_answers_like_the_model() {
         assert_eq!(brief.title, task.title);
         assert_eq!(brief.status, &task.status);
         assert_eq!(brief.line, task.line());
+        assert_eq!((brief.approval, brief.risk), (task.approval, task.risk));
     }
     assert_eq!(
         overview.tasks().last().unwrap().note_last_line,
@@ -537,7 +538,7 @@ fn the_overview_answers_like_the_model() {
     assert_eq!(overview.task("T2").unwrap().title, "Flow task");
     let claimed = |task_id: &str| task_id == "T3";
     let from_overview: Vec<&str> = overview
-        .ready_tasks(&claimed)
+        .ready_tasks(&claimed, &|task| task.approval == Some(Approval::Before))
         .iter()
         .map(|task| task.task_id)
         .collect();
@@ -547,6 +548,19 @@ fn the_overview_answers_like_the_model() {
         .map(|task| task.task_id.as_str())
         .collect();
     assert_eq!(from_overview, from_model);
+    // Nothing held: the overview keeps every task the file calls ready, for the caller's
+    // gate to judge.
+    let unheld: Vec<&str> = overview
+        .ready_tasks(&|_| false, &|_| false)
+        .iter()
+        .map(|task| task.task_id)
+        .collect();
+    let from_model: Vec<&str> = checklist
+        .ready_tasks_held(&|_| false, &|_| false)
+        .iter()
+        .map(|task| task.task_id.as_str())
+        .collect();
+    assert_eq!(unheld, from_model);
     for allow_missing_validators in [false, true] {
         let options = ValidateOptions {
             allow_missing_validators,
