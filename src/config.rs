@@ -93,6 +93,34 @@ text_enum!(
     }
 );
 
+/// Bumped whenever [`Claims`] or the way it is read changes, so an old cache is never used.
+const CLAIMS_CACHE_VERSION: u32 = 1;
+
+/// What [`Config::load_claims`] remembers.
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedClaims {
+    version: u32,
+    /// xxh3-128 of longrun.yaml's bytes, in hex.
+    hash: String,
+    mode: ClaimMode,
+    remote: String,
+    lease_secs: u64,
+    lease_nanos: u32,
+}
+
+impl CachedClaims {
+    fn claims(self) -> Option<Claims> {
+        let lease = Duration::new(self.lease_secs, self.lease_nanos);
+        // The same rules as the file's: a git remote is named, a lease is never zero.
+        let git_without_remote = self.mode == ClaimMode::Git && self.remote.is_empty();
+        (!lease.is_zero() && !git_without_remote).then_some(Claims {
+            mode: self.mode,
+            remote: self.remote,
+            lease,
+        })
+    }
+}
+
 /// `state:`: whether longrun commits its own state files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateSettings {
@@ -623,6 +651,49 @@ impl Config {
             Err(error) if error.is_not_found() => Ok((Config::default(), Vec::new())),
             Err(error) => Err(ConfigError::Read(error)),
         }
+    }
+
+    /// Only `claims:`, for the commands that need nothing else (`claim`, `release`,
+    /// `heartbeat`, `claims`), which run far more often than the file changes. The answer is
+    /// kept in `cache` under a hash of the file's bytes and used only while the bytes hash
+    /// the same, so it is always what [`Config::load`] gives for them: a file that does not
+    /// load is never cached and fails here as it does there. The cache is written unsynced;
+    /// anything unreadable in it means "load the file".
+    pub fn load_claims(path: &Path, cache: &Path) -> Result<Claims, ConfigError> {
+        let bytes = match fsutil::read_bounded(path, MAX_CONFIG_BYTES) {
+            Ok(bytes) => bytes,
+            Err(error) if error.is_not_found() => return Ok(Config::default().claims),
+            Err(error) => return Err(ConfigError::Read(error)),
+        };
+        let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes));
+        if let Some(claims) = fsutil::read_bounded(cache, 64 * 1024)
+            .ok()
+            .and_then(|cached| serde_json::from_slice::<CachedClaims>(&cached).ok())
+            .filter(|cached| cached.version == CLAIMS_CACHE_VERSION && cached.hash == hash)
+            .and_then(|cached| cached.claims())
+        {
+            return Ok(claims);
+        }
+        let text = fsutil::text_of(path, bytes).map_err(ConfigError::Read)?;
+        let (config, _warnings) = Config::parse(path, &text)?;
+        let claims = config.claims;
+        let cached = CachedClaims {
+            version: CLAIMS_CACHE_VERSION,
+            hash,
+            mode: claims.mode,
+            remote: claims.remote.clone(),
+            lease_secs: claims.lease.as_secs(),
+            lease_nanos: claims.lease.subsec_nanos(),
+        };
+        if let Ok(json) = serde_json::to_vec(&cached) {
+            // A cache: failing to write it only costs a parse next time.
+            let _ = cache
+                .parent()
+                .map(std::fs::create_dir_all)
+                .transpose()
+                .map(|_| fsutil::write_atomic_unsynced(cache, &json));
+        }
+        Ok(claims)
     }
 
     /// Parses configuration text; `path` names the file in errors.

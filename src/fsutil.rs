@@ -1,10 +1,13 @@
 //! Small filesystem helpers shared by the state modules: atomic writes, bounded reads.
 //!
-//! Nothing here knows about checklists or logs; it never spawns a process.
+//! Nothing here knows about checklists or logs; it never spawns a process. The only threads
+//! are those of [`BackgroundIo`], each waited for before the value goes away.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 /// The largest state file longrun reads into memory (32 MiB). Larger files stop with a
 /// clear size error instead of exhausting memory.
@@ -88,7 +91,11 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
 
 /// Reads a whole file as UTF-8 text; invalid UTF-8 is an error naming line and column.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, FsError> {
-    let bytes = read_bounded(path, limit)?;
+    text_of(path, read_bounded(path, limit)?)
+}
+
+/// The bytes read from `path` as UTF-8 text, with [`read_text`]'s error when they are not.
+pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, FsError> {
     String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let (line, column) = line_column_of_bytes(valid, valid.len());
@@ -134,17 +141,42 @@ pub fn write_atomic_unsynced(path: &Path, contents: &[u8]) -> Result<(), FsError
     replace(path, contents, false)
 }
 
+/// [`write_atomic`] with the end of the work left to `background`: the file is in place
+/// and its contents are on disk when this returns; the new name is on disk, and the old
+/// file's blocks are freed, once `background` has been waited for.
+pub fn write_atomic_deferred(
+    path: &Path,
+    contents: &[u8],
+    background: &BackgroundIo,
+) -> Result<(), FsError> {
+    stage(path, contents, true)?.commit_in(background, true)
+}
+
 fn replace(path: &Path, contents: &[u8], sync: bool) -> Result<(), FsError> {
-    let write_error = |source| FsError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
+    let directory = stage(path, contents, sync)?.commit()?;
+    if sync {
+        sync_directory(&directory);
+    }
+    Ok(())
+}
+
+/// The first half of an atomic replace: `contents` in a complete temp file next to `path`
+/// (synced when `sync`), with `path`'s permissions. [`Staged::commit`] renames it over
+/// `path`; dropping it uncommitted removes the temp file. Two staged files can then be
+/// written (and synced) side by side and put in place one right after the other.
+pub fn stage(path: &Path, contents: &[u8], sync: bool) -> Result<Staged, FsError> {
     let (directory, temp_path) = temp_path_for(path);
+    let staged = Staged {
+        path: path.to_path_buf(),
+        directory,
+        temp_path,
+        committed: false,
+    };
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&temp_path)?;
+            .open(&staged.temp_path)?;
         if let Ok(metadata) = fs::metadata(path) {
             // Keep the permissions a person gave the file.
             file.set_permissions(metadata.permissions())?;
@@ -153,16 +185,140 @@ fn replace(path: &Path, contents: &[u8], sync: bool) -> Result<(), FsError> {
         if sync {
             file.sync_all()?;
         }
-        fs::rename(&temp_path, path)?;
-        if sync {
-            sync_directory(&directory);
-        }
         Ok(())
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp_path);
+    // On an error `staged` is dropped here, which removes the temp file.
+    result.map_err(|source| FsError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(staged)
+}
+
+/// A complete temp file waiting to be renamed over its target; see [`stage`].
+#[derive(Debug)]
+pub struct Staged {
+    path: PathBuf,
+    directory: PathBuf,
+    temp_path: PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// Renames the temp file over the target and returns the directory to sync for the
+    /// rename to be durable (left to the caller, who may have more to put there).
+    pub fn commit(mut self) -> Result<PathBuf, FsError> {
+        self.rename()?;
+        Ok(std::mem::take(&mut self.directory))
     }
-    result.map_err(write_error)
+
+    /// Renames the temp file over the target, leaving to `background` the directory sync
+    /// (when `sync_dir`) and the freeing of the file it replaced (see [`BackgroundIo`]).
+    pub fn commit_in(mut self, background: &BackgroundIo, sync_dir: bool) -> Result<(), FsError> {
+        // The file about to be replaced, held open so that the rename does not free it.
+        let replaced = File::open(&self.path).ok();
+        self.rename()?;
+        let directory = std::mem::take(&mut self.directory);
+        background.spawn(move || {
+            if sync_dir {
+                sync_directory(&directory);
+            }
+            drop(replaced);
+        });
+        Ok(())
+    }
+
+    fn rename(&mut self) -> Result<(), FsError> {
+        fs::rename(&self.temp_path, &self.path).map_err(|source| FsError::Write {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.temp_path);
+        }
+    }
+}
+
+/// The end of a change that nothing after it depends on, run in the background while the
+/// caller goes on, and all waited for by [`BackgroundIo::wait`] or when the value is dropped.
+///
+/// Two kinds of work end a change on disk: syncing the directory of a rename, link or
+/// unlink (the change is durable once that is done), and freeing the blocks of the file a
+/// rename replaced or an unlink removed, which happens at its last close and, on a file
+/// system that discards freed blocks (`-o discard`), waits for the device. A command that
+/// changes several files (a claim file, checklist.yaml, the run log) would otherwise wait for
+/// each in turn; here they overlap the rest of the command and each other, and the block
+/// layer merges flushes that are in flight together. What is on disk by the time the
+/// command finishes is the same; only the waiting is shared. Like [`write_atomic`]'s own,
+/// the directory syncs are best effort.
+#[derive(Debug, Default)]
+pub struct BackgroundIo {
+    running: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl BackgroundIo {
+    pub fn new() -> BackgroundIo {
+        BackgroundIo::default()
+    }
+
+    /// Runs `job` on its own thread; without a thread to be had, runs it now.
+    pub fn spawn(&self, job: impl FnOnce() + Send + 'static) {
+        // The job goes back and forth through a slot, so it can still run here if the
+        // thread cannot be started.
+        let slot = std::sync::Arc::new(Mutex::new(Some(job)));
+        let theirs = slot.clone();
+        let spawned = std::thread::Builder::new()
+            .name("background-io".to_string())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let job = theirs.lock().unwrap_or_else(PoisonError::into_inner).take();
+                if let Some(job) = job {
+                    job();
+                }
+            });
+        match spawned {
+            Ok(handle) => self
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(handle),
+            Err(_) => {
+                let job = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+                if let Some(job) = job {
+                    job();
+                }
+            }
+        }
+    }
+
+    /// Syncs `directory` in the background (best effort, see [`sync_directory`]).
+    pub fn sync_dir(&self, directory: &Path) {
+        let directory = directory.to_path_buf();
+        self.spawn(move || sync_directory(&directory));
+    }
+
+    /// Waits for everything started so far.
+    pub fn wait(&self) {
+        let handles =
+            std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
+        for handle in handles {
+            // A job is a sync or a close; a panic there would be a bug in std.
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for BackgroundIo {
+    fn drop(&mut self) {
+        self.wait();
+    }
 }
 
 /// What [`create_new_atomic`] did.
@@ -239,7 +395,7 @@ fn temp_path_for(path: &Path) -> (PathBuf, PathBuf) {
 
 /// Syncs a directory so a rename or link in it survives a crash. Best effort: some
 /// platforms cannot open a directory for syncing, and the data itself is already synced.
-fn sync_directory(directory: &Path) {
+pub fn sync_directory(directory: &Path) {
     if let Ok(dir) = File::open(directory) {
         let _ = dir.sync_all();
     }
@@ -303,6 +459,26 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"three");
         let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(entries.len(), 1);
+    }
+
+    #[test]
+    fn a_staged_file_is_in_place_only_once_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.txt");
+        write_atomic(&path, b"one").unwrap();
+        let staged = stage(&path, b"two", true).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        assert_eq!(staged.commit().unwrap(), dir.path());
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        drop(stage(&path, b"three", false).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        let background = BackgroundIo::new();
+        write_atomic_deferred(&path, b"four", &background).unwrap();
+        background.sync_dir(dir.path());
+        background.wait();
+        assert_eq!(fs::read(&path).unwrap(), b"four");
+        let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(entries.len(), 1, "no temp file is left");
     }
 
     #[test]

@@ -184,6 +184,24 @@ fn builtin_secrets() -> Vec<SecretPattern> {
         .collect()
 }
 
+/// [`Policy::approval_needed`] with the policy's `approvals` by risk.
+pub fn approval_needed(
+    by_risk: &[(Risk, Vec<Approval>)],
+    approval: Option<Approval>,
+    risk: Option<Risk>,
+    when: Approval,
+) -> bool {
+    if approval == Some(when) {
+        return true;
+    }
+    let Some(risk) = risk else {
+        return false;
+    };
+    by_risk
+        .iter()
+        .any(|(r, gates)| *r == risk && gates.contains(&when))
+}
+
 impl Policy {
     /// Loads every `*.yaml` in `dir` (sorted by name). No directory: the defaults.
     pub fn load_dir(dir: &Path) -> Result<Policy, PolicyError> {
@@ -294,15 +312,18 @@ impl Policy {
 
     /// Whether a task needs a person's approval `when` (its own `approval` or its risk's).
     pub fn needs_approval(&self, task: &Task, when: Approval) -> bool {
-        if task.approval == Some(when) {
-            return true;
-        }
-        let Some(risk) = task.risk else {
-            return false;
-        };
-        self.approvals
-            .iter()
-            .any(|(r, gates)| *r == risk && gates.contains(&when))
+        self.approval_needed(task.approval, task.risk, when)
+    }
+
+    /// [`Policy::needs_approval`] from a task's `approval` and `risk` alone. Without a risk
+    /// the policy has no say, so a caller may skip loading it for such a task.
+    pub fn approval_needed(
+        &self,
+        approval: Option<Approval>,
+        risk: Option<Risk>,
+        when: Approval,
+    ) -> bool {
+        approval_needed(&self.approvals, approval, risk, when)
     }
 
     /// Whether the full verification suite runs before this task merges.

@@ -66,6 +66,11 @@ impl Workspace {
     pub fn checklist_snapshot(&self) -> PathBuf {
         self.state_dir().join("cache").join("checklist.snapshot")
     }
+    /// longrun.yaml's `claims:`, remembered by the hash of the file (see
+    /// `Config::load_claims`).
+    pub fn claims_cache(&self) -> PathBuf {
+        self.state_dir().join("cache").join("claims.json")
+    }
     pub fn checklist_lock(&self) -> PathBuf {
         self.state_dir().join("locks").join("checklist.lock")
     }

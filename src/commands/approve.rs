@@ -3,11 +3,13 @@
 //! with `reject` lives here too ([`decide`]).
 
 use super::Context;
+use super::claiming::DispatchGates;
 use crate::cli::ApproveArgs;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::git;
-use crate::state::approvals::{Approvals, Decision, Record, Stage};
+use crate::process::SUPERVISOR_ARG;
+use crate::state::approvals::{Approvals, Decision, DispatchGate, Record, Stage};
 use crate::state::checklist::{self, FieldValue, LoadOptions, TaskEdit, TaskField};
 use crate::state::model::{EventKind, TaskId, TaskStatus};
 use crate::state::runlog::{Event, FieldKey};
@@ -40,6 +42,16 @@ pub(super) fn decide(
         .with_hint("a person approves from their own shell"));
     }
     let workspace = ctx.workspace()?;
+    // The variable is easily dropped; a worker's supervisor among this process's
+    // ancestors, or a task's worktree as the working directory, is not.
+    let in_worktree = std::fs::canonicalize(workspace.state_dir().join("worktrees"))
+        .is_ok_and(|worktrees| ctx.cwd.starts_with(&worktrees));
+    if in_worktree || crate::process::ancestor_with_arg(SUPERVISOR_ARG).is_some() {
+        return Err(CommandError::user(format!(
+            "workers cannot {verb}: this runs inside a longrun worker"
+        ))
+        .with_hint("a person approves from their own shell"));
+    }
     let loaded = ctx.load_checklist(&workspace)?;
     ctx.require_actionable(&loaded)?;
     let task_id = task.as_str().to_string();
@@ -69,7 +81,16 @@ pub(super) fn decide(
             )));
         }
         (Stage::After, awaiting.commit)
-    } else if current.status.effective() == Some(TaskStatus::AwaitingApproval) {
+    } else if current.status.effective() == Some(TaskStatus::AwaitingApproval)
+        || (current.status.effective() == Some(TaskStatus::NotStarted)
+            && DispatchGates::load(&workspace, current.risk.is_some())?.gate(
+                &task_id,
+                current.approval,
+                current.risk,
+            ) != DispatchGate::Open)
+    {
+        // Held by the cycle, or not started yet and needing a decision before it starts
+        // (`next` and `status` say so): decided before dispatch.
         let head = git::rev_parse(root, "HEAD")?.unwrap_or_default();
         (Stage::Before, head)
     } else {

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::Context;
-use super::claiming::{self, Attempt, Candidate, Claims, Fenced, Holder, event, short};
+use super::claiming::{
+    self, Attempt, Candidate, Claims, DispatchGates, Fenced, Holder, event, short,
+};
 use crate::cli::ClaimArgs;
 use crate::clock::format_timestamp;
 use crate::error::CommandError;
@@ -68,6 +70,7 @@ pub fn run(ctx: &Context, args: &ClaimArgs) -> Result<ExitStatus, CommandError> 
         .map_or(settings.lease, crate::cli::Duration::as_std);
     let loaded = ctx.load_checklist(&workspace)?;
     ctx.require_actionable(&loaded)?;
+    let gates = DispatchGates::for_checklist(&workspace, &loaded.checklist)?;
     let claims = Claims::open(&workspace, &settings)?;
     let host = claiming::host_name();
     let worktree = ctx.cwd.display().to_string();
@@ -79,12 +82,14 @@ pub fn run(ctx: &Context, args: &ClaimArgs) -> Result<ExitStatus, CommandError> 
     };
 
     let (held, previous) = match &args.task {
-        Some(task_id) => claim_by_id(ctx, &claims, &loaded, task_id, &claimant)?,
-        None => claim_next(ctx, &claims, &loaded, &claimant)?,
+        Some(task_id) => claim_by_id(ctx, &claims, &loaded, &gates, task_id, &claimant)?,
+        None => claim_next(ctx, &claims, &loaded, &gates, &claimant)?,
     };
     if let Err(error) = record(ctx, &workspace, &claims, &held, previous.as_deref()) {
         return Err(give_back(ctx, &workspace, &claims, &held, error));
     }
+    // The claim, its status and its event are on disk before anyone is told of them.
+    claims.settle();
     print_claim(ctx, &claims, &held, previous.as_deref(), args.json);
     if args.hold {
         return hold(ctx, &workspace, &claims, held, lease, &args.command);
@@ -113,6 +118,7 @@ fn claim_by_id(
     ctx: &Context,
     claims: &Claims,
     loaded: &LoadedChecklist,
+    gates: &DispatchGates,
     task_id: &TaskId,
     claimant: &Claimant,
 ) -> Result<Won, CommandError> {
@@ -122,7 +128,7 @@ fn claim_by_id(
             loaded.path.display()
         )));
     };
-    if let Some(reason) = claiming::not_claimable_reason(&loaded.checklist, task) {
+    if let Some(reason) = claiming::not_claimable_reason(&loaded.checklist, task, gates) {
         return Err(CommandError::negative(format!(
             "task `{task_id}` cannot be claimed: {reason}"
         )));
@@ -152,6 +158,7 @@ fn claim_next(
     ctx: &Context,
     claims: &Claims,
     loaded: &LoadedChecklist,
+    gates: &DispatchGates,
     claimant: &Claimant,
 ) -> Result<Won, CommandError> {
     let checklist = &loaded.checklist;
@@ -180,7 +187,7 @@ fn claim_next(
     // Ready tasks first, without listing every claim file: the claim attempt itself finds
     // a claim file (and takes it over when it is stale). Listing all of them is needed only
     // when no ready task is left, to find the stale claims of `in_progress` tasks.
-    for task in checklist.ready_tasks(&|_| false) {
+    for task in checklist.ready_tasks_held(&|_| false, &|task| gates.holds(task)) {
         let Some(task_id) = task.id() else { continue };
         if held_remotely(&task_id) {
             continue;
@@ -199,7 +206,7 @@ fn claim_next(
         }
     }
     let local = claiming::claims_by_task(&claims.store, now)?;
-    let stale: Vec<Candidate> = claiming::candidates(checklist, &local)
+    let stale: Vec<Candidate> = claiming::candidates(checklist, &local, gates)
         .into_iter()
         .filter(|candidate| {
             candidate.stale.is_some()
@@ -231,7 +238,7 @@ fn record(
 ) -> Result<(), CommandError> {
     let task = held.task();
     let token = held.token();
-    claiming::write_status(workspace, task, || {
+    claiming::write_status(workspace, &claims.background, task, || {
         claims
             .store
             .verify(task, token)
@@ -275,7 +282,7 @@ fn give_back(
     let task = held.task();
     match claims.release(task, held.token()) {
         Ok(Fenced::Done(_)) => {
-            let _ = claiming::write_status(workspace, task, || {
+            let _ = claiming::write_status(workspace, &claims.background, task, || {
                 matches!(claims.store.entry(task, ctx.clock.now()), Ok(None))
                     .then_some(TaskStatus::NotStarted)
             });

@@ -19,16 +19,19 @@
 //! claims went stale.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
 use crate::clock::format_timestamp;
 use crate::error::CommandError;
+use crate::fsutil::BackgroundIo;
 use crate::git::claims::{
     self as git_claims, GitClaimError, Leased, MirroredOutcome, RemoteClaim, RemoteClaims,
     RemoteContent,
 };
+use crate::state::approvals::{Approvals, DispatchGate};
 use crate::state::checklist::{
     self, Checklist, FieldValue, LoadOptions, Task, TaskEdit, TaskField, UpdateOutcome,
 };
@@ -36,7 +39,7 @@ use crate::state::claims::{
     Claim, ClaimEntry, ClaimError, ClaimOutcome, ClaimRequest, ClaimStore, ClaimToken, HeldClaim,
     LockContent, TakeoverOutcome,
 };
-use crate::state::model::{Approval, EventKind, TaskId, TaskStatus};
+use crate::state::model::{Approval, EventKind, Risk, TaskId, TaskStatus};
 use crate::state::runlog::{Event, FieldKey};
 use crate::workspace::Workspace;
 
@@ -64,6 +67,10 @@ pub enum ClaimMode {
 pub struct Claims {
     pub store: ClaimStore,
     pub remote: Option<RemoteClaims>,
+    /// The ends of the changes to the claim files and checklist.yaml (directory syncs, the
+    /// freeing of replaced files), started as each change is made and waited for together
+    /// by [`Claims::settle`] (or when this is dropped).
+    pub background: Arc<BackgroundIo>,
 }
 
 /// What a claim attempt came to.
@@ -110,14 +117,24 @@ pub struct Candidate<'a> {
 impl Claims {
     /// The claims of `workspace` as `settings` say.
     pub fn open(workspace: &Workspace, settings: &ClaimSettings) -> Result<Claims, CommandError> {
-        let store = ClaimStore::new(workspace.current_tasks());
+        let background = Arc::new(BackgroundIo::new());
+        let store = ClaimStore::new(workspace.current_tasks()).in_background(background.clone());
         let remote = match &settings.mode {
             ClaimMode::Local => None,
             ClaimMode::Git { remote } => {
                 Some(RemoteClaims::new(&workspace.root, remote).map_err(git_error)?)
             }
         };
-        Ok(Claims { store, remote })
+        Ok(Claims {
+            store,
+            remote,
+            background,
+        })
+    }
+
+    /// Waits until every change made so far is durable: call before reporting it done.
+    pub fn settle(&self) {
+        self.background.wait();
     }
 
     /// Claims `request.task`, taking over a stale claim. Exactly one of any number of racing
@@ -362,16 +379,81 @@ pub fn describe_claim(claim: &Claim) -> String {
     )
 }
 
+/// The human gate before dispatch as the cycle applies it: `Policy::needs_approval` with
+/// `Approval::Before`, then the approval records (`Approvals::dispatch_gate`). `next`,
+/// `status`, `claim` and `approve` ask it, so none of them calls a task ready that the cycle
+/// would hold, or holds one the cycle would start.
+pub struct DispatchGates {
+    approvals: Approvals,
+    /// The policy's approvals by risk; read only when some task has a risk, since without
+    /// one the policy has no say.
+    by_risk: Option<Vec<(Risk, Vec<Approval>)>>,
+}
+
+impl DispatchGates {
+    /// The gates of `workspace`; `any_risk`: whether a task the caller asks about has a
+    /// `risk` (the policy files are read only then).
+    pub fn load(workspace: &Workspace, any_risk: bool) -> Result<DispatchGates, CommandError> {
+        let by_risk = if any_risk {
+            let policy = crate::policy::Policy::load_dir(&workspace.root.join("policy"))
+                .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+            Some(policy.approvals)
+        } else {
+            None
+        };
+        Ok(DispatchGates {
+            approvals: Approvals::new(workspace.state_dir().join("approvals")),
+            by_risk,
+        })
+    }
+
+    /// [`DispatchGates::load`] for the tasks of `checklist`.
+    pub fn for_checklist(
+        workspace: &Workspace,
+        checklist: &Checklist,
+    ) -> Result<DispatchGates, CommandError> {
+        DispatchGates::load(
+            workspace,
+            checklist.tasks.iter().any(|task| task.risk.is_some()),
+        )
+    }
+
+    /// Where the task with this id, `approval` and `risk` stands before dispatch.
+    pub fn gate(
+        &self,
+        task_id: &str,
+        approval: Option<Approval>,
+        risk: Option<Risk>,
+    ) -> DispatchGate {
+        let needed = match (&self.by_risk, risk) {
+            (Some(by_risk), _) => {
+                crate::policy::approval_needed(by_risk, approval, risk, Approval::Before)
+            }
+            (None, None) => approval == Some(Approval::Before),
+            // Asked about a risk the policy was not read for: held, never let through.
+            (None, Some(_)) => true,
+        };
+        self.approvals.dispatch_gate(task_id, needed)
+    }
+
+    /// True when `task` may not start yet for want of a person's approval (or was refused).
+    pub fn holds(&self, task: &Task) -> bool {
+        !self.gate(&task.task_id, task.approval, task.risk).lets_go()
+    }
+}
+
 /// The tasks a claim may take, in the order `claim --next` tries them: ready tasks in file
 /// order (a stale claim on one of them is taken over), then tasks held by a stale claim.
-/// A task with any other claim (live, within its lease, or corrupt) is left out.
+/// A task with any other claim (live, within its lease, or corrupt) is left out, and so is
+/// one the gate before dispatch holds.
 pub fn candidates<'a>(
     checklist: &'a Checklist,
     claims: &'a HashMap<TaskId, ClaimEntry>,
+    gates: &DispatchGates,
 ) -> Vec<Candidate<'a>> {
     let claim_of = |task: &Task| task.id().and_then(|id| claims.get(&id));
     let mut ready: Vec<Candidate> = checklist
-        .ready_tasks(&|_| false)
+        .ready_tasks_held(&|_| false, &|task| gates.holds(task))
         .into_iter()
         .filter_map(|task| match claim_of(task) {
             None => Some(Candidate { task, stale: None }),
@@ -386,7 +468,8 @@ pub fn candidates<'a>(
         let entry = claim_of(task)?;
         (entry.stale
             && task.status.effective() == Some(TaskStatus::InProgress)
-            && may_start(checklist, task))
+            && !gates.holds(task)
+            && open_dependencies(checklist, task).is_empty())
         .then_some(Candidate {
             task,
             stale: Some(entry),
@@ -396,9 +479,13 @@ pub fn candidates<'a>(
     ready
 }
 
-/// Why `task` cannot be claimed by id, or `None` when it can: its status and its
-/// dependencies. Claims are checked separately (a claim may be taken over).
-pub fn not_claimable_reason(checklist: &Checklist, task: &Task) -> Option<String> {
+/// Why `task` cannot be claimed by id, or `None` when it can: its status, the gate before
+/// dispatch and its dependencies. Claims are checked separately (a claim may be taken over).
+pub fn not_claimable_reason(
+    checklist: &Checklist,
+    task: &Task,
+    gates: &DispatchGates,
+) -> Option<String> {
     match task.status.effective() {
         // `in_progress` is claimable: its claim may be stale, gone after a crash, or live (the
         // claim attempt then names the holder).
@@ -411,8 +498,20 @@ pub fn not_claimable_reason(checklist: &Checklist, task: &Task) -> Option<String
             ));
         }
     }
-    if task.approval == Some(Approval::Before) {
-        return Some("it needs a person's approval before it starts (`approval: before`)".into());
+    match gates.gate(&task.task_id, task.approval, task.risk) {
+        DispatchGate::Open | DispatchGate::Approved(_) => {}
+        DispatchGate::Waiting => {
+            return Some(format!(
+                "it waits for a person's approval before it starts (`longrun approve {}`)",
+                task.task_id
+            ));
+        }
+        DispatchGate::Rejected(record) => {
+            return Some(format!(
+                "{} rejected it before it started: {}",
+                record.by, record.text
+            ));
+        }
     }
     let open: Vec<String> = open_dependencies(checklist, task);
     if !open.is_empty() {
@@ -423,10 +522,6 @@ pub fn not_claimable_reason(checklist: &Checklist, task: &Task) -> Option<String
         ));
     }
     None
-}
-
-fn may_start(checklist: &Checklist, task: &Task) -> bool {
-    task.approval != Some(Approval::Before) && open_dependencies(checklist, task).is_empty()
 }
 
 fn open_dependencies(checklist: &Checklist, task: &Task) -> Vec<String> {
@@ -444,9 +539,11 @@ fn open_dependencies(checklist: &Checklist, task: &Task) -> Vec<String> {
 
 /// Writes `task`'s status through the in-place writer. `decide` runs with the checklist lock
 /// held (possibly more than once, when a person saved the file meanwhile) and returns the
-/// status to write, or `None` to write nothing.
+/// status to write, or `None` to write nothing. The directory sync that makes the write
+/// durable is left to `background`, for the caller to wait for with its other changes.
 pub fn write_status<F>(
     workspace: &Workspace,
+    background: &BackgroundIo,
     task: &TaskId,
     mut decide: F,
 ) -> Result<UpdateOutcome, CommandError>
@@ -456,10 +553,11 @@ where
     let options = LoadOptions {
         snapshot_path: Some(workspace.checklist_snapshot()),
     };
-    let outcome = checklist::update(
+    let outcome = checklist::update_deferred(
         &workspace.checklist(),
         &workspace.checklist_lock(),
         &options,
+        background,
         |current| {
             let Some(current_task) = current.task(task.as_str()) else {
                 // Removed from the file meanwhile: nothing to mirror.

@@ -168,19 +168,20 @@ impl Context {
         &self,
         workspace: &Workspace,
     ) -> Result<claiming::ClaimSettings, CommandError> {
-        let (config, _warnings) = crate::config::Config::load(&workspace.config())
-            .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
         // Warnings (unknown keys) are `longrun check`'s to report; repeating them on every
         // claim and heartbeat would bury the output that matters.
-        let mode = match config.claims.mode {
+        let claims =
+            crate::config::Config::load_claims(&workspace.config(), &workspace.claims_cache())
+                .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+        let mode = match claims.mode {
             crate::config::ClaimMode::Local => claiming::ClaimMode::Local,
             crate::config::ClaimMode::Git => claiming::ClaimMode::Git {
-                remote: config.claims.remote,
+                remote: claims.remote,
             },
         };
         Ok(claiming::ClaimSettings {
             mode,
-            lease: config.claims.lease,
+            lease: claims.lease,
         })
     }
 

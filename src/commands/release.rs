@@ -50,7 +50,7 @@ fn release(
         }
     }
     let mut local_failure: Option<ClaimError> = None;
-    claiming::write_status(workspace, task, || {
+    claiming::write_status(workspace, &claims.background, task, || {
         match claims.store.verify(task, token) {
             Ok(_) => {
                 local_failure = None;
@@ -92,6 +92,7 @@ fn release(
         format!("released by `{}` after {held_for}", released.info.worker),
     );
     ctx.append_events(workspace, &[event])?;
+    claims.settle();
     ctx.ui
         .status(&format!("released `{task}`; its status is `{status}`"));
     Ok(ExitStatus::Success)
@@ -145,7 +146,7 @@ fn force(
         )));
     }
     let now = ctx.clock.now();
-    claiming::write_status(workspace, task, || {
+    claiming::write_status(workspace, &claims.background, task, || {
         // Someone may have claimed the task the moment the file went; their claim wins.
         matches!(claims.store.entry(task, now), Ok(None)).then_some(status)
     })?;
@@ -177,6 +178,7 @@ fn force(
         format!("cleared by force: {what}"),
     );
     ctx.append_events(workspace, &[event])?;
+    claims.settle();
     ctx.ui.status(&format!(
         "cleared the {what} on `{task}`; its status is `{status}`"
     ));

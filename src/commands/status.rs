@@ -3,10 +3,12 @@
 use serde::Serialize;
 
 use super::Context;
-use super::claiming::{self, human_seconds, seconds_between};
+use super::claiming::{self, DispatchGates, human_seconds, seconds_between};
 use crate::cli::StatusArgs;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
+use crate::process::Spent;
+use crate::state::approvals::DispatchGate;
 use crate::state::checklist::{StatusValue, TaskBrief};
 use crate::state::claims::{ClaimEntry, ClaimStore, LockContent};
 use crate::state::model::{TaskId, TaskStatus};
@@ -20,7 +22,23 @@ struct StatusView<'a> {
     blocked: Vec<TaskLine<'a>>,
     awaiting_approval: Vec<TaskLine<'a>>,
     failed: Vec<TaskLine<'a>>,
+    spend: SpendView,
     events: Vec<String>,
+}
+
+/// What the agents' attempts cost so far. An attempt whose agent reported no cost is
+/// counted in `unknown_cost_attempts`, never as zero: `cost_usd` is then a lower bound.
+#[derive(Serialize)]
+struct SpendView {
+    attempts: u32,
+    /// The sum of the known costs.
+    cost_usd: f64,
+    unknown_cost_attempts: u32,
+    /// The cost as `status` words it, e.g. `$1.23 known + 2 attempts with unknown cost`.
+    cost: String,
+    tokens: u64,
+    /// `budgets.per_run.cost_usd`, when set.
+    budget_usd: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -95,10 +113,36 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
             ),
         })
         .collect();
+    // Readiness by the cycle's own rule, the gate before dispatch included: a task that
+    // waits for a person's approval is shown as waiting, not as next.
+    let gates = DispatchGates::load(&workspace, overview.tasks().any(|t| t.risk.is_some()))?;
+    let claimed = |task_id: &str| claim_of(task_id).is_some();
+    let held: Vec<TaskLine> = overview
+        .ready_tasks(&claimed, &|_| false)
+        .into_iter()
+        .filter_map(|task| {
+            let gate = gates.gate(task.task_id, task.approval, task.risk);
+            let detail = match &gate {
+                DispatchGate::Open | DispatchGate::Approved(_) => return None,
+                DispatchGate::Waiting => {
+                    format!("held before it starts: `longrun approve {}`", task.task_id)
+                }
+                DispatchGate::Rejected(record) => format!(
+                    "rejected before it started by {}: {}",
+                    record.by, record.text
+                ),
+            };
+            Some(TaskLine {
+                task_id: task.task_id,
+                title: task.title,
+                detail: Some(detail),
+            })
+        })
+        .collect();
     let full;
     let next: Vec<TaskLine> = if claims.values().any(|entry| entry.stale) {
         full = ctx.load_checklist(&workspace)?;
-        claiming::candidates(&full.checklist, &claims)
+        claiming::candidates(&full.checklist, &claims, &gates)
             .into_iter()
             .take(LIST_LIMIT)
             .map(|candidate| TaskLine {
@@ -109,7 +153,9 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
             .collect()
     } else {
         overview
-            .ready_tasks(&|task_id| claim_of(task_id).is_some())
+            .ready_tasks(&claimed, &|task| {
+                !gates.gate(task.task_id, task.approval, task.risk).lets_go()
+            })
             .into_iter()
             .take(LIST_LIMIT)
             .map(|task| TaskLine {
@@ -134,7 +180,9 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
             title: task.title,
             detail: None,
         })
+        .chain(held)
         .collect();
+    let spend = spend_view(ctx, &workspace);
     let events: Vec<String> =
         crate::state::runlog::read_last_events(&workspace.run_log(), EVENT_LIMIT)?
             .iter()
@@ -152,6 +200,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
         blocked,
         awaiting_approval,
         failed,
+        spend,
         events,
     };
     if args.json {
@@ -160,6 +209,32 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<ExitStatus, CommandError>
         ctx.ui.data(&render(&view));
     }
     Ok(ExitStatus::Success)
+}
+
+/// The spending of every attempt so far, and the run's cost budget. A longrun.yaml that
+/// does not load only costs the budget (with a warning): `check` is the command for it.
+fn spend_view(ctx: &Context, workspace: &crate::workspace::Workspace) -> SpendView {
+    let spent = Spent::read(&workspace.state_dir().join("runs"), None);
+    let budget_usd = if spent.attempts == 0 {
+        None
+    } else {
+        match crate::config::Config::load(&workspace.config()) {
+            Ok((config, _)) => config.budgets.per_run.cost_usd,
+            Err(error) => {
+                ctx.ui
+                    .warn(&format!("the cost budget is not shown: {error}"));
+                None
+            }
+        }
+    };
+    SpendView {
+        attempts: spent.attempts,
+        cost_usd: spent.cost_usd,
+        unknown_cost_attempts: spent.unknown_cost,
+        cost: spent.cost_text(),
+        tokens: spent.tokens,
+        budget_usd,
+    }
 }
 
 /// Who holds a task: `claimed by `w` on `h`, lease left 12m00s`, or why the claim is stale
@@ -233,6 +308,20 @@ fn render(view: &StatusView) -> String {
             }
             out.push('\n');
         }
+    }
+    let spend = &view.spend;
+    if spend.attempts > 0 {
+        let budget = spend
+            .budget_usd
+            .map(|budget| format!(", budget ${budget:.2}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "\nCost: {} over {} attempt{} ({} tokens{budget})\n",
+            spend.cost,
+            spend.attempts,
+            if spend.attempts == 1 { "" } else { "s" },
+            spend.tokens
+        ));
     }
     if !view.events.is_empty() {
         out.push_str("\nRecent events:\n");

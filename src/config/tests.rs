@@ -746,3 +746,45 @@ fn key_suggestions() {
     assert_eq!(suggest("zzz", PROFILE_KEYS), None);
     assert_eq!(edit_distance("kitten", "sitting"), 3);
 }
+
+#[test]
+fn claims_are_remembered_by_the_bytes_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("longrun.yaml");
+    let cache = dir.path().join(".longrun/cache/claims.json");
+    let load = || Config::load_claims(&path, &cache);
+    assert_eq!(load().unwrap(), Config::default().claims, "no file");
+    assert!(!cache.exists());
+
+    std::fs::write(&path, "claims:\n  mode: git\n  remote: up\n  lease: 90s\n").unwrap();
+    let first = load().unwrap();
+    assert_eq!(first, Config::load(&path).unwrap().0.claims);
+    assert_eq!(first.lease, Duration::from_secs(90));
+    assert!(cache.exists(), "the answer is remembered");
+    assert_eq!(
+        load().unwrap(),
+        first,
+        "and given back while the bytes are the same"
+    );
+
+    // A changed file is read again, never answered from the cache.
+    std::fs::write(&path, "claims:\n  mode: local\n  lease: 2m\n").unwrap();
+    let second = load().unwrap();
+    assert_eq!(second.mode, ClaimMode::Local);
+    assert_eq!(second.lease, Duration::from_secs(120));
+
+    // A file that does not load fails every time, with its line and column.
+    std::fs::write(&path, "claims:\n  lease: soon\n").unwrap();
+    for _ in 0..2 {
+        match load() {
+            Err(ConfigError::Invalid { line, column, .. }) => assert_eq!((line, column), (2, 10)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    // A damaged cache is ignored.
+    std::fs::write(&path, "claims:\n  lease: 3m\n").unwrap();
+    load().unwrap();
+    std::fs::write(&cache, "{\"version\": 1, \"hash\": ").unwrap();
+    assert_eq!(load().unwrap().lease, Duration::from_secs(180));
+}

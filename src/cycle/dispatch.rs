@@ -193,6 +193,8 @@ impl Cycle<'_> {
         spec.agent_kind = Some(profile.kind);
         spec.pricing = profile.pricing.clone();
         spec.baseline = self.baseline(task, &target_tip, &worktree, &run_dir);
+        // A worker that writes its own task's approval is rejected (see `Approvals::paths_of`).
+        spec.guarded = self.approvals().paths_of(&task_id);
         let spec_path = run_dir.join("spec.json");
         spec.write(&spec_path)?;
         // The supervisor takes the claim's OS lock before it reports its pid, so let go of

@@ -11,8 +11,8 @@ use super::{Cycle, CycleError, short};
 use crate::config::{NotifyEvent, NotifyVars, PromptMode};
 use crate::gate::review::{PromptDelivery, Reviewer};
 use crate::git;
-use crate::process::{self, Stdin, WorkerSpec};
-use crate::state::approvals::{Approvals, Awaiting, Decision, Stage};
+use crate::process::{self, Spent, Stdin, WorkerSpec};
+use crate::state::approvals::{Approvals, Awaiting, Decision, DispatchGate, Stage};
 use crate::state::checklist::{Checklist, Task};
 use crate::state::model::{Approval, EventKind, TaskStatus};
 
@@ -465,13 +465,12 @@ impl Cycle<'_> {
 
     /// The human gate before dispatch: `None` lets the task go.
     fn hold_before(&mut self, task: &Task) -> Option<TaskStatus> {
-        if !self.policy.needs_approval(task, Approval::Before) {
-            return None;
-        }
         let task_id = task.task_id.clone();
-        match self.approvals().record(&task_id, Stage::Before) {
-            Some(record) if record.decision == Decision::Approve => None,
-            Some(record) => {
+        // The rule `next`, `status` and `claim` show readiness by, too.
+        let needed = self.policy.needs_approval(task, Approval::Before);
+        match self.approvals().dispatch_gate(&task_id, needed) {
+            DispatchGate::Open | DispatchGate::Approved(_) => None,
+            DispatchGate::Rejected(record) => {
                 let text = format!("not dispatched: {} rejected it: {}", record.by, record.text);
                 self.action(format!("block `{task_id}`: {text}"));
                 if !self.options.dry_run {
@@ -483,7 +482,7 @@ impl Cycle<'_> {
                 }
                 Some(TaskStatus::Blocked)
             }
-            None => {
+            DispatchGate::Waiting => {
                 let text = format!(
                     "held before dispatch until a person approves: `longrun approve {task_id}`"
                 );
@@ -566,50 +565,10 @@ impl Cycle<'_> {
     }
 }
 
-/// What the attempts so far have spent, read from their `result.json` files.
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Spent {
-    pub cost_usd: f64,
-    pub tokens: u64,
-    /// Attempts whose agent reported no cost: the sums are lower bounds.
-    pub unknown_cost: u32,
-    pub attempts: u32,
-}
-
 impl Cycle<'_> {
     /// Spending of one task (`Some(id)`) or of the whole run, from every attempt's result.
     fn spent(&self, task: Option<&str>) -> Spent {
-        let mut spent = Spent::default();
-        let runs = self.options.workspace.state_dir().join("runs");
-        let Ok(claims) = std::fs::read_dir(&runs) else {
-            return spent;
-        };
-        for claim_dir in claims.filter_map(Result::ok).map(|e| e.path()) {
-            let Ok(tasks) = std::fs::read_dir(&claim_dir) else {
-                continue;
-            };
-            for task_dir in tasks.filter_map(Result::ok).map(|e| e.path()) {
-                if task.is_some_and(|id| task_dir.file_name().is_none_or(|n| n != id)) {
-                    continue;
-                }
-                let Ok(attempts) = std::fs::read_dir(&task_dir) else {
-                    continue;
-                };
-                for attempt in attempts.filter_map(Result::ok).map(|e| e.path()) {
-                    let Ok(result) = process::WorkerResult::load(&attempt.join("result.json"))
-                    else {
-                        continue;
-                    };
-                    spent.attempts += 1;
-                    match result.cost_usd {
-                        Some(cost) if result.cost_known || cost > 0.0 => spent.cost_usd += cost,
-                        _ => spent.unknown_cost += 1,
-                    }
-                    spent.tokens += result.usage.as_ref().map_or(0, tokens_of);
-                }
-            }
-        }
-        spent
+        Spent::read(&self.options.workspace.state_dir().join("runs"), task)
     }
 
     /// When the run started: the earliest claim's time (run directories are named by it).
@@ -720,20 +679,4 @@ impl Cycle<'_> {
         self.notify(NotifyEvent::BudgetExceeded, &task_id, text);
         Some(TaskStatus::Blocked)
     }
-}
-
-/// Tokens in a usage record: `total_tokens`, or input plus output (and cached input).
-fn tokens_of(usage: &serde_json::Value) -> u64 {
-    if let Some(total) = usage.get("total_tokens").and_then(|v| v.as_u64()) {
-        return total;
-    }
-    [
-        "input_tokens",
-        "output_tokens",
-        "cache_read_input_tokens",
-        "cache_creation_input_tokens",
-    ]
-    .iter()
-    .filter_map(|key| usage.get(*key).and_then(|v| v.as_u64()))
-    .sum()
 }

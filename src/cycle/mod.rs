@@ -789,6 +789,26 @@ impl Cycle<'_> {
                         self.reject(task, claim, &run_dir, &worktree, &reason, &summary)?;
                     return Ok(Reaped::Done(status));
                 }
+                if !result.guarded_changed.is_empty() {
+                    let paths: Vec<String> = result
+                        .guarded_changed
+                        .iter()
+                        .map(|path| format!("`{}`", self.relative(path)))
+                        .collect();
+                    let reason = format!(
+                        "the worker changed its task's approval records ({}): approvals come only from a person's `longrun approve`",
+                        paths.join(", ")
+                    );
+                    // Whatever they say now is the worker's: none of it counts (a decision a
+                    // person made before is asked for again).
+                    if !self.options.dry_run {
+                        for path in &result.guarded_changed {
+                            let _ = std::fs::remove_file(path);
+                        }
+                    }
+                    let status = self.reject(task, claim, &run_dir, &worktree, &reason, &reason)?;
+                    return Ok(Reaped::Done(status));
+                }
                 if let Some(changed) = self.outside_writes(&run_dir)? {
                     let reason = format!(
                         "the primary checkout changed while the worker ran ({changed}): a worker must only write in its worktree"

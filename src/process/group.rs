@@ -214,6 +214,29 @@ pub fn process_start_ticks(pid: u32) -> Option<u64> {
     parse_proc_stat(&text).map(|stat| stat.start_ticks)
 }
 
+/// The closest ancestor of this process with `arg` among its arguments (read from
+/// `/proc`; `None` elsewhere), e.g. the supervisor (`__supervise`) of the worker this
+/// process was started by. An ancestor is found however many shells and tools lie between.
+pub fn ancestor_with_arg(arg: &str) -> Option<u32> {
+    let mut pid = std::process::id();
+    // Deeper than any real process tree; a loop in a changing table ends here too.
+    for _ in 0..128 {
+        let stat = parse_proc_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
+        pid = stat.parent;
+        if pid <= 1 {
+            return None;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        if cmdline
+            .split(|byte| *byte == 0)
+            .any(|word| word == arg.as_bytes())
+        {
+            return Some(pid);
+        }
+    }
+    None
+}
+
 /// This process's peak resident memory in KiB (Linux `VmHWM`).
 pub fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -20,12 +20,14 @@ mod supervisor;
 
 use std::path::{Path, PathBuf};
 
-pub use group::{StopFlag, become_subreaper, install_interrupt_signals, install_stop_signals};
+pub use group::{
+    StopFlag, ancestor_with_arg, become_subreaper, install_interrupt_signals, install_stop_signals,
+};
 pub use probe::probe_output;
-pub use result::WorkerResult;
+pub use result::{Spent, WorkerResult};
 pub use spawn::{
-    DeadWorker, KillOutcome, Starting, WorkerState, kill_worker, spawn_detached, start_detached,
-    wait_for_worker, worker_state,
+    DeadWorker, KillOutcome, SUPERVISOR_ARG, Starting, WorkerState, kill_worker, spawn_detached,
+    start_detached, wait_for_worker, worker_state,
 };
 pub use spec::{
     Baseline, BaselineResult, DEFAULT_LOCK_WAIT_SECS, DEFAULT_OUTPUT_CAP_BYTES, Heartbeat,

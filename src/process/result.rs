@@ -68,6 +68,10 @@ pub struct WorkerResult {
     /// `exit_code` and `signal` are then both `None`.
     #[serde(default)]
     pub error: Option<String>,
+    /// Files of the spec's `guarded` list that were created, changed or removed while the
+    /// agent ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guarded_changed: Vec<std::path::PathBuf>,
     /// The supervisor's peak resident memory in KiB (Linux `VmHWM`), as evidence that
     /// output capture stays bounded.
     #[serde(default)]
@@ -104,4 +108,96 @@ impl WorkerResult {
         fsutil::write_atomic(path, text.as_bytes())?;
         Ok(())
     }
+}
+
+/// What the attempts so far have spent, from their `result.json` files. Known costs add
+/// up; an attempt whose agent reported no cost is counted as unknown, never as zero, so
+/// `cost_usd` is a lower bound whenever `unknown_cost` is not 0.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Spent {
+    /// The sum of the known costs, in US dollars.
+    pub cost_usd: f64,
+    pub tokens: u64,
+    /// Attempts whose agent reported no cost.
+    pub unknown_cost: u32,
+    pub attempts: u32,
+}
+
+impl Spent {
+    /// The spending of one task (`Some(id)`) or of all of them, from every attempt's
+    /// result under `runs` (`.longrun/runs/<run>/<task>/<attempt>/result.json`). Results that
+    /// cannot be read are left out.
+    pub fn read(runs: &Path, task: Option<&str>) -> Spent {
+        let mut spent = Spent::default();
+        let Ok(run_dirs) = std::fs::read_dir(runs) else {
+            return spent;
+        };
+        for run_dir in run_dirs.filter_map(Result::ok).map(|e| e.path()) {
+            let Ok(tasks) = std::fs::read_dir(&run_dir) else {
+                continue;
+            };
+            for task_dir in tasks.filter_map(Result::ok).map(|e| e.path()) {
+                if task.is_some_and(|id| task_dir.file_name().is_none_or(|n| n != id)) {
+                    continue;
+                }
+                let Ok(attempts) = std::fs::read_dir(&task_dir) else {
+                    continue;
+                };
+                for attempt in attempts.filter_map(Result::ok).map(|e| e.path()) {
+                    let Ok(result) = WorkerResult::load(&attempt.join("result.json")) else {
+                        continue;
+                    };
+                    spent.add(&result);
+                }
+            }
+        }
+        spent
+    }
+
+    /// Counts one attempt.
+    pub fn add(&mut self, result: &WorkerResult) {
+        self.attempts += 1;
+        match result.cost_usd {
+            Some(cost) if result.cost_known || cost > 0.0 => self.cost_usd += cost,
+            _ => self.unknown_cost += 1,
+        }
+        self.tokens += result.usage.as_ref().map_or(0, tokens_of);
+    }
+
+    /// The cost as a person should read it: `$1.23`, `$1.23 known + 2 attempts with
+    /// unknown cost`, or `unknown (3 attempts reported no cost)`.
+    pub fn cost_text(&self) -> String {
+        let known = format!("${:.2}", self.cost_usd);
+        match (self.unknown_cost, self.attempts - self.unknown_cost) {
+            (0, _) => known,
+            (unknown, 0) => format!(
+                "unknown ({unknown} attempt{} reported no cost)",
+                plural(unknown)
+            ),
+            (unknown, _) => format!(
+                "{known} known + {unknown} attempt{} with unknown cost",
+                plural(unknown)
+            ),
+        }
+    }
+}
+
+fn plural(count: u32) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// Tokens in a usage record: `total_tokens`, or input plus output (and cached input).
+pub fn tokens_of(usage: &serde_json::Value) -> u64 {
+    if let Some(total) = usage.get("total_tokens").and_then(|v| v.as_u64()) {
+        return total;
+    }
+    [
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+    ]
+    .iter()
+    .filter_map(|key| usage.get(*key).and_then(|v| v.as_u64()))
+    .sum()
 }

@@ -105,6 +105,10 @@ impl Starting {
     }
 }
 
+/// The hidden subcommand a detached supervisor runs as (`longrun __supervise --spec ...`):
+/// every process of a worker descends from one.
+pub const SUPERVISOR_ARG: &str = "__supervise";
+
 /// [`spawn_detached`] without the wait: starts the supervisor and returns at once, so that
 /// a caller starting several lets them start side by side. Call [`Starting::wait`] before
 /// relying on the worker being visibly alive.
@@ -143,7 +147,7 @@ pub fn start_detached(exe: &Path, spec_path: &Path) -> Result<Starting, ProcessE
     let log_for_stderr = log.try_clone().map_err(log_error)?;
 
     let child = Command::new(exe)
-        .arg("__supervise")
+        .arg(SUPERVISOR_ARG)
         .arg("--spec")
         .arg(&spec_path)
         .current_dir(files.run_dir())

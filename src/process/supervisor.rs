@@ -15,7 +15,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -117,13 +117,23 @@ pub fn run_supervisor(
                 )?),
                 None => None,
             };
-            let outcome = match &baseline {
+            let guarded_before = guarded_state(&spec.guarded);
+            let mut outcome = match &baseline {
                 Some(found) if found.refused => AgentOutcome::failed(format!(
                     "not started: vacuous validators ({}) and strict_validators",
                     found.vacuous.join(", ")
                 )),
                 _ => supervise_agent(spec, ctx, &files, started)?,
             };
+            // The agent's group is gone by now: nothing it started can change them later.
+            outcome.guarded_changed = spec
+                .guarded
+                .iter()
+                .zip(guarded_before)
+                .zip(guarded_state(&spec.guarded))
+                .filter(|((_, before), after)| before != after)
+                .map(|((path, _), _)| path.clone())
+                .collect();
             (outcome, claim_lock, baseline)
         }
         Err(reason) => (AgentOutcome::failed(reason), None, None),
@@ -166,11 +176,25 @@ pub fn run_supervisor(
         output_incomplete: outcome.output_incomplete,
         output_error: outcome.output_error,
         error: outcome.error,
+        guarded_changed: outcome.guarded_changed,
         supervisor_peak_rss_kib: group::peak_rss_kib(),
         baseline,
     };
     result.write(&files.result())?;
     Ok(result)
+}
+
+/// What each guarded file holds: `None` when it does not exist (or cannot be read), else a
+/// hash of its bytes (the files are small records).
+fn guarded_state(paths: &[PathBuf]) -> Vec<Option<u64>> {
+    paths
+        .iter()
+        .map(|path| {
+            fsutil::read_bounded(path, 1024 * 1024)
+                .ok()
+                .map(|bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
+        })
+        .collect()
 }
 
 /// The agent's own report, read from its (capped) stdout log line by line; lines longer
@@ -246,6 +270,8 @@ struct AgentOutcome {
     stdout: StreamSummary,
     stderr: StreamSummary,
     error: Option<String>,
+    /// Guarded files (the spec's) that changed while the agent ran.
+    guarded_changed: Vec<PathBuf>,
 }
 
 impl AgentOutcome {

@@ -64,6 +64,27 @@ pub struct Awaiting {
     pub at: String,
 }
 
+/// Where a task stands at the human gate before dispatch: the one rule by which the cycle
+/// dispatches a ready task, and by which `next`, `status` and `claim` call it ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DispatchGate {
+    /// No approval is needed before it starts.
+    Open,
+    /// Needed, and a person approved.
+    Approved(Record),
+    /// Needed, and nobody has decided yet.
+    Waiting,
+    /// Needed, and a person rejected it (the cycle blocks it).
+    Rejected(Record),
+}
+
+impl DispatchGate {
+    /// True when the task may start.
+    pub fn lets_go(&self) -> bool {
+        matches!(self, DispatchGate::Open | DispatchGate::Approved(_))
+    }
+}
+
 /// Where the records of `dir` (`.longrun/approvals`) are.
 #[derive(Debug, Clone)]
 pub struct Approvals {
@@ -81,6 +102,33 @@ impl Approvals {
 
     fn awaiting_path(&self, task: &str) -> PathBuf {
         self.dir.join(format!("{task}.awaiting.json"))
+    }
+
+    /// Every record of `task`: its decisions before and after, and its held candidate.
+    /// Nobody but the cycle and a person's `approve` or `reject` writes them, and neither
+    /// does while the task's own worker runs (it is `in_progress`, with no candidate held),
+    /// so a change in that time is the worker's doing: the cycle has its supervisor guard
+    /// them (`WorkerSpec::guarded`) and rejects such an attempt.
+    pub fn paths_of(&self, task: &str) -> Vec<PathBuf> {
+        vec![
+            self.record_path(task, Stage::Before),
+            self.record_path(task, Stage::After),
+            self.awaiting_path(task),
+        ]
+    }
+
+    /// The gate before dispatch of `task`, which needs a person's approval before it
+    /// starts when `needed` (`Policy::needs_approval` with `Approval::Before`): it may go
+    /// with an `approve` record, a `reject` record stops it, and without either it waits.
+    pub fn dispatch_gate(&self, task: &str, needed: bool) -> DispatchGate {
+        if !needed {
+            return DispatchGate::Open;
+        }
+        match self.record(task, Stage::Before) {
+            Some(record) if record.decision == Decision::Approve => DispatchGate::Approved(record),
+            Some(record) => DispatchGate::Rejected(record),
+            None => DispatchGate::Waiting,
+        }
     }
 
     /// The decision recorded for `task` at `stage`, if any (an unreadable file is none).

@@ -31,12 +31,14 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::clock::format_timestamp;
+use crate::fsutil::{BackgroundIo, sync_directory};
 use crate::state::model::TaskId;
 
 /// The directory of the primary checkout that holds the claim files.
@@ -225,6 +227,9 @@ impl ClaimError {
 #[derive(Debug, Clone)]
 pub struct ClaimStore {
     dir: PathBuf,
+    /// Where the end of a link, rename or unlink goes (the directory sync, the freeing of a
+    /// removed file); `None`: done on the spot.
+    background: Option<Arc<BackgroundIo>>,
 }
 
 impl ClaimToken {
@@ -426,7 +431,22 @@ impl ClaimStore {
     /// A store in `dir` (normally `<primary checkout>/current_tasks`). Nothing is touched
     /// until the first operation; a missing directory is created by the first claim.
     pub fn new(dir: impl Into<PathBuf>) -> ClaimStore {
-        ClaimStore { dir: dir.into() }
+        ClaimStore {
+            dir: dir.into(),
+            background: None,
+        }
+    }
+
+    /// The same store, with the end of a link, rename or unlink (the directory sync that
+    /// makes it durable, the freeing of a removed file) left to `background` rather than
+    /// waited for: the caller's other writes overlap it, and the caller waits for
+    /// `background` before it reports the change as done. Which claimant wins, and what
+    /// every process sees, does not depend on when that work finishes.
+    pub fn in_background(self, background: Arc<BackgroundIo>) -> ClaimStore {
+        ClaimStore {
+            background: Some(background),
+            ..self
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -466,7 +486,7 @@ impl ClaimStore {
         for _ in 0..CLAIM_RETRIES {
             match fs::hard_link(prepared.path(), &path) {
                 Ok(()) => {
-                    sync_dir(&self.dir);
+                    self.sync_dir();
                     return Ok(ClaimOutcome::Claimed(prepared.into_held(claim, path)));
                 }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
@@ -623,7 +643,8 @@ impl ClaimStore {
             path: path.clone(),
             source,
         })?;
-        sync_dir(&self.dir);
+        self.sync_dir();
+        self.let_go(file);
         Ok(current)
     }
 
@@ -642,7 +663,8 @@ impl ClaimStore {
             path: path.clone(),
             source,
         })?;
-        sync_dir(&self.dir);
+        self.sync_dir();
+        self.let_go(file);
         Ok(Some(content))
     }
 
@@ -698,7 +720,7 @@ impl ClaimStore {
             // `claim` does not take the mutex).
             return match fs::hard_link(prepared.path(), &path) {
                 Ok(()) => {
-                    sync_dir(&self.dir);
+                    self.sync_dir();
                     Ok(TakeoverOutcome::Claimed(prepared.into_held(claim, path)))
                 }
                 Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
@@ -762,9 +784,9 @@ impl ClaimStore {
             path: path.clone(),
             source,
         })?;
-        sync_dir(&self.dir);
+        self.sync_dir();
         let held = prepared.into_held(claim, path);
-        drop(old_file);
+        self.let_go(old_file);
         Ok(TakeoverOutcome::TookOver { held, previous })
     }
 
@@ -809,6 +831,25 @@ impl ClaimStore {
             .map_err(|source| io_error("write", source))?;
         file.sync_all().map_err(|source| io_error("sync", source))?;
         Ok(Prepared { file, temp })
+    }
+
+    /// Syncs the store directory so a link, rename or unlink in it survives a crash, now or
+    /// in the background. Best effort, like `fsutil::write_atomic`: the operation itself
+    /// already happened.
+    fn sync_dir(&self) {
+        match &self.background {
+            Some(background) => background.sync_dir(&self.dir),
+            None => sync_directory(&self.dir),
+        }
+    }
+
+    /// Lets go of a lock file that was just unlinked or replaced: its last close frees its
+    /// blocks, which may wait for the device (see `fsutil::BackgroundIo`).
+    fn let_go(&self, file: File) {
+        match &self.background {
+            Some(background) => background.spawn(move || drop(file)),
+            None => drop(file),
+        }
     }
 
     fn mutex(&self, mode: MutexMode) -> Result<File, ClaimError> {
@@ -1095,14 +1136,6 @@ fn entry_from(
         lock,
         holder_alive,
         lease_expired,
-    }
-}
-
-/// Syncs a directory so a link, rename or unlink in it survives a crash. Best effort, like
-/// `fsutil::write_atomic`: the operation itself already happened.
-fn sync_dir(dir: &Path) {
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
     }
 }
 

@@ -415,6 +415,33 @@ fn governance_approval_before_holds_dispatch() {
 }
 
 #[test]
+fn governance_a_worker_that_writes_its_own_approval_is_rejected() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Careful\n    approval: after\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n",
+    );
+    let forged = repo.env.path(".longrun/approvals/T1.after.json");
+    repo.script(
+        "T1",
+        &format!(
+            "write a.txt a\ncommit a\nwrite-outside {} {{\"task\": \"T1\", \"stage\": \"after\", \"decision\": \"approve\", \"commit\": \"HEAD\", \"by\": \"Ada <ada@example.com>\", \"at\": \"now\"}}\n",
+            forged.display()
+        ),
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    assert_eq!(repo.task("T1")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains(
+            "the worker changed its task's approval records (`.longrun/approvals/T1.after.json`)"
+        ),
+        "{log}"
+    );
+    assert!(!forged.exists(), "the forged record is gone");
+    let main = repo.env.git(&["log", "--format=%s", "main"]);
+    assert!(!main.contains("Merge T1"), "{main}");
+}
+
+#[test]
 fn governance_approve_is_refused_inside_a_worker() {
     let repo = CycleRepo::new(
         "tasks:\n  - task_id: T1\n    title: Ask first\n    approval: before\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n",

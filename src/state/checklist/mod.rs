@@ -387,29 +387,52 @@ pub fn load_overview(path: &Path, options: &LoadOptions) -> Result<LoadedOvervie
 /// the snapshot).
 fn from_text(
     path: &Path,
-    text: String,
+    mut text: String,
     options: &LoadOptions,
 ) -> Result<(LoadedChecklist, Option<Overview>), ChecklistError> {
-    let hash = snapshot::hash_bytes(text.as_bytes());
-    if let Some(snapshot_path) = &options.snapshot_path
-        && let Some(checklist) = snapshot::read(snapshot_path, hash)
-    {
-        let loaded = LoadedChecklist {
-            path: path.to_path_buf(),
-            text,
-            hash,
-            checklist,
-            from_snapshot: true,
+    // A writer puts the new snapshot in place right before the new file, so a reader that
+    // read the file a moment before finds a snapshot of newer bytes. Before paying for a
+    // parse, the file is read again (twice at most): usually it is by then the newer one,
+    // whose snapshot is there. The answer is the file as it was at some moment during the
+    // load, as always.
+    let mut rereads = 2;
+    let hash = loop {
+        let hash = snapshot::hash_bytes(text.as_bytes());
+        let Some(snapshot_path) = &options.snapshot_path else {
+            break hash;
         };
-        return Ok((loaded, None));
-    }
+        if let Some(checklist) = snapshot::read(snapshot_path, hash) {
+            let loaded = LoadedChecklist {
+                path: path.to_path_buf(),
+                text,
+                hash,
+                checklist,
+                from_snapshot: true,
+            };
+            return Ok((loaded, None));
+        }
+        if rereads == 0 {
+            break hash;
+        }
+        rereads -= 1;
+        let again = fsutil::read_text(path, MAX_STATE_FILE_BYTES)?;
+        if again == text {
+            break hash;
+        }
+        text = again;
+    };
     let checklist = Checklist::parse(path, &text)?;
     let mut overview = None;
     if let Some(snapshot_path) = &options.snapshot_path
         && let Ok((bytes, derived)) = snapshot::encode(hash, &checklist, text.len())
     {
-        // The snapshot is a cache: failing to write it only costs speed next time.
-        let _ = snapshot::store(snapshot_path, &bytes);
+        // The snapshot is a cache: failing to write it only costs speed next time. Stored
+        // only while the file still holds these bytes: a writer may have replaced both
+        // during the parse, and its snapshot of the new text must not be clobbered with
+        // one of the old (every reader after would parse again).
+        if snapshot::hash_file(path, MAX_STATE_FILE_BYTES).is_ok_and(|now| now == hash) {
+            let _ = snapshot::store(snapshot_path, &bytes);
+        }
         overview = Some(derived);
     }
     let loaded = LoadedChecklist {
@@ -442,6 +465,25 @@ pub fn update<F>(
     path: &Path,
     lock_path: &Path,
     options: &LoadOptions,
+    make_edits: F,
+) -> Result<UpdateOutcome, ChecklistError>
+where
+    F: FnMut(&Checklist) -> Result<Vec<TaskEdit>, ChecklistError>,
+{
+    // The directory sync (and the freeing of the replaced file) ends after the lock is let
+    // go: the next writer need not wait for it. This returns once it is done, so the write
+    // is durable all the same.
+    let background = fsutil::BackgroundIo::new();
+    update_deferred(path, lock_path, options, &background, make_edits)
+}
+
+/// [`update`], with the end of the write left to `background`: the contents are synced
+/// before the rename; the rename is durable once the caller has waited for `background`.
+pub fn update_deferred<F>(
+    path: &Path,
+    lock_path: &Path,
+    options: &LoadOptions,
+    background: &fsutil::BackgroundIo,
     mut make_edits: F,
 ) -> Result<UpdateOutcome, ChecklistError>
 where
@@ -466,25 +508,32 @@ where
             continue;
         }
         let Some(snapshot_path) = &options.snapshot_path else {
-            fsutil::write_atomic(path, rendered.text.as_bytes())?;
+            fsutil::write_atomic_deferred(path, rendered.text.as_bytes(), background)?;
             return Ok(UpdateOutcome::Written);
         };
-        // The next snapshot is prepared on another thread while this one writes and syncs
-        // the file, and stored only once the file is in place.
+        // The next snapshot is prepared and written to its temp file on another thread
+        // while this one writes and syncs the file's. Then the snapshot goes in place right
+        // before the file: a reader of the new text finds its snapshot at once, where
+        // storing it after the file would send every reader in between to a full parse
+        // (and make it store a snapshot of its own).
         std::thread::scope(|scope| -> Result<(), ChecklistError> {
             let rendered = &rendered;
             let next_snapshot = std::thread::Builder::new()
                 .name("snapshot".to_string())
-                .spawn_scoped(scope, move || snapshot_after_edit(path, loaded, rendered));
-            fsutil::write_atomic(path, rendered.text.as_bytes())?;
+                .spawn_scoped(scope, move || {
+                    let bytes = snapshot_after_edit(path, loaded, rendered)?;
+                    snapshot::stage(snapshot_path, &bytes).ok()
+                });
+            let staged = fsutil::stage(path, rendered.text.as_bytes(), true)?;
             // Without a thread, or with a failure, the snapshot is left stale: the next
-            // reader finds its hash does not match and rebuilds it.
+            // reader finds its hash does not match and rebuilds it. The snapshot is a cache:
+            // failing to write it only costs speed next time.
             if let Ok(job) = next_snapshot
-                && let Ok(Some(bytes)) = job.join()
+                && let Ok(Some(staged_snapshot)) = job.join()
             {
-                // The snapshot is a cache: failing to write it only costs speed next time.
-                let _ = snapshot::store(snapshot_path, &bytes);
+                let _ = staged_snapshot.commit_in(background, false);
             }
+            staged.commit_in(background, true)?;
             Ok(())
         })?;
         return Ok(UpdateOutcome::Written);

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::validate::{Problem, ValidateOptions};
 use super::{Checklist, StatusValue};
+use crate::state::model::{Approval, Risk};
 
 /// The derived summary of a checklist. Strings live back to back in one buffer so that
 /// loading it costs a few allocations, however many tasks there are.
@@ -20,7 +21,8 @@ use super::{Checklist, StatusValue};
 pub struct Overview {
     strings: String,
     tasks: Vec<BriefRecord>,
-    /// Indices of the tasks ready to start, in file order, before claims are excluded.
+    /// Indices of the tasks ready to start as far as the file says (statuses and
+    /// dependencies), in file order, before claims and a person's gate are applied.
     ready: Vec<usize>,
     /// `validate` with validators required; [`Overview::problems`] adapts the severities.
     problems: Vec<Problem>,
@@ -36,6 +38,9 @@ pub struct TaskBrief<'a> {
     pub line: usize,
     /// The last non-blank line of the task's note, trimmed.
     pub note_last_line: Option<&'a str>,
+    /// The task's own `approval` and `risk`: what the gate before dispatch looks at.
+    pub approval: Option<Approval>,
+    pub risk: Option<Risk>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +50,8 @@ struct BriefRecord {
     note_last_line: Option<Range<usize>>,
     status: StatusValue,
     line: usize,
+    approval: Option<Approval>,
+    risk: Option<Risk>,
 }
 
 impl Overview {
@@ -65,12 +72,14 @@ impl Overview {
                 note_last_line: last_non_blank_line(&task.note).map(&mut push),
                 status: task.status.clone(),
                 line: task.line(),
+                approval: task.approval,
+                risk: task.risk,
             })
             .collect();
         Overview {
             strings,
             tasks,
-            ready: checklist.ready_task_indices(&|_| false),
+            ready: checklist.ready_task_indices_held(&|_| false, &|_| false),
             problems: checklist.validate(ValidateOptions {
                 allow_missing_validators: false,
             }),
@@ -92,13 +101,18 @@ impl Overview {
         self.tasks().find(|task| task.task_id == task_id)
     }
 
-    /// The same tasks as [`Checklist::ready_tasks`] with the same `excluded`.
-    pub fn ready_tasks(&self, excluded: &dyn Fn(&str) -> bool) -> Vec<TaskBrief<'_>> {
+    /// The same tasks as [`Checklist::ready_tasks_held`] with the same `excluded` and
+    /// `held` (here seeing each task's brief).
+    pub fn ready_tasks(
+        &self,
+        excluded: &dyn Fn(&str) -> bool,
+        held: &dyn Fn(&TaskBrief) -> bool,
+    ) -> Vec<TaskBrief<'_>> {
         self.ready
             .iter()
             .filter_map(|&index| self.tasks.get(index))
             .map(|record| self.brief(record))
-            .filter(|task| !excluded(task.task_id))
+            .filter(|task| !held(task) && !excluded(task.task_id))
             .collect()
     }
 
@@ -132,6 +146,8 @@ impl Overview {
             status: &record.status,
             line: record.line,
             note_last_line: record.note_last_line.as_ref().map(text),
+            approval: record.approval,
+            risk: record.risk,
         }
     }
 }

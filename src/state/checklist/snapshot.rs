@@ -18,7 +18,7 @@ use super::overview::Overview;
 use crate::fsutil::{self, FsError};
 
 /// Bumped whenever the layout or the model changes, so an old snapshot is never misread.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 const MAGIC: &[u8; 8] = b"LRCKSNAP";
 const HEADER_LEN: usize = 8 + 4 + 16 + 4 * 8;
 /// A section larger than this is corrupt: the checklist itself is at most 32 MiB.
@@ -47,7 +47,9 @@ pub fn hash_file(path: &Path, limit: u64) -> Result<u128, FsError> {
     }
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut reader = file.take(limit + 1);
-    let mut buffer = vec![0u8; 256 * 1024];
+    // No larger than the file needs: a small checklist is hashed on every claim.
+    let chunk = usize::try_from(size.saturating_add(1)).map_or(256 * 1024, |n| n.min(256 * 1024));
+    let mut buffer = vec![0u8; chunk.max(4096)];
     let mut total = 0u64;
     loop {
         let read = match reader.read(&mut buffer) {
@@ -175,13 +177,19 @@ pub fn encode(
 
 /// Stores encoded snapshot bytes at `path`.
 pub fn store(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    stage(path, bytes)?.commit().map(|_| ())
+}
+
+/// Encoded snapshot bytes in a temp file next to `path`, to be put in place with
+/// [`fsutil::Staged::commit`]. Never synced (see the module documentation).
+pub fn stage(path: &Path, bytes: &[u8]) -> Result<fsutil::Staged, FsError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| FsError::Write {
             path: parent.to_path_buf(),
             source,
         })?;
     }
-    fsutil::write_atomic_unsynced(path, bytes)
+    fsutil::stage(path, bytes, false)
 }
 
 #[cfg(test)]

@@ -529,6 +529,7 @@ fn the_overview_answers_like_the_model() {
         assert_eq!(brief.title, task.title);
         assert_eq!(brief.status, &task.status);
         assert_eq!(brief.line, task.line());
+        assert_eq!((brief.approval, brief.risk), (task.approval, task.risk));
     }
     assert_eq!(
         overview.tasks().last().unwrap().note_last_line,
@@ -537,7 +538,7 @@ fn the_overview_answers_like_the_model() {
     assert_eq!(overview.task("T2").unwrap().title, "Flow task");
     let claimed = |task_id: &str| task_id == "T3";
     let from_overview: Vec<&str> = overview
-        .ready_tasks(&claimed)
+        .ready_tasks(&claimed, &|task| task.approval == Some(Approval::Before))
         .iter()
         .map(|task| task.task_id)
         .collect();
@@ -547,6 +548,19 @@ fn the_overview_answers_like_the_model() {
         .map(|task| task.task_id.as_str())
         .collect();
     assert_eq!(from_overview, from_model);
+    // Nothing held: the overview keeps every task the file calls ready, for the caller's
+    // gate to judge.
+    let unheld: Vec<&str> = overview
+        .ready_tasks(&|_| false, &|_| false)
+        .iter()
+        .map(|task| task.task_id)
+        .collect();
+    let from_model: Vec<&str> = checklist
+        .ready_tasks_held(&|_| false, &|_| false)
+        .iter()
+        .map(|task| task.task_id.as_str())
+        .collect();
+    assert_eq!(unheld, from_model);
     for allow_missing_validators in [false, true] {
         let options = ValidateOptions {
             allow_missing_validators,
@@ -645,6 +659,37 @@ fn an_edit_that_cannot_be_pinned_down_is_not_derived() {
         &[set("A3", TaskField::Status, text("complete"))],
     );
     assert!(derived.is_none() || derived == Some(full));
+}
+
+#[test]
+fn a_reader_of_old_bytes_finds_the_newer_file_and_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checklist.yaml");
+    std::fs::write(&path, COMMENTED).unwrap();
+    let lock = dir.path().join("checklist.lock");
+    let options = LoadOptions {
+        snapshot_path: Some(dir.path().join("snap")),
+    };
+    // A writer puts new bytes and their snapshot in place...
+    update(&path, &lock, &options, |_| {
+        Ok(vec![set("T2", TaskField::Status, text("in_progress"))])
+    })
+    .unwrap();
+    // ...while a reader holds the old bytes, read a moment before: it misses the snapshot,
+    // reads the file again and gets the new one from the snapshot, without a parse.
+    let (reread, _) = from_text(&path, COMMENTED.to_string(), &options).unwrap();
+    assert!(reread.from_snapshot);
+    assert_eq!(reread.text, std::fs::read_to_string(&path).unwrap());
+    assert_eq!(
+        reread.checklist.task("T2").unwrap().status,
+        StatusValue::Known(TaskStatus::InProgress)
+    );
+    assert!(
+        load(&path, &options).unwrap().from_snapshot,
+        "the snapshot of the file as it is was kept"
+    );
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(entries.len(), 3, "no temp file is left: {entries:?}");
 }
 
 #[test]
