@@ -171,6 +171,8 @@ mod tests {
             output_error: None,
             error: None,
             supervisor_peak_rss_kib: None,
+            guarded_changed: Vec::new(),
+            baseline: None,
         }
     }
 
