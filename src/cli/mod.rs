@@ -47,7 +47,10 @@ pub enum ColorArg {
     Never,
 }
 
+// Each subcommand's arguments are built only when it is the one run: building all of
+// them took most of a short command's parse time.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create the memory files (plan.md, checklist.yaml, run-log.md), config and policy.
     Init(InitArgs),
