@@ -1,8 +1,14 @@
 //! Whole-process timings of the claim commands, as an agent or a cycle pays them: a
 //! `longrun claim` + `longrun release` pair, a git-mode claim through a local bare remote,
 //! and 16 racing processes draining 1,000 tasks. Then where a pair's time goes, measured
-//! in-process on the same files. Run with `cargo bench --bench claim_cli`; it prints medians
-//! and throughput and asserts only correctness (no task claimed twice), never time.
+//! in-process on the same files, and the floor under all of it on this machine: a process
+//! that does nothing (`/bin/true`) and a disk flush. Run with `cargo bench --bench
+//! claim_cli`; it prints medians and throughput and asserts only correctness (no task
+//! claimed twice), never time.
+//!
+//! `LONGRUN_BENCH_BIN=/path/to/longrun` times another build than this one;
+//! `LONGRUN_BENCH_BASELINE=/path/to/longrun` adds a second build whose pairs alternate with
+//! the first's, so a before/after comparison sees the same machine load.
 
 // A benchmark's output is its result.
 #![allow(clippy::print_stdout)]
@@ -27,55 +33,134 @@ const DRAIN_TASKS: usize = 1000;
 
 fn main() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let binary = pin_binary(dir.path())?;
-    let bench = Bench {
-        binary,
-        home: dir.path().join("home"),
-    };
-    std::fs::create_dir_all(&bench.home)?;
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home)?;
+    // This build, and the one to compare it with when `LONGRUN_BENCH_BASELINE` names one:
+    // their pairs alternate, so both see the same load on a shared machine.
+    let mut benches = vec![Bench {
+        label: "this build",
+        binary: pin_binary(dir.path(), "longrun", std::env::var_os("LONGRUN_BENCH_BIN"))?,
+        home: home.clone(),
+    }];
+    if let Some(baseline) = std::env::var_os("LONGRUN_BENCH_BASELINE") {
+        benches.push(Bench {
+            label: "baseline",
+            binary: pin_binary(dir.path(), "longrun-baseline", Some(baseline))?,
+            home,
+        });
+    }
+    let bench = &benches[0];
 
-    println!(
-        "## whole-process pairs: `longrun claim T --worker w` + `longrun release T --token ..`"
-    );
-    let baseline = bench.repository(&dir.path().join("baseline"), 1)?;
-    let mut spawn_only = Vec::new();
+    println!("## the floor: a process that does nothing, a disk flush");
+    let floor = bench.repository(&dir.path().join("floor"), 1)?;
+    let mut true_only = Vec::new();
+    let mut versions = vec![Vec::new(); benches.len()];
     for _ in 0..PAIRS {
         let start = Instant::now();
-        bench.run(&baseline, &["--version"])?;
-        spawn_only.push(start.elapsed());
+        Command::new("/bin/true").status()?;
+        true_only.push(start.elapsed());
+        for (bench, samples) in benches.iter().zip(&mut versions) {
+            let start = Instant::now();
+            bench.run(&floor, &["--version"])?;
+            samples.push(start.elapsed());
+        }
     }
     println!(
-        "process start + exit (`longrun --version`): median {:?}",
-        median(spawn_only)
+        "process start + exit, `/bin/true`: median {:?}",
+        median(true_only)
     );
-    for tasks in [1, 100, 1000] {
-        let repo = bench.repository(&dir.path().join(format!("pairs-{tasks}")), tasks)?;
-        let (pairs, claims, releases) = bench.pairs(&repo, PAIRS)?;
+    for (bench, samples) in benches.iter().zip(versions) {
         println!(
-            "checklist of {tasks:>4} tasks: pair median {:?} (claim {:?}, release {:?}) over {PAIRS} pairs",
-            median(pairs),
-            median(claims),
-            median(releases)
+            "process start + exit, `longrun --version` ({}): median {:?}",
+            bench.label,
+            median(samples)
         );
     }
-    breakdown(&dir.path().join("pairs-100"))?;
-
-    println!("\n## git mode: claim through a local bare remote");
-    let remote_repo = bench.git_repository(dir.path())?;
-    let (pairs, claims, releases) = bench.pairs(&remote_repo, GIT_PAIRS)?;
+    let (file_sync, dir_sync) = flush_latency(&floor)?;
     println!(
-        "claim median {:?}, release median {:?}, pair {:?} over {GIT_PAIRS} pairs",
-        median(claims),
-        median(releases),
-        median(pairs)
+        "fsync of a new 100-byte file: median {file_sync:?}; fsync of its directory: median {dir_sync:?}"
     );
 
+    println!(
+        "\n## whole-process pairs: `longrun claim T --worker w` + `longrun release T --token ..`"
+    );
+    for tasks in [1, 100, 1000] {
+        let repos = benches
+            .iter()
+            .map(|bench| {
+                bench.repository(
+                    &dir.path()
+                        .join(format!("pairs-{tasks}-{}", bench.label.replace(' ', "-"))),
+                    tasks,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let timings = interleaved_pairs(&benches, &repos, PAIRS)?;
+        for (bench, (pairs, claims, releases)) in benches.iter().zip(timings) {
+            println!(
+                "checklist of {tasks:>4} tasks ({}): pair median {:?} (claim {:?}, release {:?}) over {PAIRS} pairs",
+                bench.label,
+                median(pairs),
+                median(claims),
+                median(releases)
+            );
+        }
+    }
+    breakdown(&dir.path().join("pairs-100-this-build"))?;
+
+    println!("\n## git mode: claim through a local bare remote");
+    let remotes = benches
+        .iter()
+        .map(|bench| bench.git_repository(&dir.path().join(bench.label.replace(' ', "-"))))
+        .collect::<Result<Vec<_>>>()?;
+    for (bench, (pairs, claims, releases)) in benches
+        .iter()
+        .zip(interleaved_pairs(&benches, &remotes, GIT_PAIRS)?)
+    {
+        println!(
+            "{}: claim median {:?}, release median {:?}, pair {:?} over {GIT_PAIRS} pairs",
+            bench.label,
+            median(claims),
+            median(releases),
+            median(pairs)
+        );
+    }
+
     println!("\n## {RACERS} processes racing `claim --next` until {DRAIN_TASKS} tasks are gone");
-    let drain = bench.repository(&dir.path().join("drain"), DRAIN_TASKS)?;
+    for bench in &benches {
+        let drain = bench.repository(
+            &dir.path()
+                .join(format!("drain-{}", bench.label.replace(' ', "-"))),
+            DRAIN_TASKS,
+        )?;
+        drain_race(bench, &drain)?;
+    }
+    Ok(())
+}
+
+/// `count` claim + release pairs on each bench's repository, one bench after the other
+/// within every round: (pairs, claims, releases) per bench.
+fn interleaved_pairs(benches: &[Bench], repos: &[PathBuf], count: usize) -> Result<Vec<Timings>> {
+    let mut timings: Vec<Timings> = benches.iter().map(|_| Timings::default()).collect();
+    for _ in 0..count {
+        for ((bench, repo), timing) in benches.iter().zip(repos).zip(&mut timings) {
+            let (pairs, claims, releases) = bench.pairs(repo, 1)?;
+            timing.0.extend(pairs);
+            timing.1.extend(claims);
+            timing.2.extend(releases);
+        }
+    }
+    Ok(timings)
+}
+
+type Timings = (Vec<Duration>, Vec<Duration>, Vec<Duration>);
+
+/// 16 processes claim `--next` until none is left; every task must be won exactly once.
+fn drain_race(bench: &Bench, drain: &Path) -> Result<()> {
     let start = Instant::now();
     let threads: Vec<_> = (0..RACERS)
         .map(|index| {
-            let mut command = bench.command(&drain, &["claim", "--next", "--worker"]);
+            let mut command = bench.command(drain, &["claim", "--next", "--worker"]);
             command.arg(format!("racer{index}"));
             std::thread::spawn(move || -> Vec<String> {
                 let mut won = Vec::new();
@@ -104,7 +189,8 @@ fn main() -> Result<()> {
     let elapsed = start.elapsed();
     let duplicates = counts.values().filter(|&&n| n > 1).count();
     println!(
-        "{} tasks claimed in {elapsed:?}: {:.0} claims/s, {duplicates} claimed twice, {} lost",
+        "{}: {} tasks claimed in {elapsed:?}: {:.0} claims/s, {duplicates} claimed twice, {} lost",
+        bench.label,
         counts.len(),
         counts.len() as f64 / elapsed.as_secs_f64(),
         DRAIN_TASKS - counts.len()
@@ -115,6 +201,7 @@ fn main() -> Result<()> {
 }
 
 struct Bench {
+    label: &'static str,
     binary: PathBuf,
     home: PathBuf,
 }
@@ -305,13 +392,38 @@ fn breakdown(repo: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A hard link to the binary under test, taken now: `<target>/release/longrun` is shared by
-/// every checkout using the same target directory and may be replaced while this runs.
-fn pin_binary(dir: &Path) -> Result<PathBuf> {
-    let built = PathBuf::from(env!("CARGO_BIN_EXE_longrun"));
+/// The latency of the two kinds of disk flush a claim waits for, medians of 200: a new
+/// small file's data (what a temp file costs before its rename or link) and a directory
+/// (what makes a rename, link or unlink durable).
+fn flush_latency(dir: &Path) -> Result<(Duration, Duration)> {
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    for round in 0..PAIRS {
+        let path = dir.join(format!(".flush-probe-{round}"));
+        let mut file = std::fs::File::create(&path)?;
+        std::io::Write::write_all(&mut file, &[b'x'; 100])?;
+        let start = Instant::now();
+        file.sync_all()?;
+        files.push(start.elapsed());
+        let directory = std::fs::File::open(dir)?;
+        let start = Instant::now();
+        directory.sync_all()?;
+        dirs.push(start.elapsed());
+        std::fs::remove_file(&path)?;
+    }
+    Ok((median(files), median(dirs)))
+}
+
+/// A hard link to the binary under test (`given`, else this build's), taken now:
+/// `<target>/release/longrun` is shared by every checkout using the same target directory
+/// and may be replaced while this runs.
+fn pin_binary(dir: &Path, name: &str, given: Option<std::ffi::OsString>) -> Result<PathBuf> {
+    let built = given.map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_longrun")),
+        PathBuf::from,
+    );
     let folder = dir.join("bin");
     std::fs::create_dir_all(&folder)?;
-    let pinned = folder.join("longrun");
+    let pinned = folder.join(name);
     if std::fs::hard_link(&built, &pinned).is_err() {
         std::fs::copy(&built, &pinned)?;
     }

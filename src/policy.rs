@@ -158,16 +158,8 @@ struct RawSecrets {
 impl Default for Policy {
     fn default() -> Policy {
         Policy {
-            protected_paths: DEFAULT_PROTECTED_PATHS
-                .iter()
-                .map(|p| p.to_string())
-                .collect(),
-            max_diff_lines: None,
-            required_validators: Vec::new(),
-            full_suite_for: Vec::new(),
-            approvals: Vec::new(),
             secrets: builtin_secrets(),
-            sources: Vec::new(),
+            ..Policy::without_secrets()
         }
     }
 }
@@ -203,9 +195,36 @@ pub fn approval_needed(
 }
 
 impl Policy {
+    /// The defaults without any secret pattern (compiling them is most of a load's time).
+    fn without_secrets() -> Policy {
+        Policy {
+            protected_paths: DEFAULT_PROTECTED_PATHS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            max_diff_lines: None,
+            required_validators: Vec::new(),
+            full_suite_for: Vec::new(),
+            approvals: Vec::new(),
+            secrets: Vec::new(),
+            sources: Vec::new(),
+        }
+    }
+
     /// Loads every `*.yaml` in `dir` (sorted by name). No directory: the defaults.
     pub fn load_dir(dir: &Path) -> Result<Policy, PolicyError> {
-        let mut policy = Policy::default();
+        Policy::load_files(dir, Policy::default(), true)
+    }
+
+    /// Only the human gates by risk (`approvals.by_risk`) of every `*.yaml` in `dir`,
+    /// merged as [`Policy::load_dir`] merges them, without compiling a secret pattern: what
+    /// `next`, `status` and `claim` need to tell which tasks wait for a person. (A bad
+    /// pattern is reported by `check` and by the cycle, which load the whole policy.)
+    pub fn approvals_in(dir: &Path) -> Result<Vec<(Risk, Vec<Approval>)>, PolicyError> {
+        Policy::load_files(dir, Policy::without_secrets(), false).map(|policy| policy.approvals)
+    }
+
+    fn load_files(dir: &Path, mut policy: Policy, secrets: bool) -> Result<Policy, PolicyError> {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return Ok(policy);
         };
@@ -223,13 +242,18 @@ impl Policy {
                 path: path.clone(),
                 source,
             })?;
-            policy.merge_text(&path, &text)?;
+            policy.merge(&path, &text, secrets)?;
         }
         Ok(policy)
     }
 
     /// Adds one file's rules: lists add up, limits take the smaller value.
     pub fn merge_text(&mut self, path: &Path, text: &str) -> Result<(), PolicyError> {
+        self.merge(path, text, true)
+    }
+
+    /// [`Policy::merge_text`]; without `secrets`, the secret patterns are left out.
+    fn merge(&mut self, path: &Path, text: &str, secrets: bool) -> Result<(), PolicyError> {
         let invalid = |message: String| PolicyError::Invalid {
             path: path.to_path_buf(),
             message,
@@ -294,7 +318,12 @@ impl Policy {
                 }
             }
         }
-        for pattern in raw.secrets.map(|s| s.patterns).unwrap_or_default() {
+        let patterns = raw
+            .secrets
+            .filter(|_| secrets)
+            .map(|s| s.patterns)
+            .unwrap_or_default();
+        for pattern in patterns {
             let regex = Regex::new(&pattern).map_err(|error| {
                 invalid(format!(
                     "secret pattern: {}",
@@ -559,6 +588,48 @@ mod tests {
                 .iter()
                 .any(|p| p.regex.is_match("-----BEGIN OPENSSH PRIVATE KEY-----"))
         );
+    }
+
+    #[test]
+    fn the_gates_alone_are_the_whole_policy_s_gates() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "approvals:\n  by_risk:\n    high: [after]\n    critical: [before]\nsecrets:\n  patterns: [\"[\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.yml"),
+            "approvals:\n  by_risk:\n    high: [before]\n",
+        )
+        .unwrap();
+        // The bad pattern stops the whole policy, not the gates (which never compile it).
+        assert!(Policy::load_dir(dir.path()).is_err());
+        let gates = Policy::approvals_in(dir.path()).unwrap();
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "approvals:\n  by_risk:\n    high: [after]\n    critical: [before]\n",
+        )
+        .unwrap();
+        assert_eq!(gates, Policy::load_dir(dir.path()).unwrap().approvals);
+        assert!(approval_needed(
+            &gates,
+            None,
+            Some(Risk::High),
+            Approval::Before
+        ));
+        assert!(!approval_needed(
+            &gates,
+            None,
+            Some(Risk::Low),
+            Approval::Before
+        ));
+        assert!(approval_needed(
+            &gates,
+            Some(Approval::Before),
+            None,
+            Approval::Before
+        ));
     }
 
     #[test]

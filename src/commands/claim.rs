@@ -19,7 +19,7 @@ use crate::clock::format_timestamp;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::git::claims::{RemoteClaim, RemoteContent};
-use crate::state::checklist::{LoadedChecklist, Task};
+use crate::state::checklist::{LoadedOverview, TaskBrief};
 use crate::state::claims::{Claim, ClaimRequest, HeldClaim};
 use crate::state::model::{EventKind, TaskId, TaskStatus};
 use crate::workspace::Workspace;
@@ -68,9 +68,14 @@ pub fn run(ctx: &Context, args: &ClaimArgs) -> Result<ExitStatus, CommandError> 
     let lease = args
         .lease
         .map_or(settings.lease, crate::cli::Duration::as_std);
-    let loaded = ctx.load_checklist(&workspace)?;
-    ctx.require_actionable(&loaded)?;
-    let gates = DispatchGates::for_checklist(&workspace, &loaded.checklist)?;
+    // The overview is enough to claim a ready task; the whole model is decoded only to say
+    // why a task cannot be claimed, or to look for stale claims.
+    let loaded = ctx.load_overview(&workspace)?;
+    ctx.require_actionable_overview(&loaded)?;
+    let gates = DispatchGates::load(
+        &workspace,
+        loaded.overview.tasks().any(|task| task.risk.is_some()),
+    )?;
     let claims = Claims::open(&workspace, &settings)?;
     let host = claiming::host_name();
     let worktree = ctx.cwd.display().to_string();
@@ -82,8 +87,10 @@ pub fn run(ctx: &Context, args: &ClaimArgs) -> Result<ExitStatus, CommandError> 
     };
 
     let (held, previous) = match &args.task {
-        Some(task_id) => claim_by_id(ctx, &claims, &loaded, &gates, task_id, &claimant)?,
-        None => claim_next(ctx, &claims, &loaded, &gates, &claimant)?,
+        Some(task_id) => claim_by_id(
+            ctx, &workspace, &claims, &loaded, &gates, task_id, &claimant,
+        )?,
+        None => claim_next(ctx, &workspace, &claims, &loaded, &gates, &claimant)?,
     };
     if let Err(error) = record(ctx, &workspace, &claims, &held, previous.as_deref()) {
         return Err(give_back(ctx, &workspace, &claims, &held, error));
@@ -97,13 +104,14 @@ pub fn run(ctx: &Context, args: &ClaimArgs) -> Result<ExitStatus, CommandError> 
     Ok(ExitStatus::Success)
 }
 
-fn request(ctx: &Context, task: &Task, task_id: &TaskId, claimant: &Claimant) -> ClaimRequest {
+/// The request for the next attempt at `task_id`, which has had `attempts` so far.
+fn request(ctx: &Context, attempts: u32, task_id: &TaskId, claimant: &Claimant) -> ClaimRequest {
     ClaimRequest {
         task: task_id.clone(),
         worker: claimant.worker.to_string(),
         host: claimant.host.to_string(),
         pid: std::process::id(),
-        attempt: task.attempts.saturating_add(1),
+        attempt: attempts.saturating_add(1),
         branch: format!("longrun/{task_id}"),
         worktree: claimant.worktree.to_string(),
         now: ctx.clock.now(),
@@ -116,12 +124,32 @@ type Won = (HeldClaim, Option<Box<Claim>>);
 
 fn claim_by_id(
     ctx: &Context,
+    workspace: &Workspace,
     claims: &Claims,
-    loaded: &LoadedChecklist,
+    overview: &LoadedOverview,
     gates: &DispatchGates,
     task_id: &TaskId,
     claimant: &Claimant,
 ) -> Result<Won, CommandError> {
+    // The common case: a task the file calls ready (`not_started`, dependencies complete)
+    // that no person's gate holds. Its first occurrence decides, as `Checklist::task` does.
+    let first_line = overview
+        .overview
+        .task(task_id.as_str())
+        .map(|task| task.line);
+    let ready = overview
+        .overview
+        .ready_tasks(&|id| id != task_id.as_str(), &|_| false)
+        .into_iter()
+        .find(|task| Some(task.line) == first_line);
+    if let Some(task) = ready
+        && gates.gate(task.task_id, task.approval, task.risk).lets_go()
+    {
+        return attempt_by_id(claims, &request(ctx, task.attempts, task_id, claimant));
+    }
+    // Anything else (in progress, held, waiting on dependencies, missing): the whole model
+    // says whether it may be claimed, and why not.
+    let loaded = ctx.load_checklist(workspace)?;
     let Some(task) = loaded.checklist.task(task_id.as_str()) else {
         return Err(CommandError::user(format!(
             "no task `{task_id}` in `{}`",
@@ -133,10 +161,14 @@ fn claim_by_id(
             "task `{task_id}` cannot be claimed: {reason}"
         )));
     }
-    match claims.attempt(&request(ctx, task, task_id, claimant))? {
+    attempt_by_id(claims, &request(ctx, task.attempts, task_id, claimant))
+}
+
+fn attempt_by_id(claims: &Claims, request: &ClaimRequest) -> Result<Won, CommandError> {
+    match claims.attempt(request)? {
         Attempt::Claimed(held) => Ok((held, None)),
         Attempt::TookOver { held, previous } => Ok((held, Some(previous))),
-        Attempt::Taken(holder) => Err(taken_error(task_id, &holder)),
+        Attempt::Taken(holder) => Err(taken_error(&request.task, &holder)),
     }
 }
 
@@ -156,12 +188,12 @@ fn taken_error(task_id: &TaskId, holder: &Holder) -> CommandError {
 /// order, then stale claims. Losing a race for one moves on to the next.
 fn claim_next(
     ctx: &Context,
+    workspace: &Workspace,
     claims: &Claims,
-    loaded: &LoadedChecklist,
+    overview: &LoadedOverview,
     gates: &DispatchGates,
     claimant: &Claimant,
 ) -> Result<Won, CommandError> {
-    let checklist = &loaded.checklist;
     // In git mode other machines' claims do not show in this checklist: one fetch of the
     // remote's claims saves a losing push per task they hold.
     let remote_claims: HashMap<TaskId, RemoteClaim> = match &claims.remote {
@@ -187,12 +219,15 @@ fn claim_next(
     // Ready tasks first, without listing every claim file: the claim attempt itself finds
     // a claim file (and takes it over when it is stale). Listing all of them is needed only
     // when no ready task is left, to find the stale claims of `in_progress` tasks.
-    for task in checklist.ready_tasks_held(&|_| false, &|task| gates.holds(task)) {
-        let Some(task_id) = task.id() else { continue };
+    let held = |task: &TaskBrief| !gates.gate(task.task_id, task.approval, task.risk).lets_go();
+    for task in overview.overview.ready_tasks(&|_| false, &held) {
+        let Ok(task_id) = TaskId::parse(task.task_id) else {
+            continue;
+        };
         if held_remotely(&task_id) {
             continue;
         }
-        match claims.attempt(&request(ctx, task, &task_id, claimant))? {
+        match claims.attempt(&request(ctx, task.attempts, &task_id, claimant))? {
             Attempt::Claimed(held) => return Ok((held, None)),
             Attempt::TookOver { held, previous } => return Ok((held, Some(previous))),
             Attempt::Taken(holder) => {
@@ -206,7 +241,11 @@ fn claim_next(
         }
     }
     let local = claiming::claims_by_task(&claims.store, now)?;
-    let stale: Vec<Candidate> = claiming::candidates(checklist, &local, gates)
+    if !local.values().any(|entry| entry.stale) {
+        return Err(nothing_ready());
+    }
+    let loaded = ctx.load_checklist(workspace)?;
+    let stale: Vec<Candidate> = claiming::candidates(&loaded.checklist, &local, gates)
         .into_iter()
         .filter(|candidate| {
             candidate.stale.is_some()
@@ -217,14 +256,19 @@ fn claim_next(
         let Some(task_id) = candidate.task.id() else {
             continue;
         };
-        match claims.attempt(&request(ctx, candidate.task, &task_id, claimant))? {
+        let request = request(ctx, candidate.task.attempts, &task_id, claimant);
+        match claims.attempt(&request)? {
             Attempt::Claimed(held) => return Ok((held, None)),
             Attempt::TookOver { held, previous } => return Ok((held, Some(previous))),
             Attempt::Taken(_) => {}
         }
     }
-    Err(CommandError::negative("no task is ready to claim")
-        .with_hint("`longrun status` shows what is active, blocked and waiting"))
+    Err(nothing_ready())
+}
+
+fn nothing_ready() -> CommandError {
+    CommandError::negative("no task is ready to claim")
+        .with_hint("`longrun status` shows what is active, blocked and waiting")
 }
 
 /// Mirrors a new claim: `in_progress` in checklist.yaml (only while the claim is still ours)

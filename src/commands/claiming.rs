@@ -395,9 +395,9 @@ impl DispatchGates {
     /// `risk` (the policy files are read only then).
     pub fn load(workspace: &Workspace, any_risk: bool) -> Result<DispatchGates, CommandError> {
         let by_risk = if any_risk {
-            let policy = crate::policy::Policy::load_dir(&workspace.root.join("policy"))
+            let by_risk = crate::policy::Policy::approvals_in(&workspace.root.join("policy"))
                 .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
-            Some(policy.approvals)
+            Some(by_risk)
         } else {
             None
         };

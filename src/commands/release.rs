@@ -19,8 +19,9 @@ use crate::workspace::Workspace;
 pub fn run(ctx: &Context, args: &ReleaseArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
     let settings = ctx.claim_settings(&workspace)?;
-    // Fails early, before anything changes, when checklist.yaml or run-log.md is unusable.
-    ctx.load_checklist(&workspace)?;
+    // Fails early, before anything changes, when checklist.yaml or run-log.md is unusable
+    // (the overview is enough to know: it exists only for a file that parsed).
+    ctx.load_overview(&workspace)?;
     let claims = Claims::open(&workspace, &settings)?;
     let status = args.status.map_or(
         TaskStatus::NotStarted,

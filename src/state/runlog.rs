@@ -1049,7 +1049,11 @@ fn inspect_end(file: &File, length: u64) -> io::Result<EndOfFile> {
     let mut first = true;
     let mut line_ending_known = false;
     let mut scanned: u64 = 0;
-    while let Some(line) = lines.next_line()? {
+    // Only the last lines (until the line ending is known) and headings are looked at:
+    // the hundreds of kilobytes of events in between are not copied out line by line.
+    while let Some(line) =
+        lines.next_line_keeping(|bytes| !line_ending_known || bytes.first() == Some(&b'#'))?
+    {
         let text = line.text();
         if first {
             first = false;
@@ -1113,6 +1117,15 @@ impl<'a> BackwardLines<'a> {
     }
 
     fn next_line(&mut self) -> io::Result<Option<BackLine>> {
+        self.next_line_keeping(|_| true)
+    }
+
+    /// [`BackwardLines::next_line`], with the line's bytes (and so its text) only when
+    /// `keep` says so; the others come back as if too long.
+    fn next_line_keeping(
+        &mut self,
+        keep: impl FnOnce(&[u8]) -> bool,
+    ) -> io::Result<Option<BackLine>> {
         if self.position == 0 {
             return Ok(None);
         }
@@ -1142,11 +1155,14 @@ impl<'a> BackwardLines<'a> {
         // A line that grew past the limit only in its last chunk is too long as well, so
         // this reader and `stream_events` agree on which lines are events.
         let too_long = too_long || content_end - line_start > MAX_LINE_BYTES as u64;
-        let bytes = (!too_long).then(|| {
-            let start = (line_start - self.buffer_start) as usize;
-            let end = (content_end - self.buffer_start) as usize;
-            self.buffer[start..end].to_vec()
-        });
+        let bytes = (!too_long)
+            .then(|| {
+                let start = (line_start - self.buffer_start) as usize;
+                let end = (content_end - self.buffer_start) as usize;
+                &self.buffer[start..end]
+            })
+            .filter(|bytes| keep(bytes))
+            .map(<[u8]>::to_vec);
         let (bytes, crlf) = match bytes {
             Some(mut bytes) if has_newline && bytes.last() == Some(&b'\r') => {
                 bytes.pop();

@@ -516,26 +516,33 @@ where
         // before the file: a reader of the new text finds its snapshot at once, where
         // storing it after the file would send every reader in between to a full parse
         // (and make it store a snapshot of its own).
-        std::thread::scope(|scope| -> Result<(), ChecklistError> {
-            let rendered = &rendered;
-            let next_snapshot = std::thread::Builder::new()
-                .name("snapshot".to_string())
-                .spawn_scoped(scope, move || {
-                    let bytes = snapshot_after_edit(path, loaded, rendered)?;
-                    snapshot::stage(snapshot_path, &bytes).ok()
-                });
-            let staged = fsutil::stage(path, rendered.text.as_bytes(), true)?;
-            // Without a thread, or with a failure, the snapshot is left stale: the next
-            // reader finds its hash does not match and rebuilds it. The snapshot is a cache:
-            // failing to write it only costs speed next time.
-            if let Ok(job) = next_snapshot
-                && let Ok(Some(staged_snapshot)) = job.join()
-            {
-                let _ = staged_snapshot.commit_in(background, false);
-            }
-            staged.commit_in(background, true)?;
-            Ok(())
-        })?;
+        // A small checklist's snapshot takes less time to make than a thread to start.
+        let next_snapshot = |loaded| {
+            let bytes = snapshot_after_edit(path, loaded, &rendered)?;
+            snapshot::stage(snapshot_path, &bytes).ok()
+        };
+        let (staged, staged_snapshot) = if rendered.text.len() < snapshot::PARALLEL_BYTES {
+            let staged_snapshot = next_snapshot(loaded);
+            (
+                fsutil::stage(path, rendered.text.as_bytes(), true)?,
+                staged_snapshot,
+            )
+        } else {
+            std::thread::scope(|scope| -> Result<_, ChecklistError> {
+                let job = std::thread::Builder::new()
+                    .name("snapshot".to_string())
+                    .spawn_scoped(scope, || next_snapshot(loaded));
+                let staged = fsutil::stage(path, rendered.text.as_bytes(), true)?;
+                // Without a thread, or with a failure, the snapshot is left stale: the next
+                // reader finds its hash does not match and rebuilds it.
+                Ok((staged, job.ok().and_then(|job| job.join().ok()).flatten()))
+            })?
+        };
+        // The snapshot is a cache: failing to write it only costs speed next time.
+        if let Some(staged_snapshot) = staged_snapshot {
+            let _ = staged_snapshot.commit_in(background, false);
+        }
+        staged.commit_in(background, true)?;
         return Ok(UpdateOutcome::Written);
     }
     Err(ChecklistError::Contended {

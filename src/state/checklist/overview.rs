@@ -1,5 +1,5 @@
-//! The overview: what the read-only commands (`next`, `status`, `check`) and the safety
-//! check before a write need, derived from a parsed checklist: every task's id, title,
+//! The overview: what the read-only commands (`next`, `status`, `check`), a claim of a
+//! ready task and the safety check before a write need, derived from a parsed checklist: every task's id, title,
 //! status, line and last note line, the tasks ready to start, and the validation problems.
 //!
 //! It is stored in the snapshot ahead of the full model, so those commands read a few
@@ -41,6 +41,8 @@ pub struct TaskBrief<'a> {
     /// The task's own `approval` and `risk`: what the gate before dispatch looks at.
     pub approval: Option<Approval>,
     pub risk: Option<Risk>,
+    /// Attempts made so far (a claim is the next one).
+    pub attempts: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +54,7 @@ struct BriefRecord {
     line: usize,
     approval: Option<Approval>,
     risk: Option<Risk>,
+    attempts: u32,
 }
 
 impl Overview {
@@ -74,6 +77,7 @@ impl Overview {
                 line: task.line(),
                 approval: task.approval,
                 risk: task.risk,
+                attempts: task.attempts,
             })
             .collect();
         Overview {
@@ -148,6 +152,7 @@ impl Overview {
             note_last_line: record.note_last_line.as_ref().map(text),
             approval: record.approval,
             risk: record.risk,
+            attempts: record.attempts,
         }
     }
 }

@@ -17,6 +17,10 @@ use super::Checklist;
 use super::overview::Overview;
 use crate::fsutil::{self, FsError};
 
+/// Below this many bytes of checklist text, a snapshot is made on the calling thread: a
+/// thread of its own would cost more than it saves.
+pub const PARALLEL_BYTES: usize = 64 * 1024;
+
 /// Bumped whenever the layout or the model changes, so an old snapshot is never misread.
 const FORMAT: u32 = 4;
 const MAGIC: &[u8; 8] = b"LRCKSNAP";
@@ -131,8 +135,8 @@ pub fn read(path: &Path, hash: u128) -> Option<Checklist> {
 /// overview it holds (derived here, so a snapshot can never pair a model with another
 /// model's overview).
 ///
-/// The overview is derived on a second thread while the model is encoded: on a large
-/// checklist both take milliseconds, and a write should not wait for them one by one.
+/// For a large checklist the overview is derived on a second thread while the model is
+/// encoded: both take milliseconds, and a write should not wait for them one by one.
 /// `text_len`, the size of the checklist's text, sizes the buffer: the snapshot is about
 /// 1.2 to 1.4 times the text, and a buffer that doubles past it would hold twice that.
 pub fn encode(
@@ -141,9 +145,11 @@ pub fn encode(
     text_len: usize,
 ) -> Result<(Vec<u8>, Overview), postcard::Error> {
     std::thread::scope(|scope| {
-        let overview_job = std::thread::Builder::new()
-            .name("overview".to_string())
-            .spawn_scoped(scope, || Overview::of(checklist));
+        let overview_job = (text_len >= PARALLEL_BYTES).then(|| {
+            std::thread::Builder::new()
+                .name("overview".to_string())
+                .spawn_scoped(scope, || Overview::of(checklist))
+        });
         // One buffer, header first and filled in last, so no section is ever copied.
         let mut bytes = Vec::with_capacity(HEADER_LEN + 4096 + text_len + text_len / 2);
         bytes.extend_from_slice(MAGIC);
@@ -153,11 +159,11 @@ pub fn encode(
         let bytes = postcard::to_extend(checklist, bytes)?;
         let model_end = bytes.len();
         let overview = match overview_job {
-            Ok(job) => job
+            Some(Ok(job)) => job
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            // No thread to be had: derive it here.
-            Err(_) => Overview::of(checklist),
+            // A small checklist, or no thread to be had: derive it here.
+            _ => Overview::of(checklist),
         };
         let mut bytes = postcard::to_extend(&overview, bytes)?;
         let mut sizes = [0u8; 32];

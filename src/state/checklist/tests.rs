@@ -530,6 +530,7 @@ fn the_overview_answers_like_the_model() {
         assert_eq!(brief.status, &task.status);
         assert_eq!(brief.line, task.line());
         assert_eq!((brief.approval, brief.risk), (task.approval, task.risk));
+        assert_eq!(brief.attempts, task.attempts);
     }
     assert_eq!(
         overview.tasks().last().unwrap().note_last_line,
