@@ -329,7 +329,8 @@ pub fn apply_proposals(
     Ok(applied)
 }
 
-fn sorted_entries(directory: &Path) -> Result<Vec<String>, MineError> {
+/// The names in `directory`, sorted, without hidden ones; none when it does not exist.
+pub(crate) fn sorted_entries(directory: &Path) -> Result<Vec<String>, MineError> {
     let entries = match fs::read_dir(directory) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

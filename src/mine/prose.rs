@@ -87,7 +87,7 @@ pub fn prepare(proposal_dir: &Path, scratch: &Path) -> Result<Drafts, MineError>
         directory: directory.clone(),
         ..Drafts::default()
     };
-    for name in entries(&proposal_dir.join("skills"))? {
+    for name in proposals::sorted_entries(&proposal_dir.join("skills"))? {
         let from = proposal_dir.join("skills").join(&name);
         if !from.join(SKILL_FILE).is_file() {
             continue;
@@ -96,7 +96,7 @@ pub fn prepare(proposal_dir: &Path, scratch: &Path) -> Result<Drafts, MineError>
             &from.join(SKILL_FILE),
             &directory.join("skills").join(&name).join(SKILL_FILE),
         )?;
-        for reference in entries(&from.join("references"))? {
+        for reference in proposals::sorted_entries(&from.join("references"))? {
             copy_file(
                 &from.join("references").join(&reference),
                 &directory
@@ -169,7 +169,7 @@ pub fn adopt(
         };
         report.skills.push(verdict);
     }
-    for name in entries(&drafts.directory.join("skills"))? {
+    for name in proposals::sorted_entries(&drafts.directory.join("skills"))? {
         if !drafts.skills.contains(&name) {
             report.ignored.push(format!("skills/{name}"));
         }
@@ -268,26 +268,6 @@ fn unchanged(name: &str) -> Verdict {
         outcome: Outcome::Unchanged,
         violations: Vec::new(),
     }
-}
-
-fn entries(directory: &Path) -> Result<Vec<String>, MineError> {
-    let read = match fs::read_dir(directory) {
-        Ok(read) => read,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(MineError::Read {
-                path: directory.to_path_buf(),
-                source,
-            });
-        }
-    };
-    let mut names: Vec<String> = read
-        .filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().to_str().map(str::to_string))
-        .filter(|name| !name.starts_with('.'))
-        .collect();
-    names.sort();
-    Ok(names)
 }
 
 fn read_optional(path: &Path) -> Result<Option<String>, MineError> {
