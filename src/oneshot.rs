@@ -129,6 +129,9 @@ pub fn failure_of(name: &str, result: &process::WorkerResult, timeout_secs: u64)
             "agent `{name}` timed out after {timeout_secs}s and was stopped"
         ));
     }
+    if result.stopped {
+        return Some(format!("agent `{name}` was stopped"));
+    }
     match (result.exit_code, result.signal) {
         (Some(0), _) => {}
         (Some(code), _) => return Some(format!("agent `{name}` exited {code}")),
@@ -165,6 +168,7 @@ mod tests {
             cost_known: false,
             agent_failure: None,
             stopped: false,
+            stopped_before_start: false,
             lease_lost: false,
             leftovers_killed: false,
             output_incomplete: false,

@@ -89,6 +89,12 @@ pub fn run(ctx: &Context, args: &StopArgs) -> Result<ExitStatus, CommandError> {
                     ));
                     status = ExitStatus::Negative;
                 }
+                Ok(WorkerState::Finished(result)) if result.stopped_before_start => {
+                    ctx.ui.status(&format!(
+                        "stopped `{}` attempt {} before its agent started: the next cycle releases it without counting an attempt",
+                        worker.task, worker.attempt
+                    ));
+                }
                 Ok(_) => {
                     ctx.ui.status(&format!(
                         "stopped `{}` attempt {}: the next cycle records it as a failed attempt",

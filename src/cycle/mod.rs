@@ -778,6 +778,23 @@ impl Cycle<'_> {
                     }
                     return Ok(Reaped::Done(status));
                 }
+                if result.stopped_before_start {
+                    // `longrun stop --kill` came while the supervisor checked the validators:
+                    // the agent never ran, so no attempt was made and none is counted.
+                    self.action(format!(
+                        "release `{task_id}`: stopped before its agent started"
+                    ));
+                    if !self.options.dry_run {
+                        self.pending.status(&task_id, TaskStatus::NotStarted);
+                        self.pending.events.push(self.event(
+                            EventKind::Release,
+                            &task_id,
+                            "claim released: stopped by `longrun stop --kill` before the agent started; no attempt counted",
+                        ));
+                        self.finish(&task_id, claim, &worktree, false)?;
+                    }
+                    return Ok(Reaped::Done(TaskStatus::NotStarted));
+                }
                 let cost_event = self.pending.events.len();
                 self.record_cost(&task_id, attempt, &result);
                 if let Some(reason) = agent_failure(&result) {

@@ -49,6 +49,10 @@ pub struct WorkerResult {
     /// The supervisor was asked to stop (SIGTERM or SIGINT) and terminated the agent.
     #[serde(default)]
     pub stopped: bool,
+    /// The stop came before the agent was started (during the vacuous-validator check): no
+    /// agent ran, so no attempt was made. `stopped` is then also true.
+    #[serde(default)]
+    pub stopped_before_start: bool,
     /// The lease renewer reported the claim lost, so the agent was terminated.
     #[serde(default)]
     pub lease_lost: bool,

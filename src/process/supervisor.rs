@@ -171,6 +171,7 @@ pub fn run_supervisor(
         cost_known: report.cost_usd.is_some(),
         agent_failure: report.failure,
         stopped: outcome.ending == Some(Ending::Stopped),
+        stopped_before_start: outcome.stopped_before_start,
         lease_lost: outcome.ending == Some(Ending::LeaseLost),
         leftovers_killed: outcome.leftovers_killed,
         output_incomplete: outcome.output_incomplete,
@@ -270,6 +271,8 @@ struct AgentOutcome {
     stdout: StreamSummary,
     stderr: StreamSummary,
     error: Option<String>,
+    /// The stop came before the agent started; nothing ran.
+    stopped_before_start: bool,
     /// Guarded files (the spec's) that changed while the agent ran.
     guarded_changed: Vec<PathBuf>,
 }
@@ -313,7 +316,8 @@ fn supervise_agent(
     if ctx.stop.requested().is_some() {
         let outcome = AgentOutcome {
             ending: Some(Ending::Stopped),
-            ..AgentOutcome::failed("stopped before the agent started".into())
+            stopped_before_start: true,
+            ..AgentOutcome::default()
         };
         return Ok(outcome);
     }

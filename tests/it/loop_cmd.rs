@@ -115,6 +115,19 @@ routing:
         }
     }
 
+    /// Waits until a started worker's supervisor has started its agent (`agent.json`).
+    pub fn wait_for_agent(&self) {
+        let runs = self.env.path(".longrun/runs");
+        let give_up = Instant::now() + WAIT;
+        while !attempt_dirs(&runs)
+            .iter()
+            .any(|dir| dir.join("agent.json").is_file())
+        {
+            assert!(Instant::now() < give_up, "no agent started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Runs `longrun` and fails the test if it takes longer than [`WAIT`].
     pub fn longrun_bounded(&self, args: &[&str]) -> Run {
         let mut command = self.env.command(args);

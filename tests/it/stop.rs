@@ -73,6 +73,9 @@ mod with_workers {
         repo.script("T1", "hang\n");
         let cycle = repo.longrun_bounded(&["cycle"]);
         assert!(cycle.stderr.contains("1 dispatched"), "{cycle:?}");
+        // The supervisor checks the validators on the base before the agent starts; a stop
+        // during that check is the next test's case.
+        repo.wait_for_agent();
 
         let stop = repo.longrun_bounded(&["stop", "--kill"]);
         assert_eq!(stop.code, 0, "{stop:?}");
@@ -107,5 +110,56 @@ mod with_workers {
             log.contains("failure [T1] attempt=1: the agent was stopped"),
             "{log}"
         );
+    }
+
+    /// A slow validator, so the stop reliably comes during the supervisor's check of the
+    /// validators on the base, before the agent starts.
+    const SLOW_VALIDATOR: &str = r#"version: 1
+tasks:
+  - task_id: T1
+    title: First
+    status: not_started
+    validators: [["sh", "-c", "sleep 5; test -f t1.txt"]]
+"#;
+
+    #[test]
+    fn stop_kill_before_the_agent_starts_counts_no_attempt() {
+        let repo = FakeRepo::new(SLOW_VALIDATOR, 3);
+        repo.script("T1", "hang\n");
+        let cycle = repo.longrun_bounded(&["cycle"]);
+        assert!(cycle.stderr.contains("1 dispatched"), "{cycle:?}");
+
+        let stop = repo.longrun_bounded(&["stop", "--kill"]);
+        assert_eq!(stop.code, 0, "{stop:?}");
+        assert!(
+            stop.stderr
+                .contains("stopped `T1` attempt 1 before its agent started"),
+            "{stop:?}"
+        );
+        let dirs = crate::loop_cmd::attempt_dirs(&repo.env.path(".longrun/runs"));
+        let dir = dirs.first().expect("an attempt");
+        assert!(!dir.join("agent.json").exists(), "the agent started");
+        let result: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap())
+                .unwrap();
+        assert_eq!(result["stopped_before_start"], true, "{result}");
+
+        let cycle = repo.longrun_bounded(&["cycle"]);
+        assert!(
+            cycle
+                .stderr
+                .contains("release `T1`: stopped before its agent started"),
+            "{cycle:?}"
+        );
+        assert!(!cycle.stderr.contains("reject"), "{cycle:?}");
+        let task: serde_json::Value =
+            serde_json::from_str(&repo.env.longrun(&["task", "show", "T1", "--json"]).stdout)
+                .unwrap();
+        assert_eq!(task["attempts"], 0, "{task}");
+        assert_eq!(task["status"]["Known"], "not_started", "{task}");
+        assert!(!repo.env.path("current_tasks/T1.lock").exists());
+        let log = repo.env.read("run-log.md");
+        assert!(log.contains("no attempt counted"), "{log}");
+        assert!(!log.contains("failure [T1]"), "{log}");
     }
 }
