@@ -13,6 +13,7 @@ mod derive;
 mod edit;
 mod overview;
 mod parse;
+mod readback;
 mod snapshot;
 pub mod validate;
 
