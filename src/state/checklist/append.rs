@@ -1,9 +1,13 @@
 //! Appends new tasks at the end of the `tasks:` list, in block style, with the indentation
 //! the file already uses, and leaves every existing byte where it was.
 //!
-//! Like the in-place editor, the result is verified before it is returned: the new text is
-//! re-parsed, every old task and every top-level key must read back unchanged, and the new
-//! tasks must read back exactly as intended. Nothing here touches the disk.
+//! Like the in-place editor, the result is verified before it is returned: every old task
+//! and every top-level key must read back unchanged, and the new tasks must read back
+//! exactly as intended. For a few new tasks the whole new text is parsed again; for many
+//! (a plan, an import), [`verify_fast`] reads the file around the new items with the typed
+//! parser and the items themselves with the YAML event reader, split over the cores, and
+//! falls back to the full parse whenever it cannot vouch for the result. Nothing here
+//! touches the disk.
 
 use std::fmt::Write as _;
 
@@ -54,7 +58,8 @@ pub fn append_tasks_parsed(
     checklist: &Checklist,
     new_tasks: &[NewTask],
 ) -> Result<(String, Checklist), EditError> {
-    let (new_text, fast) = assemble(text, checklist, new_tasks)?;
+    let threads = read_threads(new_tasks.len());
+    let (new_text, fast) = assemble(text, checklist, new_tasks, threads)?;
     let parsed = match fast {
         Some(parsed) => parsed,
         None => verify(&new_text, checklist, new_tasks.iter())?,
@@ -67,6 +72,7 @@ fn assemble(
     text: &str,
     checklist: &Checklist,
     new_tasks: &[NewTask],
+    threads: usize,
 ) -> Result<(String, Option<Checklist>), EditError> {
     let splice = splice(text, checklist, new_tasks.len())?;
     let (mut items, mut bounds) = render_items(new_tasks, splice.dash_indent, splice.key_indent);
@@ -80,8 +86,17 @@ fn assemble(
     new_text.push_str(&splice.head);
     new_text.push_str(&items);
     new_text.push_str(splice.tail);
-    let fast = verify_fast(&splice, &items, &bounds, checklist, new_tasks);
+    let fast = verify_fast(&splice, &items, &bounds, checklist, new_tasks, threads);
     Ok((new_text, fast))
+}
+
+/// Threads to read `count` new items with.
+fn read_threads(count: usize) -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_READ_THREADS)
+        .min(count / ITEMS_PER_THREAD)
+        .max(1)
 }
 
 /// Where the new items go: the new text is `head`, the items, then `tail`.
@@ -357,8 +372,10 @@ fn verify_fast(
     bounds: &[usize],
     checklist: &Checklist,
     new_tasks: &[NewTask],
+    threads: usize,
 ) -> Option<Checklist> {
     let count = new_tasks.len();
+    let threads = threads.clamp(1, count);
     // For a few tasks the full read costs no more.
     if count < 3 || bounds.len() != count + 1 {
         return None;
@@ -372,24 +389,60 @@ fn verify_fast(
         skeleton.push_str(part);
     }
     let ends = [&new_tasks[0], &new_tasks[count - 1]];
-    let mut parsed = verify(&skeleton, checklist, ends.into_iter()).ok()?;
 
-    let mut read = readback::read_items(items)?;
-    if read.len() != count {
-        return None;
-    }
+    // The items are read in chunks of whole items, side by side on the machine's cores,
+    // while the typed read of the skeleton runs beside them.
     let head_lines = newlines(&splice.head);
-    for (task, actual) in new_tasks.iter().zip(&mut read) {
-        shift_task(actual, 0, splice.head.len(), head_lines);
-        let mut wanted = expected(task);
-        wanted.pos = actual.pos;
-        // Compared without the spans (the read's own, checked below for the ends).
-        let fields = std::mem::take(&mut actual.fields);
-        if wanted != *actual {
+    let per_thread = count.div_ceil(threads);
+    let mut chunks = Vec::with_capacity(threads);
+    let mut line = head_lines;
+    for first_index in (0..count).step_by(per_thread) {
+        let tasks = first_index..(first_index + per_thread).min(count);
+        let (start, end) = (bounds[tasks.start], bounds[tasks.end]);
+        chunks.push(Chunk {
+            tasks,
+            start,
+            end,
+            line,
+        });
+        line += newlines(&items[start..end]);
+    }
+    let read_chunk = |chunk: Chunk| -> Option<Vec<Task>> {
+        let mut read = readback::read_items(&items[chunk.start..chunk.end])?;
+        if read.len() != chunk.tasks.len() {
             return None;
         }
-        actual.fields = fields;
-    }
+        for (task, actual) in new_tasks[chunk.tasks].iter().zip(&mut read) {
+            shift_task(actual, 0, splice.head.len() + chunk.start, chunk.line);
+            let mut wanted = expected(task);
+            wanted.pos = actual.pos;
+            // Compared without the spans (the read's own, checked below for the ends).
+            let fields = std::mem::take(&mut actual.fields);
+            if wanted != *actual {
+                return None;
+            }
+            actual.fields = fields;
+        }
+        Some(read)
+    };
+    let read_chunk = &read_chunk;
+    let (mut parsed, mut read) = std::thread::scope(|scope| {
+        let typed = scope.spawn(|| verify(&skeleton, checklist, ends.into_iter()).ok());
+        let mut chunks = chunks.into_iter();
+        let own = chunks.next()?;
+        let others: Vec<_> = chunks
+            .map(|chunk| scope.spawn(move || read_chunk(chunk)))
+            .collect();
+        let mut read = read_chunk(own);
+        for other in others {
+            let more = other.join().ok().flatten();
+            match (&mut read, more) {
+                (Some(read), Some(mut more)) => read.append(&mut more),
+                _ => read = None,
+            }
+        }
+        Some((typed.join().ok()??, read?))
+    })?;
     // The skeleton's text from the last item on sits `middle` further on in the new text.
     let cut = (
         splice.head.len() + first.len(),
@@ -404,6 +457,21 @@ fn verify_fast(
     parsed.tasks.append(&mut read);
     Some(parsed)
 }
+
+/// Items of the new tasks read by one thread.
+struct Chunk {
+    tasks: std::ops::Range<usize>,
+    /// Byte range in the items.
+    start: usize,
+    end: usize,
+    /// Lines of the new text before `start`.
+    line: usize,
+}
+
+/// Reading items is split over at most this many threads, each with at least
+/// [`ITEMS_PER_THREAD`] items (fewer are not worth a thread).
+const MAX_READ_THREADS: usize = 4;
+const ITEMS_PER_THREAD: usize = 250;
 
 fn newlines(text: &str) -> usize {
     text.bytes().filter(|&b| b == b'\n').count()
@@ -661,10 +729,14 @@ mod tests {
         ];
         for text in texts {
             let checklist = parse(text);
-            let (new_text, fast) = assemble(text, &checklist, &varied_tasks()).unwrap();
-            let fast = fast.unwrap_or_else(|| panic!("the fast path declined:\n{new_text}"));
-            let full = parse(&new_text);
-            assert_eq!(fast, full, "{new_text}");
+            // One reader, and items split over three.
+            let many: Vec<NewTask> = (0..4).flat_map(|_| varied_tasks()).collect();
+            for (tasks, threads) in [(varied_tasks(), 1), (many, 3)] {
+                let (new_text, fast) = assemble(text, &checklist, &tasks, threads).unwrap();
+                let fast = fast.unwrap_or_else(|| panic!("the fast path declined:\n{new_text}"));
+                let full = parse(&new_text);
+                assert_eq!(fast, full, "{new_text}");
+            }
             // The slow path gives the same.
             let (_, slow) = append_tasks_parsed(text, &checklist, &varied_tasks()[..2]).unwrap();
             assert_eq!(slow.tasks.len(), checklist.tasks.len() + 2);
@@ -677,7 +749,7 @@ mod tests {
         // new items: the typed read of the skeleton sees the old task change.
         let text = "tasks:\n  - task_id: T1\n    description: |+\n      kept\n\n";
         let checklist = parse(text);
-        let (_, fast) = assemble(text, &checklist, &varied_tasks()).unwrap();
+        let (_, fast) = assemble(text, &checklist, &varied_tasks(), 2).unwrap();
         assert!(fast.is_none());
         assert!(matches!(
             append_tasks_parsed(text, &checklist, &varied_tasks()),
