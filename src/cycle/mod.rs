@@ -506,7 +506,14 @@ impl Cycle<'_> {
                 continue;
             };
             let completed = completed.contains_key(task.task_id.as_str());
-            match self.reap(&checklist, task, claim, completed, state)? {
+            let started = std::time::Instant::now();
+            let reaped = self.reap(&checklist, task, claim, completed, state)?;
+            tracing::trace!(
+                "reap `{}`: {:.1} ms",
+                task.task_id,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            match reaped {
                 Reaped::Running => {
                     running += 1;
                     self.report.running.push(task.task_id.clone());
@@ -521,6 +528,9 @@ impl Cycle<'_> {
         self.release_finished()?;
         self.flush()?;
         self.fault("after-gate");
+        if !self.report.merged.is_empty() {
+            git::auto_maintenance(&self.primary);
+        }
 
         // What the gates decided may have made more tasks ready (a merged dependency, a
         // rejected attempt to retry): schedule again from the file as it now is (the gates
@@ -581,7 +591,14 @@ impl Cycle<'_> {
             if *running >= max_parallel {
                 break;
             }
-            match self.dispatch(checklist, &task)? {
+            let started = std::time::Instant::now();
+            let dispatched = self.dispatch(checklist, &task)?;
+            tracing::trace!(
+                "dispatch `{}`: {:.1} ms",
+                task.task_id,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            match dispatched {
                 Some(TaskStatus::InProgress) => {
                     *running += 1;
                     statuses.insert(task.task_id.clone(), Some(TaskStatus::InProgress));
@@ -594,9 +611,14 @@ impl Cycle<'_> {
         }
         // Every worker started is alive and holding its claim before the cycle goes on (a
         // later look at its run directory would otherwise take it for dead).
+        let started = std::time::Instant::now();
         for starting in std::mem::take(&mut self.starting) {
             starting.wait()?;
         }
+        tracing::trace!(
+            "supervisors holding their claims: {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
         Ok(())
     }
 
@@ -631,6 +653,7 @@ impl Cycle<'_> {
             self.pending = Pending::default();
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let workspace = &self.options.workspace;
         let edits = std::mem::take(&mut self.pending.edits);
         let events = std::mem::take(&mut self.pending.events);
@@ -648,6 +671,12 @@ impl Cycle<'_> {
         if !events.is_empty() {
             runlog::append_events(&workspace.run_log(), &workspace.run_log_lock(), &events)?;
         }
+        tracing::trace!(
+            "flush ({} edits, {} events): {:.1} ms",
+            edits.len(),
+            events.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
         Ok(())
     }
 

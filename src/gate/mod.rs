@@ -191,10 +191,11 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
     };
 
     // Policy before validators: a protected path or a secret is refused whatever the tests say.
+    let diff = git::diff_summary(input.primary, &target_tip, &candidate)?;
     let facts = crate::policy::DiffFacts {
-        paths: git::changed_paths(input.primary, &target_tip, &candidate)?,
-        changed_lines: git::changed_line_count(input.primary, &target_tip, &candidate)?,
-        text: git::diff_text(input.primary, &target_tip, &candidate, 0)?,
+        paths: diff.paths,
+        changed_lines: diff.changed_lines,
+        text: diff.text,
     };
     let violations = input.policy.check_diff(input.task_paths, &facts);
     if !violations.is_empty() {

@@ -26,7 +26,7 @@ use std::process::{Command, ExitStatus, Stdio};
 pub mod claims;
 
 pub use commit::{commit_all, create_merge_commit};
-pub use diff::{changed_line_count, changed_paths, diff_text};
+pub use diff::{DiffSummary, diff_summary, diff_text};
 pub use merge::{
     AdvanceMethod, AdvanceOutcome, MergeOutcome, advance_branch, merge_into_clean_task,
     merge_target_into_task, parse_overwritten_paths,
@@ -207,6 +207,17 @@ pub fn git_command(dir: &Path) -> Command {
         // `longrun loop` answers it by finishing the current cycle, which needs the cycle's
         // git commands to finish too rather than die halfway through a merge.
         .process_group(0);
+    // No `git maintenance run --auto` after each merge and commit: the cycle makes hundreds
+    // of them and runs that check once a cycle instead (`auto_maintenance`). Appended to any
+    // configuration the caller's environment already passes this way.
+    let given = std::env::var("GIT_CONFIG_COUNT")
+        .ok()
+        .and_then(|count| count.parse::<usize>().ok())
+        .unwrap_or(0);
+    command
+        .env("GIT_CONFIG_COUNT", (given + 1).to_string())
+        .env(format!("GIT_CONFIG_KEY_{given}"), "maintenance.auto")
+        .env(format!("GIT_CONFIG_VALUE_{given}"), "false");
     if cfg!(test) {
         // Unit tests run real git; the developer's own configuration (hooks, signing,
         // default branch, rerere) must not change what they see.
@@ -272,6 +283,7 @@ where
             .env("GIT_COMMITTER_NAME", &identity.name)
             .env("GIT_COMMITTER_EMAIL", &identity.email);
     }
+    let started = std::time::Instant::now();
     let output = command
         .args(&args)
         .output()
@@ -280,6 +292,9 @@ where
             dir: dir.to_path_buf(),
             source,
         })?;
+    let took_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let shown: &str = &display;
+    tracing::trace!("git {shown}: {took_ms:.1} ms");
     Ok(GitOutput {
         status: output.status,
         stdout: output.stdout,
@@ -287,6 +302,14 @@ where
         args: display,
         dir: dir.to_path_buf(),
     })
+}
+
+/// `git maintenance run --auto`: what git itself runs after a commit or a merge (packing
+/// loose objects once there are many), which longrun's own git commands skip. Quick when
+/// there is nothing to do; git detaches the work when there is. Errors are ignored: it is
+/// housekeeping.
+pub fn auto_maintenance(dir: &Path) {
+    let _ = run_git_output(dir, ["maintenance", "run", "--auto", "--quiet"]);
 }
 
 /// Creates a new repository in `dir` (`git init`).
