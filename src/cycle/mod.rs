@@ -173,8 +173,15 @@ struct Cycle<'a> {
     prompt_files: Option<PromptFiles>,
     /// Supervisors started by this scheduling pass, not yet known to hold their locks.
     starting: Vec<process::Starting>,
-    /// The target's tip (`base_ref`) as of the last merge this cycle made.
+    /// What the next gate builds on: the target's tip (`base_ref`), or the last merge
+    /// commit the gates made this cycle when it has not landed yet.
     tip: String,
+    /// Where the target branch is (as of the last landing).
+    landed_tip: String,
+    /// Validated merges not yet on the target branch, in order, each built on the one before.
+    landing: Vec<Landing>,
+    /// Tasks whose landing settled them, for the gate loop's bookkeeping.
+    settled: Vec<(String, TaskStatus)>,
     /// The primary checkout's status, read once a cycle (see [`primary_status`]): the
     /// cycle's own merges fast-forward it and leave it as it was.
     primary_status: Option<String>,
@@ -185,6 +192,18 @@ struct PromptFiles {
     plan: String,
     agents_md: String,
     skills: Vec<crate::skills::SkillSummary>,
+}
+
+/// A validated merge commit waiting for the target branch to move to it (see
+/// [`Cycle::land_pending`]).
+struct Landing {
+    task_id: String,
+    claim: crate::state::claims::Claim,
+    worktree: PathBuf,
+    attempt: u32,
+    commit: String,
+    validated_tree: String,
+    runs: Vec<gate::validate::ValidatorRun>,
 }
 
 /// An attempt whose claim is to be released (see [`Cycle::finish`]).
@@ -241,6 +260,9 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         prompt_files: None,
         starting: Vec::new(),
         tip: String::new(),
+        landed_tip: String::new(),
+        landing: Vec::new(),
+        settled: Vec::new(),
         primary_status: None,
     };
     cycle.run()?;
@@ -402,6 +424,7 @@ impl Cycle<'_> {
         }
         self.tip = git::rev_parse(&self.primary, &self.base_ref)?
             .ok_or_else(|| CycleError::EmptyTarget(self.target.clone()))?;
+        self.landed_tip = self.tip.clone();
         self.report.stopped = kill_switch_path(&workspace).exists();
 
         // Git is the record of completion.
@@ -524,7 +547,10 @@ impl Cycle<'_> {
                 }
                 Reaped::Kept => {}
             }
+            self.settle(&mut claimed, &mut statuses);
         }
+        self.land_pending()?;
+        self.settle(&mut claimed, &mut statuses);
         self.release_finished()?;
         self.flush()?;
         self.fault("after-gate");
@@ -824,7 +850,6 @@ impl Cycle<'_> {
                     }
                     return Ok(Reaped::Done(TaskStatus::NotStarted));
                 }
-                let cost_event = self.pending.events.len();
                 self.record_cost(&task_id, attempt, &result);
                 if let Some(reason) = agent_failure(&result) {
                     let summary = format!(
@@ -877,6 +902,11 @@ impl Cycle<'_> {
                     }
                     gates::Hold::Gate(approval) => approval,
                 };
+                if approval.is_some() {
+                    // A person approves an exact candidate: one built on the branch as it
+                    // is, not on merges of this cycle that have not landed yet.
+                    self.land_pending()?;
+                }
                 let validator_env = self.validator_env(&task_id, &worktree, &run_dir, attempt);
                 let reviewers = self.reviewers(task, &worktree, &run_dir, attempt)?;
                 let full_validators = match gates::full_suite_reason(checklist, task, &self.policy)
@@ -923,6 +953,7 @@ impl Cycle<'_> {
                         remote: remote.remote(),
                         tracking_ref: &self.base_ref,
                     }),
+                    defer_landing: approval.is_none(),
                 })?;
                 self.fault("after-merge");
                 match outcome {
@@ -932,51 +963,36 @@ impl Cycle<'_> {
                         runs,
                     } => {
                         self.tip = commit.clone();
-                        let evidence: Vec<String> = runs
-                            .iter()
-                            .map(|run| {
-                                format!(
-                                    "`{}` exit 0 in {} ms ({})",
-                                    run.command,
-                                    run.duration_ms,
-                                    self.relative(&run.log)
-                                )
-                            })
-                            .collect();
-                        let mut event = self.event(
-                            EventKind::Merge,
-                            &task_id,
-                            format!(
-                                "merged into `{}` as {} (tree {}); validators: {}",
-                                self.target,
-                                short(&commit),
-                                short(&validated_tree),
-                                evidence.join("; ")
-                            ),
-                        );
-                        event = with_field(event, "attempt", &attempt.to_string());
-                        event = with_field(event, "commit", short(&commit));
-                        self.pending.events.push(event);
-                        self.pending.status(&task_id, TaskStatus::Complete);
-                        self.pending.set(
-                            &task_id,
-                            TaskField::Attempts,
-                            FieldValue::Integer(attempt as u64),
-                        );
-                        self.append_note(
-                            &task_id,
-                            &format!(
-                                "{} attempt {attempt}: merged as {} after {}",
-                                crate::clock::format_timestamp(self.now),
-                                short(&commit),
-                                evidence.join("; ")
-                            ),
-                        );
-                        self.finish(&task_id, claim, &worktree, true)?;
-                        self.clear_approvals(&task_id);
-                        self.report.merged.push(task_id.clone());
-                        self.action(format!("merged `{task_id}` as {}", short(&commit)));
+                        self.landed_tip = commit.clone();
+                        self.record_merged(Landing {
+                            task_id: task_id.clone(),
+                            claim: claim.clone(),
+                            worktree: worktree.clone(),
+                            attempt,
+                            commit,
+                            validated_tree,
+                            runs,
+                        })?;
                         Ok(Reaped::Done(TaskStatus::Complete))
+                    }
+                    GateOutcome::Validated {
+                        commit,
+                        validated_tree,
+                        runs,
+                    } => {
+                        // The next task is gated on top of this merge; the branch moves to
+                        // the last of them after the gates (`land_pending`).
+                        self.tip = commit.clone();
+                        self.landing.push(Landing {
+                            task_id: task_id.clone(),
+                            claim: claim.clone(),
+                            worktree: worktree.clone(),
+                            attempt,
+                            commit,
+                            validated_tree,
+                            runs,
+                        });
+                        Ok(Reaped::Kept)
                     }
                     GateOutcome::Rejected {
                         reason, summary, ..
@@ -990,24 +1006,134 @@ impl Cycle<'_> {
                         Ok(Reaped::Kept)
                     }
                     GateOutcome::Deferred { reason } => {
-                        // The attempt is judged again by a later cycle, which records
-                        // its cost then: once per attempt.
-                        if cost_event < self.pending.events.len()
-                            && self.pending.events[cost_event].kind == EventKind::Cost
-                        {
-                            self.pending.events.remove(cost_event);
-                        }
-                        self.report.deferred.push(task_id.clone());
-                        self.pending.events.push(self.event(
-                            EventKind::Note,
-                            &task_id,
-                            format!("merge deferred: {reason}"),
-                        ));
+                        self.record_deferred(&task_id, attempt, &reason);
                         Ok(Reaped::Kept)
                     }
                 }
             }
         }
+    }
+
+    /// Tasks the last landing decided are no longer claimed by a worker of this cycle.
+    fn settle(
+        &mut self,
+        claimed: &mut HashSet<String>,
+        statuses: &mut HashMap<String, Option<TaskStatus>>,
+    ) {
+        for (task_id, status) in std::mem::take(&mut self.settled) {
+            claimed.remove(task_id.as_str());
+            statuses.insert(task_id, Some(status));
+        }
+    }
+
+    /// Records a merge: the event with its evidence, the task complete, its claim to
+    /// release.
+    fn record_merged(&mut self, landed: Landing) -> Result<(), CycleError> {
+        let Landing {
+            task_id,
+            claim,
+            worktree,
+            attempt,
+            commit,
+            validated_tree,
+            runs,
+        } = landed;
+        let evidence: Vec<String> = runs
+            .iter()
+            .map(|run| {
+                format!(
+                    "`{}` exit 0 in {} ms ({})",
+                    run.command,
+                    run.duration_ms,
+                    self.relative(&run.log)
+                )
+            })
+            .collect();
+        let mut event = self.event(
+            EventKind::Merge,
+            &task_id,
+            format!(
+                "merged into `{}` as {} (tree {}); validators: {}",
+                self.target,
+                short(&commit),
+                short(&validated_tree),
+                evidence.join("; ")
+            ),
+        );
+        event = with_field(event, "attempt", &attempt.to_string());
+        event = with_field(event, "commit", short(&commit));
+        self.pending.events.push(event);
+        self.pending.status(&task_id, TaskStatus::Complete);
+        self.pending.set(
+            &task_id,
+            TaskField::Attempts,
+            FieldValue::Integer(attempt as u64),
+        );
+        self.append_note(
+            &task_id,
+            &format!(
+                "{} attempt {attempt}: merged as {} after {}",
+                crate::clock::format_timestamp(self.now),
+                short(&commit),
+                evidence.join("; ")
+            ),
+        );
+        self.finish(&task_id, &claim, &worktree, true)?;
+        self.clear_approvals(&task_id);
+        self.report.merged.push(task_id.clone());
+        self.action(format!("merged `{task_id}` as {}", short(&commit)));
+        Ok(())
+    }
+
+    /// Records that an attempt's merge waits for a later cycle, which judges it again and
+    /// records its cost then: once per attempt.
+    fn record_deferred(&mut self, task_id: &str, attempt: u32, reason: &str) {
+        let attempt_text = attempt.to_string();
+        if let Some(index) = self.pending.events.iter().rposition(|event| {
+            event.kind == EventKind::Cost
+                && event.task.as_ref().map(|task| task.as_str()) == Some(task_id)
+                && event.field("attempt") == Some(attempt_text.as_str())
+        }) {
+            self.pending.events.remove(index);
+        }
+        self.report.deferred.push(task_id.to_string());
+        self.pending.events.push(self.event(
+            EventKind::Note,
+            task_id,
+            format!("merge deferred: {reason}"),
+        ));
+    }
+
+    /// Moves the target branch to the last merge the gates made this cycle (each built on
+    /// the one before), landing them all with one fast-forward; or defers them all when
+    /// the branch cannot move (a person committed to it, or changes are in the way).
+    fn land_pending(&mut self) -> Result<(), CycleError> {
+        let Some(last) = self.landing.last() else {
+            return Ok(());
+        };
+        let commit = last.commit.clone();
+        let deferred = gate::land(&self.primary, &self.target, &commit, &self.landed_tip)?;
+        self.fault("after-land");
+        let landing = std::mem::take(&mut self.landing);
+        match deferred {
+            None => {
+                self.landed_tip = commit;
+                for landed in landing {
+                    self.settled
+                        .push((landed.task_id.clone(), TaskStatus::Complete));
+                    self.record_merged(landed)?;
+                }
+            }
+            Some(reason) => {
+                let actual = git::rev_parse(&self.primary, &self.base_ref)?;
+                self.landed_tip = actual.unwrap_or_else(|| self.landed_tip.clone());
+                self.tip = self.landed_tip.clone();
+                for landed in landing {
+                    self.record_deferred(&landed.task_id, landed.attempt, &reason);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A `cost` event for a finished attempt: what the agent's output says it used and cost,

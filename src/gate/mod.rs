@@ -53,6 +53,9 @@ pub struct GateInput<'a> {
     /// Several machines: the merge is published by a leased push to this remote, which
     /// decides between machines; the local branch follows.
     pub publish: Option<Publish<'a>>,
+    /// Make the merge commit but leave the target branch where it is: the caller lands
+    /// several at once ([`GateOutcome::Validated`]). Ignored when publishing.
+    pub defer_landing: bool,
 }
 
 /// Where merges are published when several machines share a remote.
@@ -106,6 +109,14 @@ pub enum GateOutcome {
     /// Nothing was decided; try again next cycle (the target moved under us, or a person's
     /// uncommitted changes in the primary checkout are in the way of the merge).
     Deferred { reason: String },
+    /// With `defer_landing`: validated, and `commit` is the merge commit on top of
+    /// `target_tip`, not yet on the target branch. It lands when the caller moves the
+    /// branch to it (or to a later merge commit built on it).
+    Validated {
+        commit: String,
+        validated_tree: String,
+        runs: Vec<ValidatorRun>,
+    },
 }
 
 /// Errors the gate cannot turn into a decision (git itself failing).
@@ -359,32 +370,53 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
             runs,
         });
     }
-    match git::advance_branch(input.primary, input.target_branch, &merge, &target_tip)? {
-        AdvanceOutcome::Advanced { .. } => Ok(GateOutcome::Merged {
+    if input.defer_landing {
+        return Ok(GateOutcome::Validated {
             commit: merge,
             validated_tree,
             runs,
-        }),
-        AdvanceOutcome::Moved { .. } => Ok(GateOutcome::Deferred {
-            reason: format!(
-                "`{}` moved while the task was validated; it is validated again next cycle",
-                input.target_branch
-            ),
-        }),
-        AdvanceOutcome::BlockedByLocalChanges { paths, .. } => {
-            let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            Ok(GateOutcome::Deferred {
-                reason: format!(
+        });
+    }
+    Ok(
+        match land(input.primary, input.target_branch, &merge, &target_tip)? {
+            None => GateOutcome::Merged {
+                commit: merge,
+                validated_tree,
+                runs,
+            },
+            Some(reason) => GateOutcome::Deferred { reason },
+        },
+    )
+}
+
+/// Moves `target_branch` from `expected_old` to `commit` (a merge commit built on it),
+/// updating its checkout if it has one; `Some(reason)` when it could not, and the merge is
+/// deferred: the branch moved, or a person's uncommitted changes are in the way.
+pub fn land(
+    primary: &Path,
+    target_branch: &str,
+    commit: &str,
+    expected_old: &str,
+) -> Result<Option<String>, GateError> {
+    Ok(
+        match git::advance_branch(primary, target_branch, commit, expected_old)? {
+            AdvanceOutcome::Advanced { .. } => None,
+            AdvanceOutcome::Moved { .. } => Some(format!(
+                "`{target_branch}` moved while the task was validated; it is validated again next cycle"
+            )),
+            AdvanceOutcome::BlockedByLocalChanges { paths, .. } => {
+                let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                Some(format!(
                     "uncommitted changes in the primary checkout are in the way of the merge ({}); commit or stash them",
                     if list.is_empty() {
                         "see git status".to_string()
                     } else {
                         list.join(", ")
                     }
-                ),
-            })
-        }
-    }
+                ))
+            }
+        },
+    )
 }
 
 fn single_line(text: &str) -> String {

@@ -436,6 +436,7 @@ fn a_cycle_killed_at_any_step_converges() {
         "after-spawn",
         "before-gate",
         "after-merge",
+        "after-land",
         "after-status-write",
         "before-release",
         "after-gate",
@@ -652,4 +653,84 @@ fn a_merged_tasks_worktree_is_reused_clean_by_the_next_task() {
     assert_eq!(repo.task("T2")["attempts"], 1, "{}", repo.log());
     let worktrees = repo.env.git(&["worktree", "list", "--porcelain"]);
     assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
+}
+
+/// Three tasks finish together; the middle one fails its validator. The gates build each
+/// merge on the one before without moving the branch, and the branch then moves once, to
+/// the last: two merges land in one fast-forward, chained, and the rejected task is not
+/// in either.
+#[test]
+fn merges_of_one_cycle_land_together_and_a_rejected_task_is_left_out() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: One\n    validators: [[\"test\", \"-f\", \"t1.txt\"]]\n  - task_id: T2\n    title: Two\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"never.txt\"]]\n  - task_id: T3\n    title: Three\n    validators: [[\"test\", \"-f\", \"t3.txt\"]]\n",
+    );
+    for task in ["T1", "T2", "T3"] {
+        let file = format!("{}.txt", task.to_lowercase());
+        repo.script(task, &format!("write {file} done\ncommit add {file}\n"));
+    }
+    let first = repo.cycle();
+    assert!(first.stderr.contains("3 dispatched"), "{first:?}");
+    // Until all three supervisors are done (a dry run lists what it would gate).
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        let dry = repo.env.longrun(&["cycle", "--dry-run"]);
+        if ["T1", "T2", "T3"]
+            .iter()
+            .all(|task| dry.stderr.contains(&format!("gate `{task}`")))
+        {
+            break;
+        }
+        assert!(Instant::now() < give_up, "workers did not finish: {dry:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let env = &repo.env;
+    let before = env.git(&["rev-parse", "main"]).trim().to_string();
+    let reflog_before = env
+        .git(&["reflog", "show", "--format=%H", "main"])
+        .lines()
+        .count();
+
+    let second = repo.cycle();
+    assert!(second.stderr.contains("merged `T1`"), "{second:?}");
+    assert!(second.stderr.contains("merged `T3`"), "{second:?}");
+    assert!(
+        second.stderr.contains("reject `T2` attempt 1"),
+        "{second:?}"
+    );
+
+    // One move of the branch, to a chain of two merge commits on the old tip.
+    let reflog_after = env
+        .git(&["reflog", "show", "--format=%H", "main"])
+        .lines()
+        .count();
+    assert_eq!(reflog_after, reflog_before + 1);
+    let chain = env.git(&["log", "--first-parent", "--format=%H %P%n%B", "-2", "main"]);
+    let tip_parents = env.git(&["log", "-1", "--format=%P", "main"]);
+    let first_merge = tip_parents.split_whitespace().next().unwrap().to_string();
+    let first_parents = env.git(&["log", "-1", "--format=%P", &first_merge]);
+    assert_eq!(
+        first_parents.split_whitespace().next(),
+        Some(before.as_str()),
+        "{chain}"
+    );
+    assert!(chain.contains("Longrun-Task: T3"), "{chain}");
+    assert!(chain.contains("Longrun-Task: T1"), "{chain}");
+    assert!(
+        !env.git(&["log", "--format=%B", "main"])
+            .contains("Longrun-Task: T2")
+    );
+    assert_eq!(env.read("t1.txt"), "done");
+    assert_eq!(env.read("t3.txt"), "done");
+    assert!(!env.path("t2.txt").exists());
+    assert_eq!(repo.task("T1")["status"]["Known"], "complete");
+    assert_eq!(repo.task("T3")["status"]["Known"], "complete");
+    assert_eq!(repo.task("T2")["status"]["Known"], "failed");
+    // Only longrun's own state files differ from the branch in the primary checkout.
+    let status = env.git(&["status", "--porcelain"]);
+    assert!(
+        status
+            .lines()
+            .all(|line| line.ends_with("checklist.yaml") || line.ends_with("run-log.md")),
+        "{status}"
+    );
 }
