@@ -214,6 +214,29 @@ struct Finished {
     merged: bool,
 }
 
+/// Runs `job` on every item, on up to 4 threads (the machine's cores).
+fn in_parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4)
+        .min(items.len());
+    if threads <= 1 {
+        items.into_iter().for_each(job);
+        return;
+    }
+    let queue = std::sync::Mutex::new(items.into_iter());
+    let next = || queue.lock().ok().and_then(|mut items| items.next());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while let Some(item) = next() {
+                    job(item);
+                }
+            });
+        }
+    });
+}
+
 /// Runs one cycle.
 pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
     let started = std::time::Instant::now();
@@ -1289,6 +1312,10 @@ impl Cycle<'_> {
         // state is already recorded, which the next cycle cleans up.
         self.flush()?;
         self.fault("before-release");
+        let pool = self.options.workspace.state_dir().join(POOL_DIR);
+        let mut pool_room = self.pool_room();
+        let mut cleanups: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+        let mut merged_branches: Vec<String> = Vec::new();
         for done in std::mem::take(&mut self.finished) {
             let claim = &done.claim;
             match &self.remote {
@@ -1315,45 +1342,54 @@ impl Cycle<'_> {
             if worktree.is_absolute() && worktree.starts_with(self.options.workspace.state_dir()) {
                 // A merged task's worktree is clean (the gate checked): parked for the next
                 // dispatch, up to one per worker slot. Others are removed.
-                let parked = done.merged && self.park(worktree, &done.task_id);
-                if !parked {
-                    let _ = git::worktree_remove(&self.primary, worktree, true);
+                let park_at = match done.merged && pool_room > 0 {
+                    true => Some(pool.join(&done.task_id)).filter(|at| !at.exists()),
+                    false => None,
+                };
+                if park_at.is_some() {
+                    pool_room -= 1;
                 }
+                cleanups.push((worktree.clone(), park_at));
             }
             if done.merged {
-                let _ = git::branch_delete(&self.primary, &claim.info.branch, true);
+                merged_branches.push(claim.info.branch.clone());
             }
         }
+        // Each worktree is its own: they are parked or removed side by side. The branches
+        // go after (a branch checked out in a worktree cannot be deleted), in one process.
+        let primary = &self.primary;
+        in_parallel(cleanups, |(worktree, park_at)| {
+            let parked =
+                park_at.is_some_and(|at| match git::worktree_park(primary, &worktree, &at) {
+                    Ok(()) => true,
+                    Err(error) => {
+                        tracing::debug!("cannot park {}: {error}", worktree.display());
+                        if at.exists() {
+                            let _ = git::worktree_remove(primary, &at, true);
+                        }
+                        false
+                    }
+                });
+            if !parked {
+                let _ = git::worktree_remove(primary, &worktree, true);
+            }
+        });
+        let _ = git::branches_delete(&self.primary, &merged_branches);
         Ok(())
     }
 
-    /// Parks `worktree` for reuse when fewer than `max_parallel` are parked already.
-    fn park(&mut self, worktree: &Path, task_id: &str) -> bool {
+    /// How many more worktrees the pool takes (up to `max_parallel` parked), creating it.
+    fn pool_room(&self) -> usize {
         let pool = self.options.workspace.state_dir().join(POOL_DIR);
         let max = self
             .options
             .max_parallel
             .unwrap_or(self.config.max_parallel)
             .max(1) as usize;
-        if parked_worktrees(&self.options.workspace).len() >= max
-            || std::fs::create_dir_all(&pool).is_err()
-        {
-            return false;
+        if std::fs::create_dir_all(&pool).is_err() {
+            return 0;
         }
-        let parked = pool.join(task_id);
-        if parked.exists() {
-            return false;
-        }
-        match git::worktree_park(&self.primary, worktree, &parked) {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::debug!("cannot park {}: {error}", worktree.display());
-                if parked.exists() {
-                    let _ = git::worktree_remove(&self.primary, &parked, true);
-                }
-                false
-            }
-        }
+        max.saturating_sub(parked_worktrees(&self.options.workspace).len())
     }
 
     /// Compares the primary checkout with what it was when the worker started.

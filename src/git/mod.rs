@@ -35,8 +35,8 @@ pub use remote::{
     PushOutcome, PushRefStatus, RejectKind, fetch, parse_push_porcelain, push_with_lease,
 };
 pub use repo::{
-    Branch, branch_delete, common_dir, config_value, is_ancestor, list_branches, parse_branch_list,
-    primary_checkout, rev_parse, tree_of,
+    Branch, branch_delete, branches_delete, common_dir, config_value, is_ancestor, list_branches,
+    parse_branch_list, primary_checkout, rev_parse, tree_of,
 };
 pub use status::{
     StatusEntry, is_clean, parse_null_separated_paths, parse_status, status, status_fingerprint,

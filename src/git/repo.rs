@@ -182,6 +182,21 @@ pub fn branch_delete(dir: &Path, branch: &str, force: bool) -> Result<bool, GitE
     output.into_result().map(|_| true)
 }
 
+/// Deletes `branches` (merged or not) with one git process; each missing or checked-out
+/// one is skipped, the others are still deleted. Best effort: the caller does not need
+/// them gone (`gc` removes leftovers).
+pub fn branches_delete(dir: &Path, branches: &[String]) -> Result<(), GitError> {
+    if branches.is_empty() {
+        return Ok(());
+    }
+    let mut args: Vec<&str> = vec!["branch", "--quiet", "-D", "--"];
+    for branch in branches {
+        check_branch_name(branch)?;
+        args.push(branch);
+    }
+    run_git_output(dir, args).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +296,19 @@ mod tests {
         assert_eq!(repo.head(&repo.primary), base);
         assert!(branch_delete(&repo.primary, "side", false).is_err());
         assert!(branch_delete(&repo.primary, "side", true).unwrap());
+    }
+
+    #[test]
+    fn several_branches_go_in_one_call_past_missing_and_checked_out_ones() {
+        let repo = TestRepo::new();
+        for branch in ["longrun/T1", "longrun/T2"] {
+            run_git(&repo.primary, ["branch", branch]).unwrap();
+        }
+        let names = ["longrun/T1", "longrun/gone", "main", "longrun/T2"].map(String::from);
+        branches_delete(&repo.primary, &names).unwrap();
+        let left = list_branches(&repo.primary, "").unwrap();
+        let left: Vec<_> = left.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(left, ["main"]);
+        assert!(branches_delete(&repo.primary, &["-D".to_string()]).is_err());
     }
 }
