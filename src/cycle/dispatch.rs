@@ -1,7 +1,7 @@
 //! Dispatch: claim a ready task, give it a worktree and a prompt, and start a detached,
 //! supervised worker for it. The cycle that dispatches exits at once; the next one reaps.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{CYCLE_WORKER_PREFIX, Cycle, CycleError, longrun_env, run_dir};
 use crate::config::PromptMode;
@@ -14,17 +14,14 @@ use crate::state::claims::{ClaimOutcome, ClaimRequest};
 use crate::state::model::{EventKind, TaskId, TaskStatus};
 
 impl Cycle<'_> {
-    /// Starts a worker for `task`. Returns the task's new status: `in_progress` when a
-    /// worker now runs for it (or, in a dry run, would), `blocked` when it cannot be
-    /// dispatched at all, `None` when someone else holds it.
-    pub(super) fn dispatch(
-        &mut self,
-        checklist: &Checklist,
-        task: &Task,
-    ) -> Result<Option<TaskStatus>, CycleError> {
+    /// Claims `task` for a worker: [`Dispatch::Claimed`] when the cycle now holds it (the
+    /// worktree and the worker come next, see [`Cycle::schedule`]); otherwise the task's
+    /// new status: `in_progress` in a dry run, `blocked` when it cannot be dispatched at
+    /// all, `None` when someone else holds it.
+    pub(super) fn dispatch(&mut self, task: &Task) -> Result<Dispatch, CycleError> {
         let task_id = task.task_id.clone();
         let Ok(id) = TaskId::parse(&task_id) else {
-            return Ok(None);
+            return Ok(Dispatch::Done(None));
         };
         let allow_missing =
             self.options.allow_missing_validators || self.config.allow_missing_validators;
@@ -50,11 +47,11 @@ impl Cycle<'_> {
                 );
                 self.report.blocked.push(task_id);
             }
-            return Ok(Some(TaskStatus::Blocked));
+            return Ok(Dispatch::Done(Some(TaskStatus::Blocked)));
         }
         // Governance rules (vacuous validators, budgets, approvals): see `gates.rs`.
         if let Some(status) = self.before_dispatch(task)? {
-            return Ok(Some(status));
+            return Ok(Dispatch::Done(Some(status)));
         }
         let attempt = task.attempts + 1;
         let profile_name = self
@@ -78,14 +75,14 @@ impl Cycle<'_> {
                 ));
                 self.report.blocked.push(task_id);
             }
-            return Ok(Some(TaskStatus::Blocked));
+            return Ok(Dispatch::Done(Some(TaskStatus::Blocked)));
         };
         self.action(format!(
             "dispatch `{task_id}` attempt {attempt} with `{profile_name}`"
         ));
         if self.options.dry_run {
             self.report.dispatched.push(task_id);
-            return Ok(Some(TaskStatus::InProgress));
+            return Ok(Dispatch::Done(Some(TaskStatus::InProgress)));
         }
 
         let workspace = self.options.workspace.clone();
@@ -115,25 +112,50 @@ impl Cycle<'_> {
                 MirroredOutcome::Claimed(held) => held,
                 MirroredOutcome::TakenRemotely { .. } | MirroredOutcome::TakenLocally(_) => {
                     self.action(format!("`{task_id}` is claimed elsewhere"));
-                    return Ok(None);
+                    return Ok(Dispatch::Done(None));
                 }
             },
             None => match self.store.claim(&request)? {
                 ClaimOutcome::Claimed(held) => held,
-                ClaimOutcome::Taken(_) => return Ok(None),
+                ClaimOutcome::Taken(_) => return Ok(Dispatch::Done(None)),
             },
         };
         self.fault("after-claim");
-
-        let target_tip = self.tip.clone();
         std::fs::create_dir_all(&worktrees_dir).map_err(|source| {
             crate::fsutil::FsError::Write {
                 path: worktrees_dir.clone(),
                 source,
             }
         })?;
-        self.add_worktree(&worktree, &branch, &target_tip)?;
-        self.fault("after-worktree");
+        Ok(Dispatch::Claimed(Box::new(Claimed {
+            held,
+            attempt,
+            profile_name,
+            profile,
+            worktree,
+            branch,
+            base: self.tip.clone(),
+        })))
+    }
+
+    /// Starts the supervised worker for a claimed task whose worktree is ready.
+    pub(super) fn start(
+        &mut self,
+        checklist: &Checklist,
+        task: &Task,
+        claimed: Claimed,
+    ) -> Result<Option<TaskStatus>, CycleError> {
+        let Claimed {
+            held,
+            attempt,
+            profile_name,
+            profile,
+            worktree,
+            branch,
+            base: target_tip,
+        } = claimed;
+        let task_id = task.task_id.clone();
+        let workspace = self.options.workspace.clone();
 
         let run_dir = run_dir(&workspace, &task_id, held.claim().info.claimed_at, attempt);
         std::fs::create_dir_all(&run_dir).map_err(|source| crate::fsutil::FsError::Write {
@@ -225,33 +247,6 @@ impl Cycle<'_> {
         Ok(Some(TaskStatus::InProgress))
     }
 
-    /// The task's worktree: a parked one when there is one (see [`Cycle::release_finished`]),
-    /// else a new one.
-    fn add_worktree(
-        &mut self,
-        worktree: &std::path::Path,
-        branch: &str,
-        base: &str,
-    ) -> Result<(), CycleError> {
-        if !worktree.exists()
-            && let Some(parked) = super::parked_worktrees(&self.options.workspace).pop()
-        {
-            match git::worktree_unpark(&self.primary, &parked, worktree, branch, base) {
-                Ok(_) => return Ok(()),
-                Err(error) => {
-                    tracing::debug!("cannot reuse {}: {error}", parked.display());
-                    for path in [&parked.to_path_buf(), &worktree.to_path_buf()] {
-                        if path.exists() {
-                            let _ = git::worktree_remove(&self.primary, path, true);
-                        }
-                    }
-                }
-            }
-        }
-        git::worktree_add(&self.primary, worktree, branch, base)?;
-        Ok(())
-    }
-
     fn prompt(
         &mut self,
         checklist: &Checklist,
@@ -302,4 +297,49 @@ impl Cycle<'_> {
             branch,
         })
     }
+}
+
+/// A task the cycle claimed, waiting for its worktree and worker.
+pub(super) struct Claimed {
+    held: crate::state::claims::HeldClaim,
+    attempt: u32,
+    profile_name: String,
+    profile: crate::config::Profile,
+    pub(super) worktree: PathBuf,
+    pub(super) branch: String,
+    /// What the task branch starts from: the target's tip.
+    pub(super) base: String,
+}
+
+/// What [`Cycle::dispatch`] did.
+pub(super) enum Dispatch {
+    Done(Option<TaskStatus>),
+    Claimed(Box<Claimed>),
+}
+
+/// The task's worktree: `parked` (see [`Cycle::release_finished`]) when there is one,
+/// else a new one. Touches only this worktree, so several are prepared side by side.
+pub(super) fn prepare_worktree(
+    primary: &Path,
+    parked: Option<&Path>,
+    claimed: &Claimed,
+) -> Result<(), CycleError> {
+    let (worktree, branch, base) = (&claimed.worktree, &claimed.branch, &claimed.base);
+    if !worktree.exists()
+        && let Some(parked) = parked
+    {
+        match git::worktree_unpark(primary, parked, worktree, branch, base) {
+            Ok(_) => return Ok(()),
+            Err(error) => {
+                tracing::debug!("cannot reuse {}: {error}", parked.display());
+                for path in [parked, worktree.as_path()] {
+                    if path.exists() {
+                        let _ = git::worktree_remove(primary, path, true);
+                    }
+                }
+            }
+        }
+    }
+    git::worktree_add(primary, worktree, branch, base)?;
+    Ok(())
 }

@@ -214,27 +214,42 @@ struct Finished {
     merged: bool,
 }
 
-/// Runs `job` on every item, on up to 4 threads (the machine's cores).
-fn in_parallel<T: Send>(items: Vec<T>, job: impl Fn(T) + Sync) {
+/// Runs `job` on every item, on up to 4 threads (the machine's cores); the results in
+/// the items' order.
+fn in_parallel<T: Send, R: Send>(items: Vec<T>, job: impl Fn(T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(4)
         .min(items.len());
     if threads <= 1 {
-        items.into_iter().for_each(job);
-        return;
+        return items.into_iter().map(job).collect();
     }
-    let queue = std::sync::Mutex::new(items.into_iter());
+    let count = items.len();
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
     let next = || queue.lock().ok().and_then(|mut items| items.next());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                while let Some(item) = next() {
-                    job(item);
-                }
-            });
-        }
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some((index, item)) = next() {
+                        done.push((index, job(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| match worker.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
     });
+    debug_assert_eq!(results.len(), count);
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Runs one cycle.
@@ -636,26 +651,48 @@ impl Cycle<'_> {
             .into_iter()
             .cloned()
             .collect();
+        // Claim first, then prepare the claimed tasks' worktrees side by side (each only
+        // touches its own), then start their workers.
+        let mut claimed: Vec<(Task, dispatch::Claimed)> = Vec::new();
         for task in ready {
-            if *running >= max_parallel {
+            if *running + claimed.len() as u32 >= max_parallel {
                 break;
             }
-            let started = std::time::Instant::now();
-            let dispatched = self.dispatch(checklist, &task)?;
-            tracing::trace!(
-                "dispatch `{}`: {:.1} ms",
-                task.task_id,
-                started.elapsed().as_secs_f64() * 1000.0
-            );
-            match dispatched {
-                Some(TaskStatus::InProgress) => {
+            match self.dispatch(&task)? {
+                dispatch::Dispatch::Claimed(held) => claimed.push((task, *held)),
+                dispatch::Dispatch::Done(Some(TaskStatus::InProgress)) => {
                     *running += 1;
                     statuses.insert(task.task_id.clone(), Some(TaskStatus::InProgress));
                 }
-                Some(status) => {
+                dispatch::Dispatch::Done(Some(status)) => {
                     statuses.insert(task.task_id.clone(), Some(status));
                 }
-                None => {}
+                dispatch::Dispatch::Done(None) => {}
+            }
+        }
+        let mut parked = parked_worktrees(&self.options.workspace);
+        let jobs: Vec<(&dispatch::Claimed, Option<PathBuf>)> = claimed
+            .iter()
+            .map(|(_, held)| (held, parked.pop()))
+            .collect();
+        let started = std::time::Instant::now();
+        let primary = &self.primary;
+        let prepared = in_parallel(jobs, |(held, parked)| {
+            dispatch::prepare_worktree(primary, parked.as_deref(), held)
+        });
+        tracing::trace!(
+            "{} worktrees: {:.1} ms",
+            prepared.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        for ((task, held), prepared) in claimed.into_iter().zip(prepared) {
+            prepared?;
+            self.fault("after-worktree");
+            if let Some(status) = self.start(checklist, &task, held)? {
+                if status == TaskStatus::InProgress {
+                    *running += 1;
+                }
+                statuses.insert(task.task_id.clone(), Some(status));
             }
         }
         // Every worker started is alive and holding its claim before the cycle goes on (a
