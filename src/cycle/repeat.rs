@@ -15,7 +15,7 @@ use super::{CycleError, CycleOptions, CycleReport, CycleWorker, cycle_workers, r
 use crate::process::{self, StopFlag, WorkerState};
 
 /// How often a waiter looks at the stop flag and, when polling, at the workers.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The longest pause when nothing runs and `--every` is zero (or shorter than the backoff).
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);

@@ -164,7 +164,13 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
         Some(head) => head,
         None => git::rev_parse(input.worktree, "HEAD")?.unwrap_or_default(),
     };
-    if head.is_empty() || git::is_ancestor(input.primary, &head, &target_tip)? {
+    // One question answers both: has the task anything of its own, and does it already
+    // contain the target?
+    let base = match head.is_empty() {
+        true => None,
+        false => git::merge_base(input.primary, &target_tip, &head)?,
+    };
+    if head.is_empty() || base.as_deref() == Some(head.as_str()) {
         return rejected(
             "the worker made no commits".to_string(),
             "The task branch has no commit that is not already on the target branch: nothing was done."
@@ -174,12 +180,11 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
     }
 
     // The worktree is clean and at `head`: everything was just committed.
-    let candidate = match git::merge_into_clean_task(
-        input.worktree,
-        &target_tip,
-        &head,
-        input.identity,
-    )? {
+    let merged = match base.as_deref() == Some(target_tip.as_str()) {
+        true => MergeOutcome::UpToDate { head },
+        false => git::merge_clean(input.worktree, &target_tip, &head, input.identity)?,
+    };
+    let candidate = match merged {
         MergeOutcome::Conflict { paths } => {
             let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             return rejected(

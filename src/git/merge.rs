@@ -94,10 +94,24 @@ pub fn merge_into_clean_task(
     identity: &Identity,
 ) -> Result<MergeOutcome, GitError> {
     check_object_id("target commit", target_commit)?;
-    let head = head.to_string();
-    if is_ancestor(worktree, target_commit, &head)? {
-        return Ok(MergeOutcome::UpToDate { head });
+    if is_ancestor(worktree, target_commit, head)? {
+        return Ok(MergeOutcome::UpToDate {
+            head: head.to_string(),
+        });
     }
+    merge_clean(worktree, target_commit, head, identity)
+}
+
+/// [`merge_into_clean_task`] for a caller that also knows `target_commit` is not yet part
+/// of the task branch (see [`super::merge_base`]): merges it without asking again.
+pub fn merge_clean(
+    worktree: &Path,
+    target_commit: &str,
+    head: &str,
+    identity: &Identity,
+) -> Result<MergeOutcome, GitError> {
+    check_object_id("target commit", target_commit)?;
+    let head = head.to_string();
     let message = format!("Merge {target_commit} into the task branch");
     let merge = run_git_as(
         worktree,

@@ -28,15 +28,15 @@ pub mod claims;
 pub use commit::{commit_all, create_merge_commit};
 pub use diff::{DiffSummary, diff_summary, diff_text};
 pub use merge::{
-    AdvanceMethod, AdvanceOutcome, MergeOutcome, advance_branch, merge_into_clean_task,
-    merge_target_into_task, parse_overwritten_paths,
+    AdvanceMethod, AdvanceOutcome, MergeOutcome, advance_branch, merge_clean,
+    merge_into_clean_task, merge_target_into_task, parse_overwritten_paths,
 };
 pub use remote::{
     PushOutcome, PushRefStatus, RejectKind, fetch, parse_push_porcelain, push_with_lease,
 };
 pub use repo::{
     Branch, branch_delete, branches_delete, common_dir, config_value, is_ancestor, list_branches,
-    parse_branch_list, primary_checkout, rev_parse, tree_of,
+    merge_base, parse_branch_list, primary_checkout, rev_parse, tree_of,
 };
 pub use status::{
     StatusEntry, is_clean, parse_null_separated_paths, parse_status, status, status_fingerprint,

@@ -87,6 +87,24 @@ pub fn is_ancestor(dir: &Path, ancestor: &str, descendant: &str) -> Result<bool,
     }
 }
 
+/// The best common ancestor of two commits (`git merge-base`), or `None` when they share
+/// no history.
+pub fn merge_base(dir: &Path, one: &str, other: &str) -> Result<Option<String>, GitError> {
+    check_object_id("commit", one)?;
+    check_object_id("commit", other)?;
+    let output = run_git_output(dir, ["merge-base", "--", one, other])?;
+    match output.code() {
+        Some(0) => {
+            let id = output.stdout_text().trim().to_string();
+            check_object_id("merge base", &id)
+                .map_err(|_| output.unexpected(format!("expected a commit id, got `{id}`")))?;
+            Ok(Some(id))
+        }
+        Some(1) if output.stdout.is_empty() => Ok(None),
+        _ => Err(output.to_error()),
+    }
+}
+
 /// The repository's common directory (the primary checkout's `.git`, or the bare repository),
 /// the same from every worktree. Claims and runtime files that all worktrees share live
 /// relative to it.
@@ -296,6 +314,26 @@ mod tests {
         assert_eq!(repo.head(&repo.primary), base);
         assert!(branch_delete(&repo.primary, "side", false).is_err());
         assert!(branch_delete(&repo.primary, "side", true).unwrap());
+    }
+
+    #[test]
+    fn merge_base_of_forks_and_of_unrelated_histories() {
+        let repo = TestRepo::new();
+        let base = repo.head(&repo.primary);
+        repo.write("a.txt", "a\n");
+        let main = repo.commit_everything(&repo.primary, "a");
+        run_git(&repo.primary, ["checkout", "--quiet", "-b", "side", &base]).unwrap();
+        repo.write("b.txt", "b\n");
+        let side = repo.commit_everything(&repo.primary, "b");
+        assert_eq!(
+            merge_base(&repo.primary, &main, &side).unwrap(),
+            Some(base.clone())
+        );
+        assert_eq!(merge_base(&repo.primary, &base, &side).unwrap(), Some(base));
+        run_git(&repo.primary, ["checkout", "--quiet", "--orphan", "other"]).unwrap();
+        let other = repo.commit_everything(&repo.primary, "unrelated");
+        assert_eq!(merge_base(&repo.primary, &main, &other).unwrap(), None);
+        assert!(merge_base(&repo.primary, "HEAD", &main).is_err());
     }
 
     #[test]
