@@ -856,17 +856,13 @@ impl Cycle<'_> {
                 if !spawned {
                     // Claimed but never started (the cycle died while preparing): no attempt
                     // was made, so none is counted.
-                    self.action(format!("release `{task_id}`: its worker was never started"));
-                    if !self.options.dry_run {
-                        self.pending.status(&task_id, TaskStatus::NotStarted);
-                        self.pending.events.push(self.event(
-                            EventKind::Release,
-                            &task_id,
-                            "claim released: the cycle that made it stopped before starting a worker",
-                        ));
-                        self.finish(&task_id, claim, &worktree, false)?;
-                    }
-                    return Ok(Reaped::Done(TaskStatus::NotStarted));
+                    return self.release_unstarted(
+                        task,
+                        claim,
+                        &worktree,
+                        "its worker was never started",
+                        "the cycle that made it stopped before starting a worker",
+                    );
                 }
                 let reason = "the worker died without a result (killed or crashed)".to_string();
                 let status = self.reject(
@@ -896,19 +892,13 @@ impl Cycle<'_> {
                 if result.stopped_before_start {
                     // `longrun stop --kill` came while the supervisor checked the validators:
                     // the agent never ran, so no attempt was made and none is counted.
-                    self.action(format!(
-                        "release `{task_id}`: stopped before its agent started"
-                    ));
-                    if !self.options.dry_run {
-                        self.pending.status(&task_id, TaskStatus::NotStarted);
-                        self.pending.events.push(self.event(
-                            EventKind::Release,
-                            &task_id,
-                            "claim released: stopped by `longrun stop --kill` before the agent started; no attempt counted",
-                        ));
-                        self.finish(&task_id, claim, &worktree, false)?;
-                    }
-                    return Ok(Reaped::Done(TaskStatus::NotStarted));
+                    return self.release_unstarted(
+                        task,
+                        claim,
+                        &worktree,
+                        "stopped before its agent started",
+                        "stopped by `longrun stop --kill` before the agent started; no attempt counted",
+                    );
                 }
                 self.record_cost(&task_id, attempt, &result);
                 if let Some(reason) = agent_failure(&result) {
@@ -1072,6 +1062,30 @@ impl Cycle<'_> {
                 }
             }
         }
+    }
+
+    /// Releases the claim of an attempt whose agent never ran: the task is `not_started`
+    /// again and no attempt is counted.
+    fn release_unstarted(
+        &mut self,
+        task: &Task,
+        claim: &crate::state::claims::Claim,
+        worktree: &Path,
+        why: &str,
+        event_text: &str,
+    ) -> Result<Reaped, CycleError> {
+        let task_id = &task.task_id;
+        self.action(format!("release `{task_id}`: {why}"));
+        if !self.options.dry_run {
+            self.pending.status(task_id, TaskStatus::NotStarted);
+            self.pending.events.push(self.event(
+                EventKind::Release,
+                task_id,
+                format!("claim released: {event_text}"),
+            ));
+            self.finish(task_id, claim, worktree, false)?;
+        }
+        Ok(Reaped::Done(TaskStatus::NotStarted))
     }
 
     /// Tasks the last landing decided are no longer claimed by a worker of this cycle.
