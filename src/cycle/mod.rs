@@ -182,6 +182,9 @@ struct Cycle<'a> {
     landing: Vec<Landing>,
     /// Tasks whose landing settled them, for the gate loop's bookkeeping.
     settled: Vec<(String, TaskStatus)>,
+    /// Worktrees whose task branch the gates merged an unlanded merge commit into, with the
+    /// branch's own head before: reset to it when the landing fails.
+    speculated: Vec<(PathBuf, String)>,
     /// The primary checkout's status, read once a cycle (see [`primary_status`]): the
     /// cycle's own merges fast-forward it and leave it as it was.
     primary_status: Option<String>,
@@ -301,6 +304,7 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         landed_tip: String::new(),
         landing: Vec::new(),
         settled: Vec::new(),
+        speculated: Vec::new(),
         primary_status: None,
     };
     cycle.run()?;
@@ -967,7 +971,7 @@ impl Cycle<'_> {
                     }
                     None => Vec::new(),
                 };
-                let outcome = gate::gate(&GateInput {
+                let gated = gate::gate(&GateInput {
                     primary: &self.primary,
                     worktree: &worktree,
                     target_branch: &self.target,
@@ -1005,6 +1009,14 @@ impl Cycle<'_> {
                     }),
                     defer_landing: approval.is_none(),
                 })?;
+                // A branch the gate merged an unlanded merge commit into goes back to its
+                // own head if that commit never lands (see `land_pending`).
+                if self.tip != self.landed_tip
+                    && let Some(head) = gated.task_head
+                {
+                    self.speculated.push((worktree.clone(), head));
+                }
+                let outcome = gated.outcome;
                 self.fault("after-merge");
                 match outcome {
                     GateOutcome::Merged {
@@ -1205,8 +1217,18 @@ impl Cycle<'_> {
                 for landed in landing {
                     self.record_deferred(&landed.task_id, landed.attempt, &reason);
                 }
+                // Merges that never landed must not ride along in a task branch: a later
+                // candidate would carry them in unvalidated.
+                for (worktree, head) in std::mem::take(&mut self.speculated) {
+                    if let Err(error) =
+                        git::run_git(&worktree, ["reset", "--quiet", "--hard", head.as_str()])
+                    {
+                        tracing::warn!("cannot reset {} to {head}: {error}", worktree.display());
+                    }
+                }
             }
         }
+        self.speculated.clear();
         Ok(())
     }
 

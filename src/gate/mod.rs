@@ -130,8 +130,25 @@ pub enum GateError {
     NoTarget(String),
 }
 
+/// What [`gate`] decided, and the task branch's own head before anything was merged into
+/// it (`None` when the gate stopped before that).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gated {
+    pub outcome: GateOutcome,
+    pub task_head: Option<String>,
+}
+
 /// Gates one attempt whose worker has finished.
-pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
+pub fn gate(input: &GateInput<'_>) -> Result<Gated, GateError> {
+    let mut task_head = None;
+    let outcome = gate_attempt(input, &mut task_head)?;
+    Ok(Gated { outcome, task_head })
+}
+
+fn gate_attempt(
+    input: &GateInput<'_>,
+    task_head: &mut Option<String>,
+) -> Result<GateOutcome, GateError> {
     let rejected = |reason: String, summary: String, runs: Vec<ValidatorRun>| {
         Ok(GateOutcome::Rejected {
             reason,
@@ -180,6 +197,7 @@ pub fn gate(input: &GateInput<'_>) -> Result<GateOutcome, GateError> {
     }
 
     // The worktree is clean and at `head`: everything was just committed.
+    *task_head = Some(head.clone());
     let merged = match base.as_deref() == Some(target_tip.as_str()) {
         true => MergeOutcome::UpToDate { head },
         false => git::merge_clean(input.worktree, &target_tip, &head, input.identity)?,

@@ -734,3 +734,68 @@ fn merges_of_one_cycle_land_together_and_a_rejected_task_is_left_out() {
         "{status}"
     );
 }
+
+/// When the branch cannot move after the gates (here a person's untracked file is in the
+/// way of one merge), every merge of the cycle waits, and no task branch keeps a merge of
+/// another task that never landed: each goes back to its own head, cycle after cycle.
+#[test]
+fn a_landing_that_cannot_happen_defers_all_and_leaves_no_branch_holding_unlanded_merges() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: One\n    validators: [[\"test\", \"-f\", \"t1.txt\"]]\n  - task_id: T2\n    title: Two\n    validators: [[\"test\", \"-f\", \"t2.txt\"]]\n  - task_id: T3\n    title: Three\n    validators: [[\"test\", \"-f\", \"t3.txt\"]]\n",
+    );
+    for task in ["T1", "T2", "T3"] {
+        let file = format!("{}.txt", task.to_lowercase());
+        repo.script(task, &format!("write {file} done\ncommit add {file}\n"));
+    }
+    // Before any worker starts, so it is not theirs.
+    repo.env.write("t3.txt", "mine, not committed\n");
+    assert!(repo.cycle().stderr.contains("3 dispatched"));
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        let dry = repo.env.longrun(&["cycle", "--dry-run"]);
+        if ["T1", "T2", "T3"]
+            .iter()
+            .all(|task| dry.stderr.contains(&format!("gate `{task}`")))
+        {
+            break;
+        }
+        assert!(Instant::now() < give_up, "workers did not finish: {dry:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let blocked = repo.cycle();
+    assert!(!blocked.stderr.contains("merged `"), "{blocked:?}");
+    let log = repo.log();
+    assert_eq!(
+        log.matches("merge deferred: uncommitted changes").count(),
+        3,
+        "{log}"
+    );
+    let env = &repo.env;
+    for (task, own) in [("T1", "t1.txt"), ("T2", "t2.txt"), ("T3", "t3.txt")] {
+        let files = env.git(&["ls-tree", "-r", "--name-only", &format!("longrun/{task}")]);
+        let files: Vec<&str> = files.lines().filter(|f| f.starts_with('t')).collect();
+        assert_eq!(files, [own], "{task}'s branch holds only its own work");
+    }
+    assert_eq!(env.read("t3.txt"), "mine, not committed\n");
+
+    // Still in the way next cycle: deferred again, and the branches stay clean.
+    let again = repo.cycle();
+    assert!(!again.stderr.contains("merged `"), "{again:?}");
+    assert_eq!(
+        repo.log()
+            .matches("merge deferred: uncommitted changes")
+            .count(),
+        6
+    );
+    for (task, own) in [("T1", "t1.txt"), ("T2", "t2.txt"), ("T3", "t3.txt")] {
+        let files = env.git(&["ls-tree", "-r", "--name-only", &format!("longrun/{task}")]);
+        let files: Vec<&str> = files.lines().filter(|f| f.starts_with('t')).collect();
+        assert_eq!(files, [own], "{task}'s branch holds only its own work");
+        assert_eq!(repo.task(task)["status"]["Known"], "in_progress");
+    }
+    assert!(
+        !env.git(&["log", "--format=%B", "main"])
+            .contains("Longrun-Task:")
+    );
+}
