@@ -1018,34 +1018,21 @@ impl Cycle<'_> {
                 }
                 let outcome = gated.outcome;
                 self.fault("after-merge");
+                // Merged: on the branch already (publishing); validated: lands with the rest.
+                let landed = matches!(outcome, GateOutcome::Merged { .. });
                 match outcome {
                     GateOutcome::Merged {
                         commit,
                         validated_tree,
                         runs,
-                    } => {
-                        self.tip = commit.clone();
-                        self.landed_tip = commit.clone();
-                        self.record_merged(Landing {
-                            task_id: task_id.clone(),
-                            claim: claim.clone(),
-                            worktree: worktree.clone(),
-                            attempt,
-                            commit,
-                            validated_tree,
-                            runs,
-                        })?;
-                        Ok(Reaped::Done(TaskStatus::Complete))
                     }
-                    GateOutcome::Validated {
+                    | GateOutcome::Validated {
                         commit,
                         validated_tree,
                         runs,
                     } => {
-                        // The next task is gated on top of this merge; the branch moves to
-                        // the last of them after the gates (`land_pending`).
                         self.tip = commit.clone();
-                        self.landing.push(Landing {
+                        let merge = Landing {
                             task_id: task_id.clone(),
                             claim: claim.clone(),
                             worktree: worktree.clone(),
@@ -1053,8 +1040,17 @@ impl Cycle<'_> {
                             commit,
                             validated_tree,
                             runs,
-                        });
-                        Ok(Reaped::Kept)
+                        };
+                        if landed {
+                            self.landed_tip = self.tip.clone();
+                            self.record_merged(merge)?;
+                            Ok(Reaped::Done(TaskStatus::Complete))
+                        } else {
+                            // The next task is gated on top of this merge; the branch moves
+                            // to the last of them after the gates (`land_pending`).
+                            self.landing.push(merge);
+                            Ok(Reaped::Kept)
+                        }
                     }
                     GateOutcome::Rejected {
                         reason, summary, ..

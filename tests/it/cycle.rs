@@ -655,18 +655,17 @@ fn a_merged_tasks_worktree_is_reused_clean_by_the_next_task() {
     assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
 }
 
-/// Three tasks finish together; the middle one fails its validator. The gates build each
-/// merge on the one before without moving the branch, and the branch then moves once, to
-/// the last: two merges land in one fast-forward, chained, and the rejected task is not
-/// in either.
-#[test]
-fn merges_of_one_cycle_land_together_and_a_rejected_task_is_left_out() {
-    let repo = CycleRepo::new(
-        "tasks:\n  - task_id: T1\n    title: One\n    validators: [[\"test\", \"-f\", \"t1.txt\"]]\n  - task_id: T2\n    title: Two\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"never.txt\"]]\n  - task_id: T3\n    title: Three\n    validators: [[\"test\", \"-f\", \"t3.txt\"]]\n",
-    );
+/// `tasks` (T1 to T3, each writing and committing `t<n>.txt`) dispatched by one cycle and
+/// finished, with `local` written in the primary checkout first; returns when a cycle
+/// would gate all three.
+fn three_tasks_finished_together(tasks: &str, local: Option<(&str, &str)>) -> CycleRepo {
+    let repo = CycleRepo::new(&format!("tasks:\n{tasks}"));
     for task in ["T1", "T2", "T3"] {
         let file = format!("{}.txt", task.to_lowercase());
         repo.script(task, &format!("write {file} done\ncommit add {file}\n"));
+    }
+    if let Some((path, text)) = local {
+        repo.env.write(path, text);
     }
     let first = repo.cycle();
     assert!(first.stderr.contains("3 dispatched"), "{first:?}");
@@ -678,11 +677,23 @@ fn merges_of_one_cycle_land_together_and_a_rejected_task_is_left_out() {
             .iter()
             .all(|task| dry.stderr.contains(&format!("gate `{task}`")))
         {
-            break;
+            return repo;
         }
         assert!(Instant::now() < give_up, "workers did not finish: {dry:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Three tasks finish together; the middle one fails its validator. The gates build each
+/// merge on the one before without moving the branch, and the branch then moves once, to
+/// the last: two merges land in one fast-forward, chained, and the rejected task is not
+/// in either.
+#[test]
+fn merges_of_one_cycle_land_together_and_a_rejected_task_is_left_out() {
+    let repo = three_tasks_finished_together(
+        "  - task_id: T1\n    title: One\n    validators: [[\"test\", \"-f\", \"t1.txt\"]]\n  - task_id: T2\n    title: Two\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"never.txt\"]]\n  - task_id: T3\n    title: Three\n    validators: [[\"test\", \"-f\", \"t3.txt\"]]\n",
+        None,
+    );
     let env = &repo.env;
     let before = env.git(&["rev-parse", "main"]).trim().to_string();
     let reflog_before = env
@@ -740,28 +751,11 @@ fn merges_of_one_cycle_land_together_and_a_rejected_task_is_left_out() {
 /// another task that never landed: each goes back to its own head, cycle after cycle.
 #[test]
 fn a_landing_that_cannot_happen_defers_all_and_leaves_no_branch_holding_unlanded_merges() {
-    let repo = CycleRepo::new(
-        "tasks:\n  - task_id: T1\n    title: One\n    validators: [[\"test\", \"-f\", \"t1.txt\"]]\n  - task_id: T2\n    title: Two\n    validators: [[\"test\", \"-f\", \"t2.txt\"]]\n  - task_id: T3\n    title: Three\n    validators: [[\"test\", \"-f\", \"t3.txt\"]]\n",
+    // A person's file, there before any worker starts (so it is not theirs).
+    let repo = three_tasks_finished_together(
+        "  - task_id: T1\n    title: One\n    validators: [[\"test\", \"-f\", \"t1.txt\"]]\n  - task_id: T2\n    title: Two\n    validators: [[\"test\", \"-f\", \"t2.txt\"]]\n  - task_id: T3\n    title: Three\n    validators: [[\"test\", \"-f\", \"t3.txt\"]]\n",
+        Some(("t3.txt", "mine, not committed\n")),
     );
-    for task in ["T1", "T2", "T3"] {
-        let file = format!("{}.txt", task.to_lowercase());
-        repo.script(task, &format!("write {file} done\ncommit add {file}\n"));
-    }
-    // Before any worker starts, so it is not theirs.
-    repo.env.write("t3.txt", "mine, not committed\n");
-    assert!(repo.cycle().stderr.contains("3 dispatched"));
-    let give_up = Instant::now() + Duration::from_secs(60);
-    loop {
-        let dry = repo.env.longrun(&["cycle", "--dry-run"]);
-        if ["T1", "T2", "T3"]
-            .iter()
-            .all(|task| dry.stderr.contains(&format!("gate `{task}`")))
-        {
-            break;
-        }
-        assert!(Instant::now() < give_up, "workers did not finish: {dry:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 
     let blocked = repo.cycle();
     assert!(!blocked.stderr.contains("merged `"), "{blocked:?}");
