@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::edit::{EditError, Style, flow_end, line_end, line_start, render_scalar};
-use super::{Checklist, Position, StatusValue, Task, UnknownKey, Validator, readback};
+use super::{Checklist, FieldSpan, Position, StatusValue, Task, UnknownKey, Validator, readback};
 use crate::state::model::{Risk, TaskStatus};
 
 /// A task to add. Empty fields are left out of the file.
@@ -450,7 +450,9 @@ fn verify_fast(
     );
     shift_checklist(&mut parsed, cut, middle.len(), newlines(middle));
     let old = checklist.tasks.len();
-    if parsed.tasks.get(old..)? != [read[0].clone(), read[count - 1].clone()] {
+    let ends_agree = matches!(parsed.tasks.get(old..)?, [first, last]
+        if *first == read[0] && *last == read[count - 1]);
+    if !ends_agree {
         return None;
     }
     parsed.tasks.truncate(old);
@@ -485,12 +487,7 @@ fn shift_checklist(
     bytes: usize,
     lines: usize,
 ) {
-    let shift = |pos: &mut Position| {
-        if pos.offset >= from {
-            pos.offset += bytes;
-            pos.line += lines;
-        }
-    };
+    let shift = |pos: &mut Position| shift_position(pos, from, bytes, lines);
     let shift_key = |key: &mut UnknownKey| {
         if key.line >= from_line {
             key.line += lines;
@@ -506,10 +503,7 @@ fn shift_checklist(
     {
         shift(pos);
     }
-    for field in &mut checklist.summary.fields {
-        shift(&mut field.key_pos);
-        shift(&mut field.value_pos);
-    }
+    shift_fields(&mut checklist.summary.fields, from, bytes, lines);
     checklist.unknown_keys.iter_mut().for_each(shift_key);
     checklist
         .summary
@@ -523,16 +517,21 @@ fn shift_checklist(
 }
 
 fn shift_task(task: &mut Task, from: usize, bytes: usize, lines: usize) {
-    let shift = |pos: &mut Position| {
-        if pos.offset >= from {
-            pos.offset += bytes;
-            pos.line += lines;
-        }
-    };
-    shift(&mut task.pos);
-    for field in &mut task.fields {
-        shift(&mut field.key_pos);
-        shift(&mut field.value_pos);
+    shift_position(&mut task.pos, from, bytes, lines);
+    shift_fields(&mut task.fields, from, bytes, lines);
+}
+
+fn shift_fields(fields: &mut [FieldSpan], from: usize, bytes: usize, lines: usize) {
+    for field in fields {
+        shift_position(&mut field.key_pos, from, bytes, lines);
+        shift_position(&mut field.value_pos, from, bytes, lines);
+    }
+}
+
+fn shift_position(pos: &mut Position, from: usize, bytes: usize, lines: usize) {
+    if pos.offset >= from {
+        pos.offset += bytes;
+        pos.line += lines;
     }
 }
 
