@@ -22,6 +22,7 @@ pub mod import;
 pub mod mine;
 pub mod oneshot;
 pub mod output;
+pub mod parallel;
 pub mod plan;
 pub mod planner;
 pub mod policy;

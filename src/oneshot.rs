@@ -106,6 +106,7 @@ pub fn run(shot: &OneShot<'_>, prompt: &str) -> Result<OneShotRun, OneShotError>
         renewer: &NoopRenewer,
         stop: StopFlag::new(),
         reap_escapees: false,
+        durable: true,
     };
     let result = process::run_supervisor(&spec, &context)?;
     let files = process::RunFiles::new(&agent_dir);

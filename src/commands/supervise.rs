@@ -27,6 +27,7 @@ pub fn run(ctx: &Context, args: &SuperviseArgs) -> Result<ExitStatus, CommandErr
         renewer: &renewer,
         stop,
         reap_escapees,
+        durable: true,
     };
     let result = process::run_supervisor(&spec, &context)?;
     let ending = match (&result.error, result.exit_code, result.signal) {

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::gate::{self, GateInput, GateOutcome};
 use crate::git::claims::{RemoteClaims, release_mirrored};
 use crate::git::{self, History, Identity};
+use crate::parallel::in_parallel;
 use crate::process::{self, WorkerState};
 use crate::state::checklist::{
     self, Checklist, FieldValue, LoadOptions, StatusValue, SummaryField, Task, TaskEdit, TaskField,
@@ -185,6 +186,8 @@ struct Cycle<'a> {
     /// Worktrees whose task branch the gates merged an unlanded merge commit into, with the
     /// branch's own head before: reset to it when the landing fails.
     speculated: Vec<(PathBuf, String)>,
+    /// Finished attempts to gate together after the reaping.
+    queued: Vec<Queued>,
     /// The primary checkout's status, read once a cycle (see [`primary_status`]): the
     /// cycle's own merges fast-forward it and leave it as it was.
     primary_status: Option<String>,
@@ -209,50 +212,23 @@ struct Landing {
     runs: Vec<gate::validate::ValidatorRun>,
 }
 
+/// A finished attempt waiting for the cycle's batch gate (see [`Cycle::gate_queued`]).
+struct Queued {
+    task_id: String,
+    claim: crate::state::claims::Claim,
+    run_dir: PathBuf,
+    worktree: PathBuf,
+    validator_env: Vec<(String, String)>,
+    reviewers: Vec<crate::gate::review::Reviewer>,
+    full_validators: Vec<crate::state::checklist::Validator>,
+}
+
 /// An attempt whose claim is to be released (see [`Cycle::finish`]).
 struct Finished {
     task_id: String,
     claim: crate::state::claims::Claim,
     worktree: PathBuf,
     merged: bool,
-}
-
-/// Runs `job` on every item, on up to 4 threads (the machine's cores); the results in
-/// the items' order.
-fn in_parallel<T: Send, R: Send>(items: Vec<T>, job: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4)
-        .min(items.len());
-    if threads <= 1 {
-        return items.into_iter().map(job).collect();
-    }
-    let count = items.len();
-    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
-    let next = || queue.lock().ok().and_then(|mut items| items.next());
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    while let Some((index, item)) = next() {
-                        done.push((index, job(item)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| match worker.join() {
-                Ok(done) => done,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    debug_assert_eq!(results.len(), count);
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Runs one cycle.
@@ -305,11 +281,13 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         landing: Vec::new(),
         settled: Vec::new(),
         speculated: Vec::new(),
+        queued: Vec::new(),
         primary_status: None,
     };
     cycle.run()?;
     drop(lock);
     cycle.report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::trace!("cycle: {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
     Ok(cycle.report)
 }
 
@@ -591,6 +569,7 @@ impl Cycle<'_> {
             }
             self.settle(&mut claimed, &mut statuses);
         }
+        self.gate_queued(&checklist)?;
         self.land_pending()?;
         self.settle(&mut claimed, &mut statuses);
         self.release_finished()?;
@@ -971,103 +950,184 @@ impl Cycle<'_> {
                     }
                     None => Vec::new(),
                 };
-                let gated = gate::gate(&GateInput {
-                    primary: &self.primary,
-                    worktree: &worktree,
-                    target_branch: &self.target,
-                    target_tip: Some(&self.tip),
-                    task_id: &task_id,
-                    task_title: &task.title,
-                    attempt,
-                    token: claim.token.as_str(),
-                    task_validators: task.own_validators(),
-                    fast_validators: &checklist.summary.verification_loop.fast,
-                    full_validators: &full_validators,
-                    policy: &self.policy,
-                    task_paths: &task.paths,
-                    reviewers: &reviewers,
-                    review_task: gate::ReviewTask {
-                        description: &task.description,
-                        acceptance_criteria: &task.acceptance_criteria,
-                    },
-                    approval: match &approval {
-                        None => gate::ApprovalGate::NotRequired,
-                        Some(approved) => gate::ApprovalGate::Required {
-                            approved: approved.as_deref(),
-                        },
-                    },
-                    allow_missing_validators: self.options.allow_missing_validators
-                        || self.config.allow_missing_validators,
-                    validator_env: &validator_env,
-                    validator_timeout: self.config.validator_timeout,
-                    identity: &self.identity,
-                    run_dir: &run_dir,
-                    clock: self.options.clock,
-                    publish: self.remote.as_ref().map(|remote| gate::Publish {
-                        remote: remote.remote(),
-                        tracking_ref: &self.base_ref,
-                    }),
-                    defer_landing: approval.is_none(),
-                })?;
+                let queued = Queued {
+                    task_id: task_id.clone(),
+                    claim: claim.clone(),
+                    run_dir,
+                    worktree,
+                    validator_env,
+                    reviewers,
+                    full_validators,
+                };
+                if approval.is_none() && self.remote.is_none() {
+                    // Gated with the cycle's other finished attempts (`gate_queued`).
+                    self.queued.push(queued);
+                    return Ok(Reaped::Kept);
+                }
+                let input = self.gate_input(checklist, task, &queued, approval.as_ref());
+                let gated = gate::gate(&input)?;
+                self.fault("after-merge");
                 // A branch the gate merged an unlanded merge commit into goes back to its
                 // own head if that commit never lands (see `land_pending`).
-                if self.tip != self.landed_tip
-                    && let Some(head) = gated.task_head
-                {
-                    self.speculated.push((worktree.clone(), head));
+                let speculative = self.tip != self.landed_tip;
+                self.judge(task, &queued, gated, speculative)
+            }
+        }
+    }
+
+    /// What the gate needs for one queued attempt; `approval`: `None` when no approval is
+    /// required, else the commit a person approved if any.
+    fn gate_input<'a>(
+        &'a self,
+        checklist: &'a Checklist,
+        task: &'a Task,
+        queued: &'a Queued,
+        approval: Option<&'a Option<String>>,
+    ) -> GateInput<'a> {
+        GateInput {
+            primary: &self.primary,
+            worktree: &queued.worktree,
+            target_branch: &self.target,
+            target_tip: Some(&self.tip),
+            task_id: &task.task_id,
+            task_title: &task.title,
+            attempt: queued.claim.info.attempt,
+            token: queued.claim.token.as_str(),
+            task_validators: task.own_validators(),
+            fast_validators: &checklist.summary.verification_loop.fast,
+            full_validators: &queued.full_validators,
+            policy: &self.policy,
+            task_paths: &task.paths,
+            reviewers: &queued.reviewers,
+            review_task: gate::ReviewTask {
+                description: &task.description,
+                acceptance_criteria: &task.acceptance_criteria,
+            },
+            approval: match approval {
+                None => gate::ApprovalGate::NotRequired,
+                Some(approved) => gate::ApprovalGate::Required {
+                    approved: approved.as_deref(),
+                },
+            },
+            allow_missing_validators: self.options.allow_missing_validators
+                || self.config.allow_missing_validators,
+            validator_env: &queued.validator_env,
+            validator_timeout: self.config.validator_timeout,
+            identity: &self.identity,
+            run_dir: &queued.run_dir,
+            clock: self.options.clock,
+            publish: self.remote.as_ref().map(|remote| gate::Publish {
+                remote: remote.remote(),
+                tracking_ref: &self.base_ref,
+            }),
+            defer_landing: approval.is_none(),
+        }
+    }
+
+    /// Gates the attempts `reap` queued, all in one [`gate::gate_batch`] on the current tip,
+    /// and records what it decided; the validated ones land with `land_pending`.
+    fn gate_queued(&mut self, checklist: &Checklist) -> Result<(), CycleError> {
+        let queued = std::mem::take(&mut self.queued);
+        let gated = {
+            let inputs: Vec<GateInput> = queued
+                .iter()
+                .filter_map(|queued| {
+                    let task = checklist.task(&queued.task_id)?;
+                    Some(self.gate_input(checklist, task, queued, None))
+                })
+                .collect();
+            if inputs.is_empty() {
+                return Ok(());
+            }
+            let started = std::time::Instant::now();
+            let gated = gate::gate_batch(&inputs, &self.tip)?;
+            tracing::trace!(
+                "gate {} together: {:.1} ms",
+                inputs.len(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            gated
+        };
+        self.fault("after-merge");
+        let tasks = queued
+            .iter()
+            .filter_map(|queued| Some((checklist.task(&queued.task_id)?, queued)));
+        for ((task, queued), gated) in tasks.zip(gated) {
+            // Every candidate but the first was built on a merge not yet landed.
+            if let Reaped::Done(status) = self.judge(task, queued, gated, true)? {
+                self.settled.push((task.task_id.clone(), status));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records what the gate decided for a queued attempt. `speculative`: the candidate
+    /// may hold merges of this cycle not landed yet (its branch is reset if they never do).
+    fn judge(
+        &mut self,
+        task: &Task,
+        queued: &Queued,
+        gated: gate::Gated,
+        speculative: bool,
+    ) -> Result<Reaped, CycleError> {
+        let Queued {
+            task_id,
+            claim,
+            run_dir,
+            worktree,
+            ..
+        } = queued;
+        let attempt = claim.info.attempt;
+        if speculative && let Some(head) = gated.task_head {
+            self.speculated.push((worktree.clone(), head));
+        }
+        // Merged: on the branch already (publishing); validated: lands with the rest.
+        let landed = matches!(gated.outcome, GateOutcome::Merged { .. });
+        match gated.outcome {
+            GateOutcome::Merged {
+                commit,
+                validated_tree,
+                runs,
+            }
+            | GateOutcome::Validated {
+                commit,
+                validated_tree,
+                runs,
+            } => {
+                self.tip = commit.clone();
+                let merge = Landing {
+                    task_id: task_id.clone(),
+                    claim: claim.clone(),
+                    worktree: worktree.clone(),
+                    attempt,
+                    commit,
+                    validated_tree,
+                    runs,
+                };
+                if landed {
+                    self.landed_tip = self.tip.clone();
+                    self.record_merged(merge)?;
+                    Ok(Reaped::Done(TaskStatus::Complete))
+                } else {
+                    // The next task is gated on top of this merge; the branch moves to the
+                    // last of them after the gates (`land_pending`).
+                    self.landing.push(merge);
+                    Ok(Reaped::Kept)
                 }
-                let outcome = gated.outcome;
-                self.fault("after-merge");
-                // Merged: on the branch already (publishing); validated: lands with the rest.
-                let landed = matches!(outcome, GateOutcome::Merged { .. });
-                match outcome {
-                    GateOutcome::Merged {
-                        commit,
-                        validated_tree,
-                        runs,
-                    }
-                    | GateOutcome::Validated {
-                        commit,
-                        validated_tree,
-                        runs,
-                    } => {
-                        self.tip = commit.clone();
-                        let merge = Landing {
-                            task_id: task_id.clone(),
-                            claim: claim.clone(),
-                            worktree: worktree.clone(),
-                            attempt,
-                            commit,
-                            validated_tree,
-                            runs,
-                        };
-                        if landed {
-                            self.landed_tip = self.tip.clone();
-                            self.record_merged(merge)?;
-                            Ok(Reaped::Done(TaskStatus::Complete))
-                        } else {
-                            // The next task is gated on top of this merge; the branch moves
-                            // to the last of them after the gates (`land_pending`).
-                            self.landing.push(merge);
-                            Ok(Reaped::Kept)
-                        }
-                    }
-                    GateOutcome::Rejected {
-                        reason, summary, ..
-                    } => {
-                        let status =
-                            self.reject(task, claim, &run_dir, &worktree, &reason, &summary)?;
-                        Ok(Reaped::Done(status))
-                    }
-                    GateOutcome::AwaitingApproval { candidate, runs } => {
-                        self.await_approval(&task_id, claim, &candidate, &runs)?;
-                        Ok(Reaped::Kept)
-                    }
-                    GateOutcome::Deferred { reason } => {
-                        self.record_deferred(&task_id, attempt, &reason);
-                        Ok(Reaped::Kept)
-                    }
-                }
+            }
+            GateOutcome::Rejected {
+                reason, summary, ..
+            } => {
+                let status = self.reject(task, claim, run_dir, worktree, &reason, &summary)?;
+                Ok(Reaped::Done(status))
+            }
+            GateOutcome::AwaitingApproval { candidate, runs } => {
+                self.await_approval(task_id, claim, &candidate, &runs)?;
+                Ok(Reaped::Kept)
+            }
+            GateOutcome::Deferred { reason } => {
+                self.record_deferred(task_id, attempt, &reason);
+                Ok(Reaped::Kept)
             }
         }
     }

@@ -268,6 +268,7 @@ fn agent_and_validators(
         renewer: &NoopRenewer,
         stop: StopFlag::new(),
         reap_escapees: false,
+        durable: true,
     };
     let result = process::run_supervisor(&spec, &context).map_err(|e| e.to_string())?;
     let validators: Vec<Validator> = eval

@@ -112,6 +112,7 @@ pub fn run_reviewer(
         renewer: &NoopRenewer,
         stop: StopFlag::new(),
         reap_escapees: false,
+        durable: true,
     };
     let result = process::run_supervisor(&spec, &context)?;
     let stdout = crate::fsutil::read_bounded(&reviewer.run_dir.join("stdout.log"), 4 << 20)

@@ -114,6 +114,7 @@ pub fn run_validators(
             // The cycle (or `loop`) may have detached supervisors as children: never treat
             // them as escapees of a validator.
             reap_escapees: false,
+            durable: false,
         };
         let result = process::run_supervisor(&spec, &context)?;
         let log = run_dir.join("output.log");

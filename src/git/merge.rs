@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    GitError, Identity, check_branch_name, check_object_id, is_ancestor,
+    GitError, Identity, check_branch_name, check_object_id, is_ancestor, path_from_bytes,
     repo::rev_parse,
     run_git_as, run_git_output,
     status::{parse_null_separated_paths, status},
@@ -166,6 +166,78 @@ pub fn merge_clean(
     Ok(MergeOutcome::Conflict { paths })
 }
 
+/// What [`merge_trees`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeMerge {
+    /// The merged tree, written to the object store.
+    Clean { tree: String },
+    /// The two sides conflict in `paths`; nothing was written that anything points at.
+    Conflict { paths: Vec<PathBuf> },
+}
+
+/// Merges `theirs` into `ours` without a working tree or an index (`git merge-tree
+/// --write-tree`: the same `ort` merge `git merge` makes): the merged tree goes to the object
+/// store and nothing else changes, so any number of these can run while worktrees are in
+/// use. [`merge_clean`] is the same merge made inside a worktree.
+pub fn merge_trees(repo: &Path, ours: &str, theirs: &str) -> Result<TreeMerge, GitError> {
+    check_object_id("commit", ours)?;
+    check_object_id("commit", theirs)?;
+    let output = run_git_output(
+        repo,
+        [
+            "merge-tree",
+            "--write-tree",
+            "-z",
+            "--name-only",
+            "--no-messages",
+            ours,
+            theirs,
+        ],
+    )?;
+    let clean = match output.code() {
+        Some(0) => true,
+        Some(1) => false,
+        _ => return Err(output.to_error()),
+    };
+    // `<tree>\0` then, on a conflict, each conflicted path once, `\0`-terminated.
+    let mut fields = output.stdout.split(|byte| *byte == 0);
+    let tree = String::from_utf8_lossy(fields.next().unwrap_or_default()).into_owned();
+    check_object_id("tree", &tree)
+        .map_err(|_| output.unexpected(format!("expected a tree id, got `{tree}`")))?;
+    if clean {
+        return Ok(TreeMerge::Clean { tree });
+    }
+    let mut paths: Vec<PathBuf> = fields
+        .filter(|field| !field.is_empty())
+        .map(path_from_bytes)
+        .collect();
+    paths.dedup();
+    if paths.is_empty() {
+        return Err(output.unexpected("a conflict that names no path"));
+    }
+    Ok(TreeMerge::Conflict { paths })
+}
+
+/// Moves the branch checked out in the clean worktree `worktree` forward to `commit` (a
+/// descendant of its head), updating the files that differ (`git merge --ff-only`). `Some`
+/// with git's words when git refused (say an ignored file in the way); nothing moved then.
+pub fn fast_forward(worktree: &Path, commit: &str) -> Result<Option<String>, GitError> {
+    check_object_id("commit", commit)?;
+    let merge = run_git_output(
+        worktree,
+        [
+            "merge",
+            "--ff-only",
+            "--quiet",
+            "--no-stat",
+            "--no-autostash",
+            "--",
+            commit,
+        ],
+    )?;
+    Ok((!merge.success()).then(|| merge.stderr.trim().to_string()))
+}
+
 /// Moves `branch` from `expected_old` to `new_commit`, which must descend from it. Where the
 /// branch is checked out (the primary checkout or any worktree), a fast-forward merge there
 /// keeps the person's unrelated uncommitted changes and refuses when they would be
@@ -181,6 +253,27 @@ pub fn advance_branch(
     new_commit: &str,
     expected_old: &str,
 ) -> Result<AdvanceOutcome, GitError> {
+    advance(repo, branch, new_commit, expected_old, true)
+}
+
+/// [`advance_branch`] for a caller that built `new_commit` on `expected_old` itself (a merge
+/// commit whose first parent it is, or a chain of them): one git process fewer.
+pub fn advance_branch_to_descendant(
+    repo: &Path,
+    branch: &str,
+    new_commit: &str,
+    expected_old: &str,
+) -> Result<AdvanceOutcome, GitError> {
+    advance(repo, branch, new_commit, expected_old, false)
+}
+
+fn advance(
+    repo: &Path,
+    branch: &str,
+    new_commit: &str,
+    expected_old: &str,
+    check_descent: bool,
+) -> Result<AdvanceOutcome, GitError> {
     check_branch_name(branch)?;
     check_object_id("new commit", new_commit)?;
     check_object_id("expected old commit", expected_old)?;
@@ -189,7 +282,7 @@ pub fn advance_branch(
     if actual.as_deref() != Some(expected_old) {
         return Ok(AdvanceOutcome::Moved { actual });
     }
-    if !is_ancestor(repo, expected_old, new_commit)? {
+    if check_descent && !is_ancestor(repo, expected_old, new_commit)? {
         return Err(GitError::NotFastForward {
             branch: branch.to_string(),
             old: expected_old.to_string(),
@@ -364,6 +457,59 @@ mod tests {
         .unwrap();
         let outcome = advance_branch(&repo.primary, "main", &commit, &target).unwrap();
         (commit, outcome)
+    }
+
+    /// `merge_trees` makes the tree `git merge` makes, touches no worktree, and names the
+    /// conflicting paths; `fast_forward` then moves the worktree to a commit of that tree.
+    #[test]
+    fn tree_merges_match_worktree_merges_and_name_conflicts() {
+        let scenario = scenario();
+        let repo = &scenario.repo;
+        repo.write("unrelated.txt", "moved on main\n");
+        let target = repo.commit_everything(&repo.primary, "main moves");
+        let head = repo.head(&scenario.task);
+
+        let TreeMerge::Clean { tree } = merge_trees(&repo.primary, &head, &target).unwrap() else {
+            panic!("expected a clean merge");
+        };
+        assert_eq!(repo.head(&scenario.task), head);
+        let candidate = create_merge_commit(
+            &repo.primary,
+            &tree,
+            &[&head, &target],
+            "candidate",
+            &identity(),
+        )
+        .unwrap();
+        assert_eq!(fast_forward(&scenario.task, &candidate).unwrap(), None);
+        assert_eq!(repo.head(&scenario.task), candidate);
+        assert!(is_clean(&scenario.task).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(scenario.task.join("unrelated.txt")).unwrap(),
+            "moved on main\n"
+        );
+        // The same merge made by `git merge` in a second worktree gives the same tree.
+        let other = repo.root.join("worktrees/T1b");
+        worktree_add(&repo.primary, &other, "longrun/T1b", &head).unwrap();
+        let MergeOutcome::Merged { commit } =
+            merge_clean(&other, &target, &head, &identity()).unwrap()
+        else {
+            panic!("expected a merge");
+        };
+        assert_eq!(tree_of(&other, &commit).unwrap(), tree);
+        // Not a fast-forward: refused, nothing moved.
+        assert!(fast_forward(&other, &candidate).unwrap().is_some());
+        assert_eq!(repo.head(&other), commit);
+
+        repo.write("shared.txt", "one\ntwo (main)\nthree\n");
+        let conflicting = repo.commit_everything(&repo.primary, "main edits the same line");
+        assert_eq!(
+            merge_trees(&repo.primary, &head, &conflicting).unwrap(),
+            TreeMerge::Conflict {
+                paths: vec![PathBuf::from("shared.txt")]
+            }
+        );
+        assert!(merge_trees(&repo.primary, &head, "HEAD").is_err());
     }
 
     #[test]

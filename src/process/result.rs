@@ -102,6 +102,11 @@ impl WorkerResult {
 
     /// Writes the result atomically: readers see no file or a complete one.
     pub fn write(&self, path: &Path) -> Result<(), ProcessError> {
+        self.write_with(path, true)
+    }
+
+    /// [`WorkerResult::write`], synced to disk only when `durable`.
+    pub fn write_with(&self, path: &Path, durable: bool) -> Result<(), ProcessError> {
         let mut text = serde_json::to_string_pretty(self).map_err(|source| {
             ProcessError::Fs(fsutil::FsError::Write {
                 path: path.to_path_buf(),
@@ -109,7 +114,10 @@ impl WorkerResult {
             })
         })?;
         text.push('\n');
-        fsutil::write_atomic(path, text.as_bytes())?;
+        match durable {
+            true => fsutil::write_atomic(path, text.as_bytes())?,
+            false => fsutil::write_atomic_unsynced(path, text.as_bytes())?,
+        }
         Ok(())
     }
 }

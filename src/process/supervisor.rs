@@ -61,6 +61,11 @@ pub struct SupervisorContext<'a> {
     /// was orphaned, and is killed at the end. Never set it in a process with other
     /// children (a test harness): they would be killed too.
     pub reap_escapees: bool,
+    /// Sync the run directory's records (pid, agent, result) to disk before going on. A
+    /// detached worker needs it: other processes judge it by them, after a crash too. A run
+    /// inside the caller's process whose result the caller reads back (a validator) does
+    /// not, and skips three disk flushes.
+    pub durable: bool,
 }
 
 /// Who the agent is, written to `agent.json` right after it starts: its pid is also its
@@ -104,9 +109,10 @@ pub fn run_supervisor(
         }
         None => Ok(None),
     };
-    fsutil::write_atomic(
+    write_record(
         &files.supervisor_pid(),
         format!("{}\n", std::process::id()).as_bytes(),
+        ctx.durable,
     )?;
     // Held, like the run lock, until the result is written.
     let (outcome, _claim_lock, baseline) = match claim_lock {
@@ -181,7 +187,7 @@ pub fn run_supervisor(
         supervisor_peak_rss_kib: group::peak_rss_kib(),
         baseline,
     };
-    result.write(&files.result())?;
+    result.write_with(&files.result(), ctx.durable)?;
     Ok(result)
 }
 
@@ -344,7 +350,7 @@ fn supervise_agent(
         pid,
         start_ticks: group::process_start_ticks(pid),
     };
-    if let Err(error) = write_agent_record(files, &record) {
+    if let Err(error) = write_agent_record(files, &record, ctx.durable) {
         // Only orphan detection after a SIGKILLed supervisor needs this file.
         tracing::warn!("cannot record the agent's pid: {error}");
     }
@@ -563,7 +569,20 @@ fn create_log(path: &Path) -> Result<File, ProcessError> {
     })
 }
 
-fn write_agent_record(files: &RunFiles, record: &AgentRecord) -> Result<(), ProcessError> {
+/// Replaces a run record atomically; synced to disk when `durable`.
+fn write_record(path: &Path, contents: &[u8], durable: bool) -> Result<(), ProcessError> {
+    match durable {
+        true => fsutil::write_atomic(path, contents)?,
+        false => fsutil::write_atomic_unsynced(path, contents)?,
+    }
+    Ok(())
+}
+
+fn write_agent_record(
+    files: &RunFiles,
+    record: &AgentRecord,
+    durable: bool,
+) -> Result<(), ProcessError> {
     let path = files.agent_record();
     let text = serde_json::to_string(record).map_err(|source| {
         ProcessError::Fs(FsError::Write {
@@ -571,8 +590,7 @@ fn write_agent_record(files: &RunFiles, record: &AgentRecord) -> Result<(), Proc
             source: source.into(),
         })
     })?;
-    fsutil::write_atomic(&path, format!("{text}\n").as_bytes())?;
-    Ok(())
+    write_record(&path, format!("{text}\n").as_bytes(), durable)
 }
 
 /// Takes `supervisor.lock`, retrying briefly (a probe may hold it for a moment). Still held
@@ -696,6 +714,7 @@ mod tests {
             renewer,
             stop: StopFlag::new(),
             reap_escapees: false,
+            durable: true,
         }
     }
 
