@@ -191,6 +191,8 @@ struct Cycle<'a> {
     /// The primary checkout's status, read once a cycle (see [`primary_status`]): the
     /// cycle's own merges fast-forward it and leave it as it was.
     primary_status: Option<String>,
+    /// When the cycle started (for `-vv`'s step times).
+    started: std::time::Instant,
 }
 
 /// The files every worker prompt of a cycle quotes.
@@ -283,6 +285,7 @@ pub fn run_cycle(options: &CycleOptions) -> Result<CycleReport, CycleError> {
         speculated: Vec::new(),
         queued: Vec::new(),
         primary_status: None,
+        started,
     };
     cycle.run()?;
     drop(lock);
@@ -448,6 +451,10 @@ impl Cycle<'_> {
         self.report.stopped = kill_switch_path(&workspace).exists();
 
         // Git is the record of completion.
+        tracing::trace!(
+            "step loaded: {:.1} ms",
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
         let completed: HashMap<String, git::CompletedTask> =
             git::completed_tasks(&self.primary, &self.base_ref, History::FirstParent)?
                 .into_iter()
@@ -495,6 +502,10 @@ impl Cycle<'_> {
         // Reap: what each of the cycle's workers is doing. Finished ones are gated after
         // the dispatch below: their slots are free, so new workers start before the gates'
         // git work and validators run.
+        tracing::trace!(
+            "step reconciled: {:.1} ms",
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
         let claims = self.store.list(self.now)?;
         let mut claimed: HashSet<String> = HashSet::new();
         let mut running = 0u32;
@@ -537,6 +548,10 @@ impl Cycle<'_> {
                 max_parallel,
             )?;
         }
+        tracing::trace!(
+            "step scheduled: {:.1} ms",
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
         self.flush()?;
 
         // Gate the finished workers.
@@ -569,12 +584,28 @@ impl Cycle<'_> {
             }
             self.settle(&mut claimed, &mut statuses);
         }
+        tracing::trace!(
+            "step reaped: {:.1} ms",
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
         self.gate_queued(&checklist)?;
+        tracing::trace!(
+            "step gated: {:.1} ms",
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
         self.land_pending()?;
         self.settle(&mut claimed, &mut statuses);
+        tracing::trace!(
+            "step landed: {:.1} ms",
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
         self.release_finished()?;
         self.flush()?;
         self.fault("after-gate");
+        tracing::trace!(
+            "step released: {:.1} ms",
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
         if !self.report.merged.is_empty() {
             git::auto_maintenance(&self.primary);
         }
@@ -599,6 +630,10 @@ impl Cycle<'_> {
 
         // Summary and counts.
         let view = with_statuses(&checklist, &statuses);
+        tracing::trace!(
+            "step rescheduled: {:.1} ms",
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
         self.summarize(&view);
         if self.report.open == 0 && !self.options.dry_run {
             // Nothing left to dispatch: parked worktrees have no next task.
@@ -606,6 +641,10 @@ impl Cycle<'_> {
                 let _ = git::worktree_remove(&self.primary, &parked, true);
             }
         }
+        tracing::trace!(
+            "step summarized: {:.1} ms",
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
         self.send_notifications()?;
         self.flush()?;
         Ok(())

@@ -246,6 +246,7 @@ fn prove(
         .chain(input.full_validators)
         .cloned()
         .collect();
+    let started = std::time::Instant::now();
     let runs = run_validators(
         &validators,
         &ValidateOptions {
@@ -256,6 +257,12 @@ fn prove(
             clock: input.clock,
         },
     )?;
+    tracing::trace!(
+        "`{}`: {} validators: {:.1} ms",
+        input.task_id,
+        runs.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     if let Some(failed) = runs.iter().find(|run| !run.passed()) {
         return Ok(Err(rejected(
             format!("validator `{}` {}", failed.command, failed.outcome()),

@@ -160,7 +160,8 @@ fn combine_logs(run_dir: &Path, combined: &Path) -> String {
         }
         text.push_str(&stderr);
     }
-    let _ = crate::fsutil::write_atomic(combined, text.as_bytes());
+    // Not synced, like the logs it is made of: evidence to read, which nothing decides by.
+    let _ = crate::fsutil::write_atomic_unsynced(combined, text.as_bytes());
     text
 }
 
