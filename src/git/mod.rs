@@ -12,6 +12,7 @@
 mod commit;
 mod diff;
 mod merge;
+mod refs;
 mod remote;
 mod repo;
 mod status;

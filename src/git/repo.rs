@@ -44,6 +44,14 @@ pub fn tree_of(dir: &Path, commit: &str) -> Result<String, GitError> {
 }
 
 fn peel(dir: &Path, rev: &str, kind: &str) -> Result<Option<String>, GitError> {
+    // A branch or a checkout's HEAD: the ref files answer without a git process.
+    if kind == "commit" {
+        match super::refs::read(dir, rev) {
+            Some(super::refs::RefValue::Object(id)) => return Ok(Some(id)),
+            Some(super::refs::RefValue::Missing) => return Ok(None),
+            None => {}
+        }
+    }
     let spec = format!("{rev}^{{{kind}}}");
     // `--end-of-options`: a revision from the caller that starts with `-` is a revision, not
     // an option (plain `--` would make rev-parse treat what follows as paths).
