@@ -509,6 +509,8 @@ impl Cycle<'_> {
         let claims = self.store.list(self.now)?;
         let mut claimed: HashSet<String> = HashSet::new();
         let mut running = 0u32;
+        // The run directories of the workers counted as running, to look at again at the end.
+        let mut running_dirs: Vec<PathBuf> = Vec::new();
         let mut finished: Vec<(ClaimEntry, WorkerState)> = Vec::new();
         for entry in claims {
             let Some(task_id) = entry.task.clone() else {
@@ -527,6 +529,11 @@ impl Cycle<'_> {
             if matches!(state, WorkerState::Running) && !completed.contains_key(task_id.as_str()) {
                 running += 1;
                 self.report.running.push(task_id.to_string());
+                running_dirs.push(self.run_dir(
+                    task_id.as_str(),
+                    claim.info.claimed_at,
+                    claim.info.attempt,
+                ));
             } else {
                 finished.push((entry, state));
             }
@@ -610,11 +617,26 @@ impl Cycle<'_> {
             git::auto_maintenance(&self.primary);
         }
 
+        // Workers that finished while this cycle worked free their slots now: new ones
+        // start at once rather than after the next cycle's start. Their attempts stay
+        // claimed and are gated by the next cycle (which the loop starts right away).
+        let freed = match self.report.stopped || self.options.dry_run {
+            true => 0,
+            false => running_dirs
+                .iter()
+                .filter(|dir| !matches!(process::worker_state(dir), Ok(WorkerState::Running)))
+                .count() as u32,
+        };
+        running = running.saturating_sub(freed);
+
         // What the gates decided may have made more tasks ready (a merged dependency, a
         // rejected attempt to retry): schedule again from the file as it now is (the gates
         // wrote attempts, notes and statuses).
-        let checklist = if gated && !self.report.stopped && !self.options.dry_run {
-            let checklist = checklist::load(&workspace.checklist(), &snapshot)?.checklist;
+        let checklist = if (gated || freed > 0) && !self.report.stopped && !self.options.dry_run {
+            let checklist = match gated {
+                true => checklist::load(&workspace.checklist(), &snapshot)?.checklist,
+                false => checklist,
+            };
             self.schedule(
                 &checklist,
                 &mut statuses,

@@ -289,13 +289,23 @@ fn advance(
             new: new_commit.to_string(),
         });
     }
-    let checked_out = worktree_list(repo)?.into_iter().find(|worktree| {
-        worktree.branch.as_deref() == Some(branch) && !worktree.bare && worktree.prunable.is_none()
-    });
+    // Checked out in `repo` itself (the usual primary checkout): git keeps a branch checked
+    // out in one worktree at a time, so no other one has it and nothing needs listing.
+    let checked_out = match super::refs::head_branch(repo) {
+        Some(Some(head)) if head == branch => Some(repo.to_path_buf()),
+        _ => worktree_list(repo)?
+            .into_iter()
+            .find(|worktree| {
+                worktree.branch.as_deref() == Some(branch)
+                    && !worktree.bare
+                    && worktree.prunable.is_none()
+            })
+            .map(|worktree| worktree.path),
+    };
     let method = match checked_out {
         Some(worktree) => {
             let merge = run_git_output(
-                &worktree.path,
+                &worktree,
                 [
                     "merge",
                     "--ff-only",
@@ -314,14 +324,12 @@ fn advance(
                     return Ok(AdvanceOutcome::Moved { actual: now });
                 }
                 return Ok(AdvanceOutcome::BlockedByLocalChanges {
-                    worktree: worktree.path,
+                    worktree,
                     paths: parse_overwritten_paths(&merge.stderr),
                     stderr: merge.stderr.trim().to_string(),
                 });
             }
-            AdvanceMethod::FastForwardCheckout {
-                worktree: worktree.path,
-            }
+            AdvanceMethod::FastForwardCheckout { worktree }
         }
         None => {
             let reason = format!("longrun: advance {branch}");

@@ -309,10 +309,26 @@ where
 /// `git maintenance run --auto`: what git itself runs after a commit or a merge (packing
 /// loose objects once there are many), which longrun's own git commands skip. Quick when
 /// there is nothing to do; git detaches the work when there is. Errors are ignored: it is
-/// housekeeping.
+/// housekeeping. At most once every [`MAINTENANCE_EVERY`] per repository in one process
+/// (`longrun loop` runs many cycles): git's own check runs after every commit, but nothing
+/// it does is urgent.
 pub fn auto_maintenance(dir: &Path) {
+    static LAST: std::sync::Mutex<Option<(PathBuf, std::time::Instant)>> =
+        std::sync::Mutex::new(None);
+    if let Ok(mut last) = LAST.lock() {
+        if let Some((repo, at)) = last.as_ref()
+            && repo == dir
+            && at.elapsed() < MAINTENANCE_EVERY
+        {
+            return;
+        }
+        *last = Some((dir.to_path_buf(), std::time::Instant::now()));
+    }
     let _ = run_git_output(dir, ["maintenance", "run", "--auto", "--quiet"]);
 }
+
+/// How often [`auto_maintenance`] asks git at most.
+pub const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Creates a new repository in `dir` (`git init`).
 /// `git --version`'s text, like `git version 2.47.3`.
@@ -331,6 +347,9 @@ pub fn is_inside_work_tree(dir: &Path) -> bool {
 
 /// The checked-out branch's short name, or `None` on a detached HEAD or outside a repository.
 pub fn current_branch(dir: &Path) -> Option<String> {
+    if let Some(branch) = refs::head_branch(dir) {
+        return branch;
+    }
     let output = run_git(dir, ["symbolic-ref", "--quiet", "--short", "HEAD"]).ok()?;
     let branch = output.trim();
     (!branch.is_empty()).then(|| branch.to_string())

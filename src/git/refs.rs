@@ -120,6 +120,21 @@ pub fn read(dir: &Path, rev: &str) -> Option<RefValue> {
     }
 }
 
+/// The branch checked out in the checkout whose top is `dir` (`main` for
+/// `refs/heads/main`), `Some(None)` on a detached HEAD; `None`: ask git.
+pub fn head_branch(dir: &Path) -> Option<Option<String>> {
+    let (git_dir, _) = git_dirs(dir)?;
+    let head = read_small(&git_dir.join("HEAD"))?;
+    match head.strip_prefix("ref: ") {
+        Some(target) => target
+            .trim_end_matches('\n')
+            .strip_prefix("refs/heads/")
+            .filter(|name| !name.is_empty())
+            .map(|name| Some(name.to_string())),
+        None => object_id(&head).map(|_| None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,8 +202,13 @@ mod tests {
         assert_eq!(read(primary, "refs/tags/v1"), None);
         assert_eq!(read(&primary.join("sub"), "HEAD"), None);
         assert_eq!(read(primary, "refs/heads/../../HEAD"), None);
-        // An unborn branch: HEAD names nothing.
+        assert_eq!(head_branch(primary), Some(Some("main".to_string())));
+        assert_eq!(head_branch(&worktree), Some(Some("longrun/T2".to_string())));
+        assert_eq!(head_branch(&detached), Some(None));
+        assert_eq!(head_branch(&primary.join("sub")), None);
+        // An unborn branch: HEAD names nothing, but the branch is checked out.
         run_git(primary, ["checkout", "--quiet", "--orphan", "unborn"]).unwrap();
         assert_eq!(read(primary, "HEAD"), Some(RefValue::Missing));
+        assert_eq!(head_branch(primary), Some(Some("unborn".to_string())));
     }
 }

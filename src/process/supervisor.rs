@@ -61,10 +61,11 @@ pub struct SupervisorContext<'a> {
     /// was orphaned, and is killed at the end. Never set it in a process with other
     /// children (a test harness): they would be killed too.
     pub reap_escapees: bool,
-    /// Sync the run directory's records (pid, agent, result) to disk before going on. A
-    /// detached worker needs it: other processes judge it by them, after a crash too. A run
-    /// inside the caller's process whose result the caller reads back (a validator) does
-    /// not, and skips three disk flushes.
+    /// Keep the records other processes judge a run by: the run lock, the supervisor's pid
+    /// and the agent's, each synced to disk, and a synced `result.json`. A detached worker
+    /// needs them (after a crash too). A run inside the caller's process whose result the
+    /// caller reads back (a validator) has no one watching from outside: it writes only an
+    /// unsynced `result.json`, three files and three disk flushes fewer.
     pub durable: bool,
 }
 
@@ -92,8 +93,12 @@ pub fn run_supervisor(
         source,
     })?;
     // Held until this function returns, after result.json is written: whoever finds the
-    // lock free can trust that a missing result means the supervisor died.
-    let _run_lock = acquire_run_lock(&files.supervisor_lock())?;
+    // lock free can trust that a missing result means the supervisor died. (A run in the
+    // caller's own process has no one watching it from outside.)
+    let _run_lock = match ctx.durable {
+        true => Some(acquire_run_lock(&files.supervisor_lock())?),
+        false => None,
+    };
     if files.result().exists() {
         return Err(ProcessError::RunDirUsed {
             path: files.run_dir().to_path_buf(),
@@ -109,11 +114,12 @@ pub fn run_supervisor(
         }
         None => Ok(None),
     };
-    write_record(
-        &files.supervisor_pid(),
-        format!("{}\n", std::process::id()).as_bytes(),
-        ctx.durable,
-    )?;
+    if ctx.durable {
+        fsutil::write_atomic(
+            &files.supervisor_pid(),
+            format!("{}\n", std::process::id()).as_bytes(),
+        )?;
+    }
     // Held, like the run lock, until the result is written.
     let (outcome, _claim_lock, baseline) = match claim_lock {
         Ok(claim_lock) => {
@@ -350,7 +356,9 @@ fn supervise_agent(
         pid,
         start_ticks: group::process_start_ticks(pid),
     };
-    if let Err(error) = write_agent_record(files, &record, ctx.durable) {
+    if ctx.durable
+        && let Err(error) = write_agent_record(files, &record)
+    {
         // Only orphan detection after a SIGKILLed supervisor needs this file.
         tracing::warn!("cannot record the agent's pid: {error}");
     }
@@ -615,20 +623,7 @@ fn create_log(path: &Path) -> Result<File, ProcessError> {
     })
 }
 
-/// Replaces a run record atomically; synced to disk when `durable`.
-fn write_record(path: &Path, contents: &[u8], durable: bool) -> Result<(), ProcessError> {
-    match durable {
-        true => fsutil::write_atomic(path, contents)?,
-        false => fsutil::write_atomic_unsynced(path, contents)?,
-    }
-    Ok(())
-}
-
-fn write_agent_record(
-    files: &RunFiles,
-    record: &AgentRecord,
-    durable: bool,
-) -> Result<(), ProcessError> {
+fn write_agent_record(files: &RunFiles, record: &AgentRecord) -> Result<(), ProcessError> {
     let path = files.agent_record();
     let text = serde_json::to_string(record).map_err(|source| {
         ProcessError::Fs(FsError::Write {
@@ -636,7 +631,8 @@ fn write_agent_record(
             source: source.into(),
         })
     })?;
-    write_record(&path, format!("{text}\n").as_bytes(), durable)
+    fsutil::write_atomic(&path, format!("{text}\n").as_bytes())?;
+    Ok(())
 }
 
 /// Takes `supervisor.lock`, retrying briefly (a probe may hold it for a moment). Still held

@@ -793,3 +793,52 @@ fn a_landing_that_cannot_happen_defers_all_and_leaves_no_branch_holding_unlanded
             .contains("Longrun-Task:")
     );
 }
+
+/// A worker that finishes while the cycle is busy gating another task frees its slot in
+/// that same cycle: the cycle looks again at the end and starts the next task there (the
+/// finished attempt waits, claimed, for the next cycle's gate).
+#[test]
+fn a_slot_freed_during_the_gates_is_filled_before_the_cycle_ends() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: One\n    validators: [[\"sh\", \"-c\", \"test -f t1.txt && sleep 4\"]]\n  - task_id: T2\n    title: Two\n    validators: [[\"test\", \"-f\", \"t2.txt\"]]\n  - task_id: T3\n    title: Three\n    validators: [[\"test\", \"-f\", \"t3.txt\"]]\n  - task_id: T4\n    title: Four\n    validators: [[\"test\", \"-f\", \"t4.txt\"]]\n",
+    );
+    repo.script("T1", "write t1.txt done\ncommit add t1.txt\n");
+    repo.script("T2", "sleep 1500\nwrite t2.txt done\ncommit add t2.txt\n");
+    repo.script("T3", "write t3.txt done\ncommit add t3.txt\n");
+    repo.script("T4", "write t4.txt done\ncommit add t4.txt\n");
+    let cycle = || repo.env.longrun(&["cycle", "--max-parallel", "2"]);
+
+    let first = cycle();
+    assert!(first.stderr.contains("dispatch `T1`"), "{first:?}");
+    assert!(first.stderr.contains("dispatch `T2`"), "{first:?}");
+    // T1 done, T2 still sleeping.
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        let dry = repo
+            .env
+            .longrun(&["cycle", "--dry-run", "--max-parallel", "2"]);
+        if dry.stderr.contains("gate `T1`") {
+            assert!(
+                !dry.stderr.contains("gate `T2`"),
+                "T2 finished too soon: {dry:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < give_up, "T1 did not finish: {dry:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // T1's slot goes to T3 at the start; T2 ends during T1's four-second validator, and
+    // its slot goes to T4 before the cycle ends. T2 itself is gated next cycle.
+    let second = cycle();
+    assert!(second.stderr.contains("merged `T1`"), "{second:?}");
+    assert!(second.stderr.contains("dispatch `T3`"), "{second:?}");
+    assert!(second.stderr.contains("dispatch `T4`"), "{second:?}");
+    assert!(!second.stderr.contains("gate `T2`"), "{second:?}");
+    assert_eq!(repo.task("T2")["status"]["Known"], "in_progress");
+
+    repo.cycle_until_settled(Duration::from_secs(60));
+    for task in ["T1", "T2", "T3", "T4"] {
+        assert_eq!(repo.task(task)["status"]["Known"], "complete", "{task}");
+    }
+}
