@@ -3,39 +3,20 @@
 /// Runs `job` on every item, on up to 4 threads (the machine's cores); the results in
 /// the items' order.
 pub fn in_parallel<T: Send, R: Send>(items: Vec<T>, job: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4)
-        .min(items.len());
+    let threads = threads().min(items.len());
     if threads <= 1 {
         return items.into_iter().map(job).collect();
     }
-    let count = items.len();
-    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
-    let next = || queue.lock().ok().and_then(|mut items| items.next());
-    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    while let Some((index, item)) = next() {
-                        done.push((index, job(item)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| match worker.join() {
-                Ok(done) => done,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    debug_assert_eq!(results.len(), count);
-    results.sort_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
+    let ((), results) = pipeline_on(
+        threads,
+        |send| {
+            for item in items {
+                send(item);
+            }
+        },
+        job,
+    );
+    results
 }
 
 /// Runs `job` side by side (like [`in_parallel`]) on the items `produce` hands over through
@@ -46,14 +27,26 @@ pub fn pipeline<T: Send, R: Send, P>(
     produce: impl FnOnce(&mut dyn FnMut(T)) -> P,
     job: impl Fn(T) -> R + Sync,
 ) -> (P, Vec<R>) {
-    let threads = std::thread::available_parallelism()
+    pipeline_on(threads(), produce, job)
+}
+
+/// The machine's cores, at most 4.
+fn threads() -> usize {
+    std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(4);
+        .min(4)
+}
+
+fn pipeline_on<T: Send, R: Send, P>(
+    threads: usize,
+    produce: impl FnOnce(&mut dyn FnMut(T)) -> P,
+    job: impl Fn(T) -> R + Sync,
+) -> (P, Vec<R>) {
     let (sender, receiver) = std::sync::mpsc::channel::<(usize, T)>();
     let receiver = std::sync::Mutex::new(receiver);
     let next = || receiver.lock().ok().and_then(|items| items.recv().ok());
     let (produced, mut results) = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
+        let workers: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 scope.spawn(|| {
                     let mut done = Vec::new();

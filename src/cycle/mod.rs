@@ -451,10 +451,7 @@ impl Cycle<'_> {
         self.report.stopped = kill_switch_path(&workspace).exists();
 
         // Git is the record of completion.
-        tracing::trace!(
-            "step loaded: {:.1} ms",
-            self.started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.step("loaded");
         let completed: HashMap<String, git::CompletedTask> =
             git::completed_tasks(&self.primary, &self.base_ref, History::FirstParent)?
                 .into_iter()
@@ -502,10 +499,7 @@ impl Cycle<'_> {
         // Reap: what each of the cycle's workers is doing. Finished ones are gated after
         // the dispatch below: their slots are free, so new workers start before the gates'
         // git work and validators run.
-        tracing::trace!(
-            "step reconciled: {:.1} ms",
-            self.started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.step("reconciled");
         let claims = self.store.list(self.now)?;
         let mut claimed: HashSet<String> = HashSet::new();
         let mut running = 0u32;
@@ -555,10 +549,7 @@ impl Cycle<'_> {
                 max_parallel,
             )?;
         }
-        tracing::trace!(
-            "step scheduled: {:.1} ms",
-            self.started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.step("scheduled");
         self.flush()?;
 
         // Gate the finished workers.
@@ -591,40 +582,29 @@ impl Cycle<'_> {
             }
             self.settle(&mut claimed, &mut statuses);
         }
-        tracing::trace!(
-            "step reaped: {:.1} ms",
-            self.started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.step("reaped");
         self.gate_queued(&checklist)?;
-        tracing::trace!(
-            "step gated: {:.1} ms",
-            self.started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.step("gated");
         self.land_pending()?;
         self.settle(&mut claimed, &mut statuses);
-        tracing::trace!(
-            "step landed: {:.1} ms",
-            self.started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.step("landed");
         self.release_finished()?;
         self.flush()?;
         self.fault("after-gate");
-        tracing::trace!(
-            "step released: {:.1} ms",
-            self.started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.step("released");
         if !self.report.merged.is_empty() {
             git::auto_maintenance(&self.primary);
         }
 
-        // Workers that finished while this cycle worked free their slots now: new ones
-        // start at once rather than after the next cycle's start. Their attempts stay
-        // claimed and are gated by the next cycle (which the loop starts right away).
+        // Workers that finished (wrote their result) while this cycle worked free their
+        // slots now: new ones start at once rather than after the next cycle's start. Their
+        // attempts stay claimed and are gated by the next cycle (which the loop starts
+        // right away).
         let freed = match self.report.stopped || self.options.dry_run {
             true => 0,
             false => running_dirs
                 .iter()
-                .filter(|dir| !matches!(process::worker_state(dir), Ok(WorkerState::Running)))
+                .filter(|dir| matches!(process::worker_state(dir), Ok(WorkerState::Finished(_))))
                 .count() as u32,
         };
         running = running.saturating_sub(freed);
@@ -652,10 +632,7 @@ impl Cycle<'_> {
 
         // Summary and counts.
         let view = with_statuses(&checklist, &statuses);
-        tracing::trace!(
-            "step rescheduled: {:.1} ms",
-            self.started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.step("rescheduled");
         self.summarize(&view);
         if self.report.open == 0 && !self.options.dry_run {
             // Nothing left to dispatch: parked worktrees have no next task.
@@ -663,10 +640,7 @@ impl Cycle<'_> {
                 let _ = git::worktree_remove(&self.primary, &parked, true);
             }
         }
-        tracing::trace!(
-            "step summarized: {:.1} ms",
-            self.started.elapsed().as_secs_f64() * 1000.0
-        );
+        self.step("summarized");
         self.send_notifications()?;
         self.flush()?;
         Ok(())
@@ -808,6 +782,14 @@ impl Cycle<'_> {
             started.elapsed().as_secs_f64() * 1000.0
         );
         Ok(())
+    }
+
+    /// Logs (at trace level, `-vv`) that the cycle reached `name`, with the time since it began.
+    fn step(&self, name: &str) {
+        tracing::trace!(
+            "step {name}: {:.1} ms",
+            self.started.elapsed().as_secs_f64() * 1000.0
+        );
     }
 
     fn fault(&self, point: &str) {
