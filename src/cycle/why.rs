@@ -87,13 +87,12 @@ pub fn story(
             }),
         Err(_) => None,
     };
-    // Validators run in this order: the task's own, then the fast and full loops.
-    let order: Vec<String> = task
-        .own_validators()
-        .iter()
-        .chain(loop_validators)
-        .map(|v| v.display())
-        .collect();
+    // Validators run in this order: the task's own, then the fast and full loops, each once.
+    let order: Vec<String> =
+        crate::gate::validator_order(&[task.own_validators(), loop_validators])
+            .iter()
+            .map(|v| v.display())
+            .collect();
     let runs = attempts(&workspace.state_dir().join("runs"), &task_id, &order);
     let approvals_store = Approvals::new(workspace.state_dir().join("approvals"));
     let approvals: Vec<Record> = [Stage::Before, Stage::After]

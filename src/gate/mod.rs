@@ -145,6 +145,20 @@ pub fn gate(input: &GateInput<'_>) -> Result<Gated, GateError> {
     Ok(Gated { outcome, task_head })
 }
 
+/// The validators the gate runs, in order: the task's own, then the fast loop, then the
+/// full suite, each command once, where it first comes (the loops often share one with
+/// each other or with the task): a second run on the same tree would prove nothing more.
+/// `validate/<n>/` in a run directory is the n-th of these.
+pub fn validator_order(lists: &[&[Validator]]) -> Vec<Validator> {
+    let mut order: Vec<Validator> = Vec::new();
+    for validator in lists.iter().flat_map(|list| list.iter()) {
+        if !order.contains(validator) {
+            order.push(validator.clone());
+        }
+    }
+    order
+}
+
 fn rejected(reason: String, summary: String, runs: Vec<ValidatorRun>) -> GateOutcome {
     GateOutcome::Rejected {
         reason,
@@ -239,13 +253,11 @@ fn prove(
             Vec::new(),
         )));
     }
-    let validators: Vec<Validator> = input
-        .task_validators
-        .iter()
-        .chain(input.fast_validators)
-        .chain(input.full_validators)
-        .cloned()
-        .collect();
+    let validators = validator_order(&[
+        input.task_validators,
+        input.fast_validators,
+        input.full_validators,
+    ]);
     let started = std::time::Instant::now();
     let runs = run_validators(
         &validators,
@@ -942,6 +954,22 @@ mod tests {
             single.git(&["rev-parse", &format!("{commit}^{{tree}}")]),
             trees[1]
         );
+    }
+
+    /// A command the task and the loops share runs once, where it first comes.
+    #[test]
+    fn a_shared_validator_runs_once() {
+        let argv = |words: &[&str]| Validator::Argv(words.iter().map(|w| w.to_string()).collect());
+        let (a, b, c) = (argv(&["a"]), argv(&["b"]), argv(&["c"]));
+        assert_eq!(
+            validator_order(&[
+                std::slice::from_ref(&a),
+                &[b.clone(), a.clone()],
+                &[b.clone(), c.clone()]
+            ]),
+            [a, b, c]
+        );
+        assert!(validator_order(&[&[], &[]]).is_empty());
     }
 
     /// A task whose branch has nothing of its own is rejected, and nothing else moves.
