@@ -540,7 +540,6 @@ fn reap_orphaned_zombies(agent_pid: u32) {
     }
 }
 
-/// True once the agent has exited, without reaping it (`WNOWAIT`).
 /// Waits for the agent's exit for up to a poll interval, so that the loop's other checks
 /// (timeout, stop, heartbeat) still run: woken by the exit itself through a pidfd where the
 /// kernel has them, so that a quick process (a validator) is seen to end at once rather
@@ -586,6 +585,7 @@ impl ExitWait {
     }
 }
 
+/// True once the agent has exited, without reaping it (`WNOWAIT`).
 fn leader_exited(child: &Child) -> bool {
     let pid = Pid::from_child(child);
     match rustix::process::waitid(
