@@ -161,18 +161,8 @@ mod tests {
         let worktree = repo.root.join("wt");
         crate::git::worktree_add(primary, &worktree, "longrun/T2", &repo.head(primary)).unwrap();
         let detached = repo.root.join("detached");
-        run_git(
-            primary,
-            [
-                "worktree".as_ref(),
-                "add".as_ref(),
-                "--quiet".as_ref(),
-                "--detach".as_ref(),
-                detached.as_os_str(),
-                "packed".as_ref(),
-            ],
-        )
-        .unwrap();
+        let packed = repo.branch_tip("packed");
+        crate::git::worktree_add_detached(primary, &detached, &packed).unwrap();
         for dir in [primary, &worktree, &detached] {
             for rev in [
                 "HEAD",
