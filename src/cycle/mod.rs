@@ -1319,9 +1319,7 @@ impl Cycle<'_> {
                 // Merges that never landed must not ride along in a task branch: a later
                 // candidate would carry them in unvalidated.
                 for (worktree, head) in std::mem::take(&mut self.speculated) {
-                    if let Err(error) =
-                        git::run_git(&worktree, ["reset", "--quiet", "--hard", head.as_str()])
-                    {
+                    if let Err(error) = git::reset_hard(&worktree, &head) {
                         tracing::warn!("cannot reset {} to {head}: {error}", worktree.display());
                     }
                 }

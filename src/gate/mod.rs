@@ -577,7 +577,7 @@ pub fn gate_batch(inputs: &[GateInput<'_>], tip: &str) -> Result<Vec<Gated>, Gat
             }
             // Built on the merge that failed: back to their own heads, and again.
             for (link, _) in proven {
-                reset_to(inputs[link.index].worktree, &link.head)?;
+                git::reset_hard(inputs[link.index].worktree, &link.head)?;
                 // Rebuilt on the chain's tip as it now is.
                 let base = git::merge_base(inputs[link.index].primary, &tip, &link.head)?;
                 waiting.push((link.index, link.head, base));
@@ -587,7 +587,7 @@ pub fn gate_batch(inputs: &[GateInput<'_>], tip: &str) -> Result<Vec<Gated>, Gat
     })();
     if let Err(error) = result {
         for (index, head) in moved {
-            if let Err(reset) = reset_to(inputs[index].worktree, &head) {
+            if let Err(reset) = git::reset_hard(inputs[index].worktree, &head) {
                 tracing::warn!("{reset}");
             }
         }
@@ -679,12 +679,6 @@ fn build_chain(
             merge,
         });
     }
-    Ok(())
-}
-
-/// Puts a task worktree back at `head` (its branch's own head before the gate).
-fn reset_to(worktree: &Path, head: &str) -> Result<(), GateError> {
-    git::run_git(worktree, ["reset", "--quiet", "--hard", head])?;
     Ok(())
 }
 

@@ -238,6 +238,15 @@ pub fn fast_forward(worktree: &Path, commit: &str) -> Result<Option<String>, Git
     Ok((!merge.success()).then(|| merge.stderr.trim().to_string()))
 }
 
+/// Puts the branch checked out in `worktree`, its index and its files back at `commit`
+/// (`git reset --hard`): for a task worktree the gate moved to a candidate that will not
+/// be merged. Untracked files stay.
+pub fn reset_hard(worktree: &Path, commit: &str) -> Result<(), GitError> {
+    check_object_id("commit", commit)?;
+    run_git_output(worktree, ["reset", "--quiet", "--hard", commit])?.into_result()?;
+    Ok(())
+}
+
 /// Moves `branch` from `expected_old` to `new_commit`, which must descend from it. Where the
 /// branch is checked out (the primary checkout or any worktree), a fast-forward merge there
 /// keeps the person's unrelated uncommitted changes and refuses when they would be

@@ -31,7 +31,7 @@ pub use diff::{DiffSummary, diff_summary, diff_text};
 pub use merge::{
     AdvanceMethod, AdvanceOutcome, MergeOutcome, TreeMerge, advance_branch,
     advance_branch_to_descendant, fast_forward, merge_clean, merge_into_clean_task,
-    merge_target_into_task, merge_trees, parse_overwritten_paths,
+    merge_target_into_task, merge_trees, parse_overwritten_paths, reset_hard,
 };
 pub use remote::{
     PushOutcome, PushRefStatus, RejectKind, fetch, parse_push_porcelain, push_with_lease,
