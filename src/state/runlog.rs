@@ -1223,9 +1223,9 @@ mod tests {
 - Tech debt spotted:
 ";
 
-    /// `templates/run-log.md` as `longrun init` writes it (on `main`): a note under the
-    /// title and an empty Events section.
-    const INIT_TEMPLATE: &str = "# Run log
+    /// The playbook's layout, which `longrun init` wrote until session 5: Follow-ups after an
+    /// empty Events section, so every append is a rewrite.
+    const PLAYBOOK_LAYOUT: &str = "# Run log
 
 Append-only: events are added at the end of the Events section and never edited. Add them
 with `longrun log <kind> --task <id> \"...\"`; long output belongs in files under
@@ -1488,14 +1488,14 @@ with `longrun log <kind> --task <id> \"...\"`; long output belongs in files unde
     }
 
     #[test]
-    fn append_to_the_init_template_goes_under_the_empty_events_heading() {
-        let log = parse(INIT_TEMPLATE);
+    fn append_to_the_playbook_layout_goes_under_the_empty_events_heading() {
+        let log = parse(PLAYBOOK_LAYOUT);
         assert!(log.events.is_empty() && log.garbage.is_empty());
         let dir = tempfile::tempdir().unwrap();
-        let (path, lock) = write_log(dir.path(), INIT_TEMPLATE);
+        let (path, lock) = write_log(dir.path(), PLAYBOOK_LAYOUT);
         append_event(&path, &lock, &event(0, "a")).unwrap();
         append_event(&path, &lock, &event(1, "b")).unwrap();
-        let expected = INIT_TEMPLATE.replace(
+        let expected = PLAYBOOK_LAYOUT.replace(
             "## Events (append-only)\n",
             &format!(
                 "## Events (append-only)\n{}\n{}\n",
@@ -1508,6 +1508,27 @@ with `longrun log <kind> --task <id> \"...\"`; long output belongs in files unde
             read_last_events(&path, 5).unwrap(),
             [event(0, "a"), event(1, "b")]
         );
+    }
+
+    #[test]
+    fn the_init_template_takes_events_as_appends_to_the_same_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (path, lock) = write_log(dir.path(), crate::templates::RUN_LOG_MD);
+        let inode = fs::metadata(&path).unwrap().ino();
+        for index in 0..3 {
+            assert_eq!(
+                append_event(&path, &lock, &event(index, "x")).unwrap(),
+                AppendMode::Appended
+            );
+        }
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(crate::templates::RUN_LOG_MD));
+        assert_eq!(fs::metadata(&path).unwrap().ino(), inode);
+        let log = parse(&text);
+        assert_eq!(log.events.len(), 3);
+        assert!(log.garbage.is_empty());
+        assert_eq!(log.sections.last().unwrap().kind, SectionKind::Events);
     }
 
     #[test]
