@@ -209,21 +209,24 @@ struct Bench {
 impl Bench {
     /// A git repository after `longrun init`, with `tasks` independent tasks and a run log
     /// whose Events section is last.
+    /// A repository as `longrun init` leaves it (its checklist.yaml with the comments and
+    /// instructions, its run-log.md), with the example task replaced by `tasks` tasks
+    /// written the way people write them.
     fn repository(&self, root: &Path, tasks: usize) -> Result<PathBuf> {
         std::fs::create_dir_all(root)?;
         self.git(root, &["init", "--quiet"])?;
         self.run(root, &["init"])?;
-        let mut checklist = String::from("version: 1\ntasks:\n");
+        let scaffolded = std::fs::read_to_string(root.join("checklist.yaml"))?;
+        let header_end = scaffolded
+            .find("\ntasks:\n")
+            .ok_or("init's checklist.yaml has no `tasks:`")?;
+        let mut checklist = format!("{}\ntasks:\n", &scaffolded[..header_end]);
         for index in 0..tasks {
             checklist.push_str(&format!(
-                "  - {{task_id: T{index:04}, title: task {index}, validators: [[\"true\"]]}}\n"
+                "  - task_id: T{index:04}\n    title: \"Task {index}\"\n    description: \"Make part {index} work.\"\n    acceptance_criteria:\n      - \"part {index} works\"\n    status: not_started\n    note: \"\"\n    validators:\n      - [\"true\"]\n"
             ));
         }
         std::fs::write(root.join("checklist.yaml"), checklist)?;
-        std::fs::write(
-            root.join("run-log.md"),
-            "# Run log\n\n## Context\n- Repo: bench\n\n## Events (append-only)\n",
-        )?;
         Ok(root.to_path_buf())
     }
 

@@ -121,7 +121,10 @@ fn an_agent_in_a_linked_worktree_logs_into_the_primary_checkout() {
 fn doctor_says_when_a_section_after_events_makes_every_event_a_rewrite() {
     let env = crate::TestEnv::initialized();
     let doctor = env.longrun(&["doctor"]);
-    assert!(doctor.stdout.contains("ok   `run-log.md`: reads\n"), "{doctor:?}");
+    assert!(
+        doctor.stdout.contains("ok   `run-log.md`: reads\n"),
+        "{doctor:?}"
+    );
     env.write("run-log.md", RUN_LOG);
     let doctor = env.longrun(&["doctor"]);
     assert!(

@@ -363,7 +363,10 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<LoadedChecklist, Check
 /// then are only hashed, never held or decoded; otherwise from a full load (which writes
 /// the snapshot).
 pub fn load_overview(path: &Path, options: &LoadOptions) -> Result<LoadedOverview, ChecklistError> {
-    if let Some(snapshot_path) = &options.snapshot_path {
+    // A small file is parsed: cheaper than hashing it and reading the snapshot. A file that
+    // cannot be looked at is left to the read below, which names the error.
+    let small = std::fs::metadata(path).is_ok_and(|meta| meta.len() < snapshot::MIN_BYTES);
+    if let Some(snapshot_path) = options.snapshot_path.as_ref().filter(|_| !small) {
         let hash = snapshot::hash_file(path, MAX_STATE_FILE_BYTES)?;
         if let Some(overview) = snapshot::read_overview(snapshot_path, hash) {
             return Ok(LoadedOverview {
@@ -399,7 +402,11 @@ fn from_text(
     let mut rereads = 2;
     let hash = loop {
         let hash = snapshot::hash_bytes(text.as_bytes());
-        let Some(snapshot_path) = &options.snapshot_path else {
+        let Some(snapshot_path) = options
+            .snapshot_path
+            .as_ref()
+            .filter(|_| snapshot::worth_keeping(text.len()))
+        else {
             break hash;
         };
         if let Some(checklist) = snapshot::read(snapshot_path, hash) {
@@ -425,6 +432,7 @@ fn from_text(
     let checklist = Checklist::parse(path, &text)?;
     let mut overview = None;
     if let Some(snapshot_path) = &options.snapshot_path
+        && snapshot::worth_keeping(text.len())
         && let Ok((bytes, derived)) = snapshot::encode(hash, &checklist, text.len())
     {
         // The snapshot is a cache: failing to write it only costs speed next time. Stored
@@ -508,7 +516,11 @@ where
         if snapshot::hash_file(path, MAX_STATE_FILE_BYTES)? != loaded.hash {
             continue;
         }
-        let Some(snapshot_path) = &options.snapshot_path else {
+        let Some(snapshot_path) = options
+            .snapshot_path
+            .as_ref()
+            .filter(|_| snapshot::worth_keeping(rendered.text.len()))
+        else {
             fsutil::write_atomic_deferred(path, rendered.text.as_bytes(), background)?;
             return Ok(UpdateOutcome::Written);
         };
@@ -605,7 +617,11 @@ where
             continue;
         }
         fsutil::write_atomic(path, new_text.as_bytes())?;
-        if let Some(snapshot_path) = &options.snapshot_path {
+        if let Some(snapshot_path) = options
+            .snapshot_path
+            .as_ref()
+            .filter(|_| snapshot::worth_keeping(new_text.len()))
+        {
             let checklist = match parsed {
                 Some(checklist) => Some(checklist),
                 None => Checklist::parse(path, &new_text).ok(),

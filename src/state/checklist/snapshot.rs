@@ -21,6 +21,17 @@ use crate::fsutil::{self, FsError};
 /// thread of its own would cost more than it saves.
 pub const PARALLEL_BYTES: usize = 64 * 1024;
 
+/// Below this many bytes of checklist text there is no snapshot: parsing the file costs
+/// less than writing one (a 5.6 KB checklist, `longrun init`'s with one task, parses with its
+/// overview in 0.09 ms, eleven tasks in 0.23 ms; writing a snapshot is a file created,
+/// written and renamed, 0.3 to 0.5 ms on every change, and reading one 0.05 ms).
+pub const MIN_BYTES: u64 = 8 * 1024;
+
+/// Whether a checklist of `len` bytes is worth a snapshot: see [`MIN_BYTES`].
+pub fn worth_keeping(len: usize) -> bool {
+    len as u64 >= MIN_BYTES
+}
+
 /// Bumped whenever the layout or the model changes, so an old snapshot is never misread.
 const FORMAT: u32 = 4;
 const MAGIC: &[u8; 8] = b"LRCKSNAP";

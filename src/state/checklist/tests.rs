@@ -469,11 +469,51 @@ fn command_lines_split_like_a_shell_without_one() {
     assert!(split_command_line("echo 'open").is_err());
 }
 
+/// `text` with a comment block after it, so it is large enough to get a snapshot.
+fn with_snapshot(text: &str) -> String {
+    let mut text = text.to_string();
+    while text.len() < snapshot::MIN_BYTES as usize {
+        text.push_str("# a comment that makes the file large enough to keep a snapshot of\n");
+    }
+    text
+}
+
+#[test]
+fn a_small_checklist_is_parsed_and_gets_no_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checklist.yaml");
+    std::fs::write(&path, COMMENTED).unwrap();
+    assert!(COMMENTED.len() < snapshot::MIN_BYTES as usize);
+    let snap = dir.path().join("snap");
+    let options = LoadOptions {
+        snapshot_path: Some(snap.clone()),
+    };
+    assert!(!load(&path, &options).unwrap().from_snapshot);
+    assert!(!load_overview(&path, &options).unwrap().from_snapshot);
+    update(&path, &dir.path().join("lock"), &options, |_| {
+        Ok(vec![set("T2", TaskField::Status, text("in_progress"))])
+    })
+    .unwrap();
+    assert!(!snap.exists());
+    let loaded = load(&path, &options).unwrap();
+    assert!(!loaded.from_snapshot);
+    assert_eq!(
+        loaded.checklist.task("T2").unwrap().status,
+        StatusValue::Known(TaskStatus::InProgress)
+    );
+    // Grown past the size, it gets one on the next read.
+    std::fs::write(&path, with_snapshot(&loaded.text)).unwrap();
+    assert!(!load(&path, &options).unwrap().from_snapshot);
+    assert!(snap.exists());
+    assert!(load_overview(&path, &options).unwrap().from_snapshot);
+}
+
 #[test]
 fn update_writes_once_and_keeps_unchanged_files_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("checklist.yaml");
-    std::fs::write(&path, COMMENTED).unwrap();
+    let commented = with_snapshot(COMMENTED);
+    std::fs::write(&path, &commented).unwrap();
     let lock = dir.path().join(".longrun/locks/checklist.lock");
     let options = LoadOptions {
         snapshot_path: Some(dir.path().join(".longrun/cache/checklist.snapshot")),
@@ -483,7 +523,7 @@ fn update_writes_once_and_keeps_unchanged_files_untouched() {
     })
     .unwrap();
     assert_eq!(outcome, UpdateOutcome::Unchanged);
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), COMMENTED);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), commented);
     let outcome = update(&path, &lock, &options, |_| {
         Ok(vec![set("T2", TaskField::Status, text("in_progress"))])
     })
@@ -666,7 +706,8 @@ fn an_edit_that_cannot_be_pinned_down_is_not_derived() {
 fn a_reader_of_old_bytes_finds_the_newer_file_and_its_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("checklist.yaml");
-    std::fs::write(&path, COMMENTED).unwrap();
+    let commented = with_snapshot(COMMENTED);
+    std::fs::write(&path, &commented).unwrap();
     let lock = dir.path().join("checklist.lock");
     let options = LoadOptions {
         snapshot_path: Some(dir.path().join("snap")),
@@ -678,7 +719,7 @@ fn a_reader_of_old_bytes_finds_the_newer_file_and_its_snapshot() {
     .unwrap();
     // ...while a reader holds the old bytes, read a moment before: it misses the snapshot,
     // reads the file again and gets the new one from the snapshot, without a parse.
-    let (reread, _) = from_text(&path, COMMENTED.to_string(), &options).unwrap();
+    let (reread, _) = from_text(&path, commented.clone(), &options).unwrap();
     assert!(reread.from_snapshot);
     assert_eq!(reread.text, std::fs::read_to_string(&path).unwrap());
     assert_eq!(
@@ -697,13 +738,14 @@ fn a_reader_of_old_bytes_finds_the_newer_file_and_its_snapshot() {
 fn snapshot_is_used_only_when_the_bytes_match() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("checklist.yaml");
-    std::fs::write(&path, COMMENTED).unwrap();
+    let commented = with_snapshot(COMMENTED);
+    std::fs::write(&path, &commented).unwrap();
     let options = LoadOptions {
         snapshot_path: Some(dir.path().join("snap")),
     };
     assert!(!load(&path, &options).unwrap().from_snapshot);
     assert!(load(&path, &options).unwrap().from_snapshot);
-    std::fs::write(&path, COMMENTED.replace("title: Third", "title: Changed")).unwrap();
+    std::fs::write(&path, commented.replace("title: Third", "title: Changed")).unwrap();
     let loaded = load(&path, &options).unwrap();
     assert!(!loaded.from_snapshot);
     assert_eq!(loaded.checklist.task("T3").unwrap().title, "Changed");
