@@ -8,7 +8,8 @@
 //!
 //! `LONGRUN_BENCH_BIN=/path/to/longrun` times another build than this one;
 //! `LONGRUN_BENCH_BASELINE=/path/to/longrun` adds a second build whose pairs alternate with
-//! the first's, so a before/after comparison sees the same machine load.
+//! the first's, so a before/after comparison sees the same machine load;
+//! `LONGRUN_BENCH_PAIRS_ONLY=1` stops after the pairs (no git mode, no race).
 
 // A benchmark's output is its result.
 #![allow(clippy::print_stdout)]
@@ -107,6 +108,9 @@ fn main() -> Result<()> {
         }
     }
     breakdown(&dir.path().join("pairs-100-this-build"))?;
+    if std::env::var_os("LONGRUN_BENCH_PAIRS_ONLY").is_some() {
+        return Ok(());
+    }
 
     println!("\n## git mode: claim through a local bare remote");
     let remotes = benches
