@@ -818,18 +818,26 @@ impl Fixture {
                 .map_err(|error| format!("cannot write {name}: {error}"))
         };
         write("checklist.yaml", &text)?;
+        // The default routing names `claude`, which `check` requires on the PATH: a profile
+        // whose program every machine has keeps the bench independent of what is installed.
+        write(
+            "longrun.yaml",
+            "routing:\n  default: bench\n  by_risk: {low: bench, medium: bench, high: bench, critical: bench}\nagents:\n  bench:\n    kind: command\n    command: [\"true\", \"{prompt_file}\"]\n",
+        )?;
         let run_log = run_log(&mut rng, &statuses);
         write("run-log.md", &run_log)?;
-        // One claim per `in_progress` task, the way workers leave them.
+        // One claim per `in_progress` task, the way `longrun claim` writes them, with a
+        // lease that has not run out (a live claim, as in a running system).
         for (index, status) in statuses.iter().enumerate() {
             if *status == "in_progress" {
                 let id = task_id(index);
                 write(
                     &format!("current_tasks/{id}.lock"),
                     &format!(
-                        "task: {id}\nworker: w{}\nhost: bench\npid: {}\nclaimed_at: 2026-01-05T10:00:00Z\n",
+                        "# longrun claim on task {id}; managed by longrun, do not edit\ntask: \"{id}\"\nworker: \"w{}\"\nhost: \"bench\"\npid: {}\nclaimed_at: \"2026-01-05T10:00:00Z\"\nheartbeat_at: \"2026-01-05T10:00:00Z\"\nlease_expires_at: \"2099-01-01T00:00:00Z\"\nattempt: 1\ntoken: \"{:032x}\"\nbranch: \"longrun/{id}\"\nworktree: \"/tmp/bench\"\n",
                         index % 4,
-                        1000 + index
+                        1000 + index,
+                        index
                     ),
                 )?;
             }

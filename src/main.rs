@@ -3,10 +3,10 @@
 
 /// mimalloc instead of the system allocator: parsing a large checklist allocates and frees
 /// hundreds of thousands of small strings, and glibc's malloc was a fifth of `longrun plan`'s
-/// instructions on a 2,000-task file (BENCHMARKS.md, "Planning and import"). Its stable
-/// series (`v2`) without transparent huge pages (`no_thp`): the default asked for them, and
-/// the kernel zeroing 2 MiB pages cost every command 0.5 to 0.7 ms at start (BENCHMARKS.md,
-/// "Claims").
+/// instructions on a 2,000-task file (BENCHMARKS.md, "Planning and import"). Its default
+/// build asks for transparent huge pages: zeroing them costs every command about 0.5 ms at
+/// start, but a 10,000-task `task set` takes 84 ms with them and 98 to 109 ms without
+/// (BENCHMARKS.md, "Claims", session 5).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -342,7 +342,10 @@ impl ClaimInfo {
     /// Parses the YAML form; the token is `None` when the text has none. The error is a
     /// reason for a person, without the file name (the caller knows it).
     pub fn from_yaml(text: &str) -> Result<(ClaimInfo, Option<ClaimToken>), String> {
-        let raw: RawClaim = serde_saphyr::from_str(text).map_err(|error| error.to_string())?;
+        let raw: RawClaim = match RawClaim::from_own_yaml(text) {
+            Some(raw) => raw,
+            None => serde_saphyr::from_str(text).map_err(|error| error.to_string())?,
+        };
         let timestamp = |field: &str, value: &str| {
             value
                 .parse::<Timestamp>()
@@ -924,7 +927,7 @@ impl Prepared {
 }
 
 /// The raw YAML shape; validated into [`ClaimInfo`] by `ClaimInfo::from_yaml`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, PartialEq)]
 struct RawClaim {
     task: String,
     worker: String,
@@ -937,6 +940,121 @@ struct RawClaim {
     token: Option<String>,
     branch: String,
     worktree: String,
+}
+
+impl RawClaim {
+    /// Reads a lock file exactly as [`ClaimInfo::to_yaml`] writes it (comment lines, then
+    /// `key: value` lines, strings double-quoted with [`quoted`]'s escapes, integers in
+    /// decimal) without a YAML parser: `next`, `status` and the cycle read every claim, and
+    /// the general parser took 25 µs a file. Anything else (another layout, an unknown or
+    /// repeated key, a missing field, another escape) gives `None`, and the caller parses
+    /// the text as YAML, so what a lock file means never depends on this reader.
+    fn from_own_yaml(text: &str) -> Option<RawClaim> {
+        #[derive(Default)]
+        struct Fields {
+            task: Option<String>,
+            worker: Option<String>,
+            host: Option<String>,
+            pid: Option<u32>,
+            claimed_at: Option<String>,
+            heartbeat_at: Option<String>,
+            lease_expires_at: Option<String>,
+            attempt: Option<u32>,
+            token: Option<String>,
+            branch: Option<String>,
+            worktree: Option<String>,
+            nonce: Option<String>,
+        }
+        fn set<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+            if slot.is_some() {
+                return None;
+            }
+            *slot = Some(value?);
+            Some(())
+        }
+        let body = text.strip_suffix('\n')?;
+        let mut fields = Fields::default();
+        for line in body.split('\n') {
+            if line.starts_with('#') {
+                continue;
+            }
+            let (key, value) = line.split_once(": ")?;
+            match key {
+                "task" => set(&mut fields.task, unquote(value))?,
+                "worker" => set(&mut fields.worker, unquote(value))?,
+                "host" => set(&mut fields.host, unquote(value))?,
+                "pid" => set(&mut fields.pid, decimal(value))?,
+                "claimed_at" => set(&mut fields.claimed_at, unquote(value))?,
+                "heartbeat_at" => set(&mut fields.heartbeat_at, unquote(value))?,
+                "lease_expires_at" => set(&mut fields.lease_expires_at, unquote(value))?,
+                "attempt" => set(&mut fields.attempt, decimal(value))?,
+                "token" => set(&mut fields.token, unquote(value))?,
+                "branch" => set(&mut fields.branch, unquote(value))?,
+                "worktree" => set(&mut fields.worktree, unquote(value))?,
+                // Written in git mode; not part of the claim.
+                "nonce" => set(&mut fields.nonce, unquote(value))?,
+                _ => return None,
+            }
+        }
+        Some(RawClaim {
+            task: fields.task?,
+            worker: fields.worker?,
+            host: fields.host?,
+            pid: fields.pid?,
+            claimed_at: fields.claimed_at?,
+            heartbeat_at: fields.heartbeat_at?,
+            lease_expires_at: fields.lease_expires_at?,
+            attempt: fields.attempt?,
+            token: fields.token,
+            branch: fields.branch?,
+            worktree: fields.worktree?,
+        })
+    }
+}
+
+/// The inverse of [`quoted`]: a double-quoted scalar with exactly its escapes.
+fn unquote(value: &str) -> Option<String> {
+    let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' => return None,
+            '\\' => match chars.next()? {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    if hex.len() != 4 || !hex.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                        return None;
+                    }
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                _ => return None,
+            },
+            // `quoted` escapes these; raw, they are not its output.
+            ch if ch.is_control()
+                || matches!(
+                    ch,
+                    '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+                ) =>
+            {
+                return None;
+            }
+            ch => out.push(ch),
+        }
+    }
+    Some(out)
+}
+
+/// A `u32` written as `to_string` writes it (no sign, no leading zero).
+fn decimal(value: &str) -> Option<u32> {
+    let plain = !value.is_empty()
+        && value.bytes().all(|byte| byte.is_ascii_digit())
+        && (value == "0" || !value.starts_with('0'));
+    if plain { value.parse().ok() } else { None }
 }
 
 fn push_field(out: &mut String, key: &str, value: &str) {
@@ -1027,7 +1145,9 @@ fn read_content(
     mut file: &File,
     task: Option<&TaskId>,
 ) -> Result<LockContent, ClaimError> {
-    let mut bytes = Vec::new();
+    // Room for a whole lock file (about 320 bytes), so it is read in one call and one to see
+    // the end, where an empty buffer grows from 32 bytes in five.
+    let mut bytes = Vec::with_capacity(1024);
     file.seek(SeekFrom::Start(0))
         .and_then(|_| file.take(MAX_LOCK_FILE_BYTES + 1).read_to_end(&mut bytes))
         .map_err(|source| ClaimError::Io {
@@ -1301,8 +1421,59 @@ mod tests {
             info.branch = branch;
             info.worktree = worktree;
             let claim = Claim { info, token: ClaimToken::generate() };
-            proptest::prop_assert_eq!(Claim::from_yaml(&claim.to_yaml()), Ok(claim));
+            let text = claim.to_yaml();
+            // The reader of longrun's own layout takes every file longrun writes, and reads
+            // it as the YAML parser does.
+            let own = RawClaim::from_own_yaml(&text);
+            proptest::prop_assert!(own.is_some(), "declined: {}", text);
+            let yaml: RawClaim = serde_saphyr::from_str(&text).unwrap();
+            proptest::prop_assert_eq!(own, Some(yaml));
+            proptest::prop_assert_eq!(Claim::from_yaml(&text), Ok(claim.clone()));
+            let nonce = ClaimToken::generate();
+            let mirrored = claim.info.to_yaml(Some(&claim.token), Some(&nonce));
+            let yaml: RawClaim = serde_saphyr::from_str(&mirrored).unwrap();
+            proptest::prop_assert_eq!(RawClaim::from_own_yaml(&mirrored), Some(yaml));
         }
+    }
+
+    #[test]
+    fn the_own_layout_reader_declines_what_longrun_does_not_write() {
+        let claim = Claim {
+            info: request("T1", "w", t0()).info().unwrap(),
+            token: ClaimToken::generate(),
+        };
+        let text = claim.to_yaml();
+        assert!(RawClaim::from_own_yaml(&text).is_some());
+        let variants = [
+            text.replace("worker: \"w\"", "worker: w"),
+            text.replace("worker: \"w\"", "worker: 'w'"),
+            text.replace("worker: \"w\"", "worker: \"\\x41\""),
+            text.replace("worker: \"w\"", "worker:  \"w\""),
+            text.replace("worker: \"w\"", "worker: \"w\" # a comment"),
+            text.replace("worker: \"w\"", "worker: \"w\"\nworker: \"v\""),
+            text.replace("worker: \"w\"", "worker: \"w\"\nextra: \"x\""),
+            text.replace("worker: \"w\"\n", ""),
+            text.replace("attempt: 1", "attempt: 01"),
+            text.replace("attempt: 1", "attempt: +1"),
+            text.replace("attempt: 1", "attempt: \"1\""),
+            text.replace('\n', "\r\n"),
+            text.trim_end().to_string(),
+            "{task: T1, worker: w}\n".to_string(),
+        ];
+        for variant in &variants {
+            assert_eq!(RawClaim::from_own_yaml(variant), None, "{variant}");
+            // What it means is then the YAML parser's answer, as before.
+            let yaml: Result<RawClaim, _> = serde_saphyr::from_str(variant);
+            if let Ok((info, _)) = ClaimInfo::from_yaml(variant) {
+                assert_eq!(info.worker, yaml.unwrap().worker, "{variant}");
+            }
+        }
+        // Comment lines anywhere and keys in another order are still its layout.
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.reverse();
+        let reordered = format!("{}\n# note\n", lines.join("\n"));
+        let yaml: RawClaim = serde_saphyr::from_str(&reordered).unwrap();
+        assert_eq!(RawClaim::from_own_yaml(&reordered), Some(yaml));
     }
 
     #[test]
