@@ -211,9 +211,7 @@ struct Bench {
 }
 
 impl Bench {
-    /// A git repository after `longrun init`, with `tasks` independent tasks and a run log
-    /// whose Events section is last.
-    /// A repository as `longrun init` leaves it (its checklist.yaml with the comments and
+    /// A git repository as `longrun init` leaves it (its checklist.yaml with the comments and
     /// instructions, its run-log.md), with the example task replaced by `tasks` tasks
     /// written the way people write them.
     fn repository(&self, root: &Path, tasks: usize) -> Result<PathBuf> {

@@ -88,20 +88,22 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<ExitStatus, CommandError>
     });
     state.push(match crate::state::runlog::load(&workspace.run_log()) {
         Ok(log) if log.garbage.is_empty() => {
+            let events_last = log
+                .sections
+                .last()
+                .is_some_and(|section| section.kind == crate::state::runlog::SectionKind::Events);
+            // Correct either way, but an event inserted before a later section rewrites the
+            // whole file, which grows with the log.
+            let detail = if events_last {
+                "reads"
+            } else {
+                "reads; a section follows Events, so every event rewrites the whole file: \
+                 move `## Events (append-only)` to the end to make each event one append"
+            };
             Finding {
                 what: "run-log.md".into(),
                 ok: true,
-                detail: if log.sections.last().is_some_and(|section| {
-                    section.kind == crate::state::runlog::SectionKind::Events
-                }) {
-                    "reads".into()
-                } else {
-                    // Correct either way, but an event inserted before a later section rewrites
-                    // the whole file, which grows with the log.
-                    "reads; a section follows Events, so every event rewrites the whole file: \
-                 move `## Events (append-only)` to the end to make each event one append"
-                        .into()
-                },
+                detail: detail.into(),
             }
         }
         Ok(log) => Finding {
