@@ -946,7 +946,8 @@ impl RawClaim {
     /// Reads a lock file exactly as [`ClaimInfo::to_yaml`] writes it (comment lines, then
     /// `key: value` lines, strings double-quoted with [`quoted`]'s escapes, integers in
     /// decimal) without a YAML parser: `next`, `status` and the cycle read every claim, and
-    /// the general parser took 25 µs a file. Anything else (another layout, an unknown or
+    /// the general parser (with the reads around it) cost about 26 µs a file, 10 ms of `next`
+    /// with 388 claims. Anything else (another layout, an unknown or
     /// repeated key, a missing field, another escape) gives `None`, and the caller parses
     /// the text as YAML, so what a lock file means never depends on this reader.
     fn from_own_yaml(text: &str) -> Option<RawClaim> {
