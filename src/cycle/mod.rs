@@ -600,12 +600,13 @@ impl Cycle<'_> {
         // slots now: new ones start at once rather than after the next cycle's start. Their
         // attempts stay claimed and are gated by the next cycle (which the loop starts
         // right away).
-        let freed = match self.report.stopped || self.options.dry_run {
-            true => 0,
-            false => running_dirs
+        let freed = if self.report.stopped || self.options.dry_run {
+            0
+        } else {
+            running_dirs
                 .iter()
                 .filter(|dir| matches!(process::worker_state(dir), Ok(WorkerState::Finished(_))))
-                .count() as u32,
+                .count() as u32
         };
         running = running.saturating_sub(freed);
 
@@ -613,9 +614,10 @@ impl Cycle<'_> {
         // rejected attempt to retry): schedule again from the file as it now is (the gates
         // wrote attempts, notes and statuses).
         let checklist = if (gated || freed > 0) && !self.report.stopped && !self.options.dry_run {
-            let checklist = match gated {
-                true => checklist::load(&workspace.checklist(), &snapshot)?.checklist,
-                false => checklist,
+            let checklist = if gated {
+                checklist::load(&workspace.checklist(), &snapshot)?.checklist
+            } else {
+                checklist
             };
             self.schedule(
                 &checklist,

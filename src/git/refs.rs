@@ -103,6 +103,23 @@ fn read_ref(common: &Path, refname: &str) -> Option<RefValue> {
     Some(RefValue::Missing)
 }
 
+/// A checkout's `HEAD` file.
+enum Head {
+    /// `ref: <refname>`.
+    Symbolic(String),
+    /// A detached HEAD: the commit id.
+    Detached(String),
+}
+
+/// `HEAD` in the git directory `git_dir`; `None` when it is neither form.
+fn read_head(git_dir: &Path) -> Option<Head> {
+    let head = read_small(&git_dir.join("HEAD"))?;
+    match head.strip_prefix("ref: ") {
+        Some(target) => Some(Head::Symbolic(target.trim_end_matches('\n').to_string())),
+        None => object_id(&head).map(Head::Detached),
+    }
+}
+
 /// The branch `refname` (`refs/heads/...`) of the repository whose checkout is `dir`, or
 /// `HEAD` of that checkout itself. `None`: the files do not say (ask git).
 pub fn read(dir: &Path, rev: &str) -> Option<RefValue> {
@@ -113,10 +130,9 @@ pub fn read(dir: &Path, rev: &str) -> Option<RefValue> {
             .then(|| read_ref(&common, rev))
             .flatten();
     }
-    let head = read_small(&git_dir.join("HEAD"))?;
-    match head.strip_prefix("ref: ") {
-        Some(target) => read_ref(&common, target.trim_end_matches('\n')),
-        None => object_id(&head).map(RefValue::Object),
+    match read_head(&git_dir)? {
+        Head::Symbolic(target) => read_ref(&common, &target),
+        Head::Detached(id) => Some(RefValue::Object(id)),
     }
 }
 
@@ -124,14 +140,12 @@ pub fn read(dir: &Path, rev: &str) -> Option<RefValue> {
 /// `refs/heads/main`), `Some(None)` on a detached HEAD; `None`: ask git.
 pub fn head_branch(dir: &Path) -> Option<Option<String>> {
     let (git_dir, _) = git_dirs(dir)?;
-    let head = read_small(&git_dir.join("HEAD"))?;
-    match head.strip_prefix("ref: ") {
-        Some(target) => target
-            .trim_end_matches('\n')
+    match read_head(&git_dir)? {
+        Head::Symbolic(target) => target
             .strip_prefix("refs/heads/")
             .filter(|name| !name.is_empty())
             .map(|name| Some(name.to_string())),
-        None => object_id(&head).map(|_| None),
+        Head::Detached(_) => Some(None),
     }
 }
 

@@ -343,6 +343,16 @@ pub struct LoadOptions {
     pub snapshot_path: Option<PathBuf>,
 }
 
+impl LoadOptions {
+    /// The snapshot to use for a checklist of `len` bytes: none when disabled or when the
+    /// file is too small to be worth one ([`snapshot::worth_keeping`]).
+    fn snapshot_for(&self, len: usize) -> Option<&PathBuf> {
+        self.snapshot_path
+            .as_ref()
+            .filter(|_| snapshot::worth_keeping(len))
+    }
+}
+
 /// The overview of a checklist, with the hash of the bytes it describes.
 #[derive(Debug, Clone)]
 pub struct LoadedOverview {
@@ -402,11 +412,7 @@ fn from_text(
     let mut rereads = 2;
     let hash = loop {
         let hash = snapshot::hash_bytes(text.as_bytes());
-        let Some(snapshot_path) = options
-            .snapshot_path
-            .as_ref()
-            .filter(|_| snapshot::worth_keeping(text.len()))
-        else {
+        let Some(snapshot_path) = options.snapshot_for(text.len()) else {
             break hash;
         };
         if let Some(checklist) = snapshot::read(snapshot_path, hash) {
@@ -431,8 +437,7 @@ fn from_text(
     };
     let checklist = Checklist::parse(path, &text)?;
     let mut overview = None;
-    if let Some(snapshot_path) = &options.snapshot_path
-        && snapshot::worth_keeping(text.len())
+    if let Some(snapshot_path) = options.snapshot_for(text.len())
         && let Ok((bytes, derived)) = snapshot::encode(hash, &checklist, text.len())
     {
         // The snapshot is a cache: failing to write it only costs speed next time. Stored
@@ -516,11 +521,7 @@ where
         if snapshot::hash_file(path, MAX_STATE_FILE_BYTES)? != loaded.hash {
             continue;
         }
-        let Some(snapshot_path) = options
-            .snapshot_path
-            .as_ref()
-            .filter(|_| snapshot::worth_keeping(rendered.text.len()))
-        else {
+        let Some(snapshot_path) = options.snapshot_for(rendered.text.len()) else {
             fsutil::write_atomic_deferred(path, rendered.text.as_bytes(), background)?;
             return Ok(UpdateOutcome::Written);
         };
@@ -617,11 +618,7 @@ where
             continue;
         }
         fsutil::write_atomic(path, new_text.as_bytes())?;
-        if let Some(snapshot_path) = options
-            .snapshot_path
-            .as_ref()
-            .filter(|_| snapshot::worth_keeping(new_text.len()))
-        {
+        if let Some(snapshot_path) = options.snapshot_for(new_text.len()) {
             let checklist = match parsed {
                 Some(checklist) => Some(checklist),
                 None => Checklist::parse(path, &new_text).ok(),
