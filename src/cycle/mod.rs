@@ -125,6 +125,8 @@ pub enum CycleError {
 struct Pending {
     edits: Vec<TaskEdit>,
     events: Vec<Event>,
+    /// Task edits were written by an earlier flush of this cycle.
+    flushed_edits: bool,
 }
 
 impl Pending {
@@ -764,6 +766,7 @@ impl Cycle<'_> {
         let edits = std::mem::take(&mut self.pending.edits);
         let events = std::mem::take(&mut self.pending.events);
         if !edits.is_empty() {
+            self.pending.flushed_edits = true;
             checklist::update(
                 &workspace.checklist(),
                 &workspace.checklist_lock(),
@@ -1652,10 +1655,6 @@ impl Cycle<'_> {
         self.report.open = open;
         self.report.in_progress = active.len();
         self.report.awaiting_approval = awaiting_approval;
-        let changed = !self.pending.edits.is_empty();
-        if self.options.dry_run || !changed {
-            return;
-        }
         let run_status = if complete == view.tasks.len() {
             "complete"
         } else if open == 0 {
@@ -1669,6 +1668,20 @@ impl Cycle<'_> {
             .take(5)
             .map(|task| format!("{}: {}", task.task_id, task.title))
             .collect();
+        let active_task = active.first().cloned().unwrap_or_default();
+        // The summary follows every change this cycle made (gates flush their edits before
+        // this), and whatever else left it behind (a person's edit, a crash before this
+        // step); an idle cycle that would write the same words leaves the file alone.
+        let summary = &view.summary;
+        let changed = !self.pending.edits.is_empty()
+            || self.pending.flushed_edits
+            || summary.status != run_status
+            || summary.active_task_id != active_task
+            || summary.blockers != stuck
+            || summary.next_actions != next;
+        if self.options.dry_run || !changed {
+            return;
+        }
         let summary_edits = [
             (
                 SummaryField::LastUpdated,
@@ -1676,7 +1689,7 @@ impl Cycle<'_> {
             ),
             (
                 SummaryField::ActiveTaskId,
-                FieldValue::Text(active.first().cloned().unwrap_or_default()),
+                FieldValue::Text(active_task),
             ),
             (
                 SummaryField::Status,
@@ -1685,7 +1698,7 @@ impl Cycle<'_> {
             (SummaryField::Blockers, FieldValue::List(stuck)),
             (SummaryField::NextActions, FieldValue::List(next)),
         ];
-        if run_status == "complete" {
+        if run_status == "complete" && view.summary.status != "complete" {
             self.notify(
                 crate::config::NotifyEvent::RunFinished,
                 "",

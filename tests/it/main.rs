@@ -15,6 +15,8 @@ mod eval;
 mod gc;
 #[cfg(feature = "fake-agent")]
 mod governance;
+#[cfg(feature = "fake-agent")]
+mod governance_cycle;
 mod help;
 mod import;
 mod init;
