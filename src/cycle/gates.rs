@@ -19,41 +19,73 @@ use crate::state::model::{Approval, EventKind, TaskStatus};
 /// How long a notifier may run before its process group is killed.
 const NOTIFY_TIMEOUT_SECS: u64 = 30;
 
-/// Why the verification loop's `full` suite runs before `task` merges, if it does: the task
-/// is the last of its milestone in file order, the last open task of the run, or its risk is
-/// listed in the policy's `full_suite_for`.
-pub(super) fn full_suite_reason(
+/// Whether the verification loop's `full` suite runs before a task merges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum FullSuite {
+    /// It runs, for this reason.
+    Runs(String),
+    /// It does not.
+    No,
+    /// It would if these tasks, gated earlier in the same cycle, merge: the answer waits
+    /// for their gates (the next cycle decides on what they became).
+    WaitsFor(Vec<String>),
+}
+
+/// Whether the verification loop's `full` suite runs before `task` merges: when the task
+/// completes its milestone (every other task of it is complete), when it is the last open
+/// task of the run, or when its risk is listed in the policy's `full_suite_for`.
+/// `gated_first`: tasks gated before it this cycle, whose merge is not decided yet.
+pub(super) fn full_suite(
     checklist: &Checklist,
     task: &Task,
     policy: &crate::policy::Policy,
-) -> Option<String> {
+    gated_first: &[&str],
+) -> FullSuite {
     if checklist.summary.verification_loop.full.is_empty() {
-        return None;
-    }
-    if let Some(milestone) = task.milestone.as_deref().filter(|m| !m.is_empty()) {
-        let last = checklist
-            .tasks
-            .iter()
-            .rev()
-            .find(|other| other.milestone.as_deref() == Some(milestone));
-        if last.is_some_and(|last| last.task_id == task.task_id) {
-            return Some(format!("the last task of milestone `{milestone}`"));
-        }
-    }
-    let others_done = checklist.tasks.iter().all(|other| {
-        other.task_id == task.task_id
-            || other
-                .status
-                .effective()
-                .is_some_and(|status| status.satisfies_dependency())
-    });
-    if others_done {
-        return Some("the last task before the run is done".to_string());
+        return FullSuite::No;
     }
     if policy.full_suite_for(task) {
-        return Some("policy `full_suite_for` its risk".to_string());
+        return FullSuite::Runs("policy `full_suite_for` its risk".to_string());
     }
-    None
+    let milestone = task.milestone.as_deref().filter(|m| !m.is_empty());
+    // The other tasks that must be complete for `task` to end its milestone or the run.
+    let ends = |in_scope: &dyn Fn(&Task) -> bool| -> Option<Vec<String>> {
+        let mut waiting = Vec::new();
+        for other in &checklist.tasks {
+            if other.task_id == task.task_id
+                || !in_scope(other)
+                || other
+                    .status
+                    .effective()
+                    .is_some_and(|status| status.satisfies_dependency())
+            {
+                continue;
+            }
+            if !gated_first.contains(&other.task_id.as_str()) {
+                return None;
+            }
+            waiting.push(other.task_id.clone());
+        }
+        Some(waiting)
+    };
+    let mut waits_for = Vec::new();
+    if let Some(milestone) = milestone {
+        match ends(&|other| other.milestone.as_deref() == Some(milestone)) {
+            Some(waiting) if waiting.is_empty() => {
+                return FullSuite::Runs(format!("the last task of milestone `{milestone}`"));
+            }
+            Some(waiting) => waits_for = waiting,
+            None => {}
+        }
+    }
+    match ends(&|_| true) {
+        Some(waiting) if waiting.is_empty() => {
+            FullSuite::Runs("the last task before the run is done".to_string())
+        }
+        Some(waiting) => FullSuite::WaitsFor(waiting),
+        None if !waits_for.is_empty() => FullSuite::WaitsFor(waits_for),
+        None => FullSuite::No,
+    }
 }
 
 /// A notification as its command reads it on stdin.
@@ -678,5 +710,77 @@ impl Cycle<'_> {
         self.report.blocked.push(task_id.clone());
         self.notify(NotifyEvent::BudgetExceeded, &task_id, text);
         Some(TaskStatus::Blocked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checklist(statuses: &[(&str, &str, &str)]) -> Checklist {
+        let mut text =
+            String::from("summary:\n  verification_loop:\n    full: [[\"true\"]]\ntasks:\n");
+        for (id, milestone, status) in statuses {
+            text.push_str(&format!(
+                "  - task_id: {id}\n    title: {id}\n    status: {status}\n"
+            ));
+            if !milestone.is_empty() {
+                text.push_str(&format!("    milestone: {milestone}\n"));
+            }
+        }
+        Checklist::parse(std::path::Path::new("checklist.yaml"), &text).unwrap()
+    }
+
+    fn decide(checklist: &Checklist, id: &str, gated_first: &[&str]) -> FullSuite {
+        let policy = crate::policy::Policy::default();
+        full_suite(checklist, checklist.task(id).unwrap(), &policy, gated_first)
+    }
+
+    #[test]
+    fn the_full_suite_runs_when_a_task_completes_its_milestone_or_the_run() {
+        let list = checklist(&[
+            ("T1", "m1", "complete"),
+            ("T2", "m1", "in_progress"),
+            ("T3", "m2", "in_progress"),
+            ("T4", "m2", "not_started"),
+        ]);
+        // T2 ends m1 whatever else is open.
+        assert_eq!(
+            decide(&list, "T2", &[]),
+            FullSuite::Runs("the last task of milestone `m1`".into())
+        );
+        // T3 does not end m2 while T4 is open, nor the run.
+        assert_eq!(decide(&list, "T3", &[]), FullSuite::No);
+        let list = checklist(&[
+            ("T1", "m1", "complete"),
+            ("T2", "m1", "in_progress"),
+            ("T3", "", "in_progress"),
+        ]);
+        // Finishing together: T3 ends the run only if T2, gated first, merges.
+        assert_eq!(
+            decide(&list, "T3", &["T2"]),
+            FullSuite::WaitsFor(vec!["T2".into()])
+        );
+        assert_eq!(decide(&list, "T3", &[]), FullSuite::No);
+        // Once T2 is complete, T3 ends the run.
+        let list = checklist(&[
+            ("T1", "m1", "complete"),
+            ("T2", "m1", "complete"),
+            ("T3", "", "in_progress"),
+        ]);
+        assert_eq!(
+            decide(&list, "T3", &[]),
+            FullSuite::Runs("the last task before the run is done".into())
+        );
+        let list = checklist(&[("T1", "m1", "in_progress"), ("T2", "m1", "in_progress")]);
+        assert_eq!(
+            decide(&list, "T2", &["T1"]),
+            FullSuite::WaitsFor(vec!["T1".into()])
+        );
+        assert_eq!(
+            decide(&list, "T2", &[]),
+            FullSuite::No,
+            "T1 is open and not gated first"
+        );
     }
 }

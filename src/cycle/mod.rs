@@ -64,6 +64,8 @@ pub struct CycleReport {
     pub failed: Vec<String>,
     pub blocked: Vec<String>,
     pub deferred: Vec<String>,
+    /// Finished attempts left for the next cycle to gate (it starts at once in a loop).
+    pub gate_next: Vec<String>,
     pub dispatched: Vec<String>,
     pub running: Vec<String>,
     pub reconciled: Vec<String>,
@@ -968,6 +970,25 @@ impl Cycle<'_> {
                     let status = self.reject(task, claim, &run_dir, &worktree, &reason, &reason)?;
                     return Ok(Reaped::Done(status));
                 }
+                let gated_first: Vec<String> =
+                    self.queued.iter().map(|q| q.task_id.clone()).collect();
+                let gated_first: Vec<&str> = gated_first.iter().map(String::as_str).collect();
+                let full_suite = gates::full_suite(checklist, task, &self.policy, &gated_first);
+                if let gates::FullSuite::WaitsFor(waiting) = &full_suite {
+                    // Gated with them, it could end the run (or its milestone) without the
+                    // full suite, or run it for nothing: decided on what they become.
+                    self.forget_pending_cost(&task_id, attempt);
+                    self.report.gate_next.push(task_id.clone());
+                    self.action(format!(
+                        "`{task_id}` is gated next cycle: whether the full suite runs depends on {} gated first",
+                        waiting
+                            .iter()
+                            .map(|id| format!("`{id}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                    return Ok(Reaped::Kept);
+                }
                 self.action(format!("gate `{task_id}` attempt {attempt}"));
                 if self.options.dry_run {
                     return Ok(Reaped::Kept);
@@ -990,13 +1011,12 @@ impl Cycle<'_> {
                 }
                 let validator_env = self.validator_env(&task_id, &worktree, &run_dir, attempt);
                 let reviewers = self.reviewers(task, &worktree, &run_dir, attempt)?;
-                let full_validators = match gates::full_suite_reason(checklist, task, &self.policy)
-                {
-                    Some(why) => {
+                let full_validators = match full_suite {
+                    gates::FullSuite::Runs(why) => {
                         self.action(format!("`{task_id}`: the full suite runs too ({why})"));
                         checklist.summary.verification_loop.full.clone()
                     }
-                    None => Vec::new(),
+                    _ => Vec::new(),
                 };
                 let queued = Queued {
                     task_id: task_id.clone(),
@@ -1278,6 +1298,18 @@ impl Cycle<'_> {
     /// Records that an attempt's merge waits for a later cycle, which judges it again and
     /// records its cost then: once per attempt.
     fn record_deferred(&mut self, task_id: &str, attempt: u32, reason: &str) {
+        self.forget_pending_cost(task_id, attempt);
+        self.report.deferred.push(task_id.to_string());
+        self.pending.events.push(self.event(
+            EventKind::Note,
+            task_id,
+            format!("merge deferred: {reason}"),
+        ));
+    }
+
+    /// Drops the cost event this cycle queued for an attempt it leaves to a later cycle,
+    /// which records it when it decides.
+    fn forget_pending_cost(&mut self, task_id: &str, attempt: u32) {
         let attempt_text = attempt.to_string();
         if let Some(index) = self.pending.events.iter().rposition(|event| {
             event.kind == EventKind::Cost
@@ -1286,12 +1318,6 @@ impl Cycle<'_> {
         }) {
             self.pending.events.remove(index);
         }
-        self.report.deferred.push(task_id.to_string());
-        self.pending.events.push(self.event(
-            EventKind::Note,
-            task_id,
-            format!("merge deferred: {reason}"),
-        ));
     }
 
     /// Moves the target branch to the last merge the gates made this cycle (each built on
@@ -1687,10 +1713,7 @@ impl Cycle<'_> {
                 SummaryField::LastUpdated,
                 FieldValue::Text(crate::clock::format_timestamp(self.now)),
             ),
-            (
-                SummaryField::ActiveTaskId,
-                FieldValue::Text(active_task),
-            ),
+            (SummaryField::ActiveTaskId, FieldValue::Text(active_task)),
             (
                 SummaryField::Status,
                 FieldValue::Text(run_status.to_string()),

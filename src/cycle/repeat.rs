@@ -159,6 +159,7 @@ pub fn repeat(
                 .dispatched
                 .iter()
                 .chain(&report.running)
+                .chain(&report.gate_next)
                 .cloned()
                 .collect(),
             Err(_) => Vec::new(),

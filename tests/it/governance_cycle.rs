@@ -41,5 +41,66 @@ fn the_last_merge_completes_the_summary_and_notifies_once() {
     }
     assert_eq!(repo.env.read("checklist.yaml"), before);
     let log = repo.log();
-    assert_eq!(log.matches("notify `run_finished` started").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("notify `run_finished` started").count(),
+        1,
+        "{log}"
+    );
+}
+
+/// Runs one cycle to dispatch, then waits until `count` workers wrote their results, so the
+/// next cycle finds them all finished together.
+fn dispatch_and_wait_for_results(repo: &CycleRepo, count: usize) {
+    let run = repo.cycle();
+    assert_eq!(run.code, 0, "{run:?}");
+    let start = Instant::now();
+    // A worker's result is `<run>/<task>/<attempt>/result.json` (the supervisor's checks
+    // keep theirs further down).
+    let finished = || {
+        find_files(&repo.env.path(".longrun/runs"), "result.json")
+            .iter()
+            .filter(|path| {
+                let attempt = path.parent().unwrap();
+                attempt.file_name().unwrap() == "1"
+                    && attempt
+                        .parent()
+                        .unwrap()
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with('T')
+            })
+            .count()
+    };
+    while finished() < count {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", repo.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_full_suite_runs_before_the_run_ends_when_the_last_tasks_finish_together() {
+    let repo = CycleRepo::new(
+        "summary:\n  verification_loop:\n    full: [[\"test\", \"-f\", \"full.txt\"]]\ntasks:\n  - task_id: T1\n    title: One\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n  - task_id: T2\n    title: Two\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"b.txt\"]]\n",
+    );
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    repo.script("T2", "write b.txt b\ncommit b\n");
+    dispatch_and_wait_for_results(&repo, 2);
+    let run = repo.cycle();
+    assert!(run.code == 0 || run.code == 1, "{run:?}");
+    assert!(
+        run.stderr.contains("`T2` is gated next cycle"),
+        "{run:?}\n{}",
+        repo.log()
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    // T1 merged without it (T2 was open); T2 ended the run, so the full suite ran on it
+    // and failed: the run is not declared done on a suite that fails.
+    assert_eq!(repo.task("T1")["status"]["Known"], "complete");
+    assert_eq!(repo.task("T2")["status"]["Known"], "failed");
+    let log = repo.log();
+    assert!(
+        log.contains("failure [T2] attempt=1: validator `test -f full.txt` exited 1"),
+        "{log}"
+    );
 }
