@@ -1184,9 +1184,17 @@ impl Cycle<'_> {
                 }
             }
             GateOutcome::Rejected {
-                reason, summary, ..
+                reason,
+                summary,
+                runs,
             } => {
-                let status = self.reject(task, claim, run_dir, worktree, &reason, &summary)?;
+                let output = runs
+                    .iter()
+                    .find(|run| !run.passed())
+                    .map_or("", |run| run.summary.as_str());
+                let status = self.reject_with_output(
+                    task, claim, run_dir, worktree, &reason, &summary, output,
+                )?;
                 Ok(Reaped::Done(status))
             }
             GateOutcome::AwaitingApproval { candidate, runs } => {
@@ -1403,10 +1411,27 @@ impl Cycle<'_> {
         reason: &str,
         summary: &str,
     ) -> Result<TaskStatus, CycleError> {
+        self.reject_with_output(task, claim, run_dir, worktree, reason, summary, "")
+    }
+
+    /// [`Cycle::reject`] for a failed validator, whose `output` (its summary) is part of
+    /// the failure's signature: the same command failing on another error is progress,
+    /// not a loop.
+    #[allow(clippy::too_many_arguments)]
+    fn reject_with_output(
+        &mut self,
+        task: &Task,
+        claim: &crate::state::claims::Claim,
+        run_dir: &Path,
+        worktree: &Path,
+        reason: &str,
+        summary: &str,
+        output: &str,
+    ) -> Result<TaskStatus, CycleError> {
         let task_id = task.task_id.clone();
         let attempt = claim.info.attempt;
         let max_attempts = task.max_attempts.unwrap_or(self.config.max_attempts).max(1);
-        let signature = gate::failure_signature(reason);
+        let signature = gate::failure_signature(reason, output);
         let previous_signature = previous_failure(&self.options.workspace, &task_id, attempt)
             .map(|(signature, _)| signature);
         let repeated = previous_signature.as_deref() == Some(signature.as_str());

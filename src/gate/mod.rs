@@ -722,11 +722,33 @@ fn single_line(text: &str) -> String {
     }
 }
 
-/// A failure's signature: the reason with numbers, hashes and paths masked, so the same
-/// failure twice in a row is recognised (the loop breaker).
-pub fn failure_signature(reason: &str) -> String {
-    let mut out = String::with_capacity(reason.len());
-    let mut chars = reason.chars().peekable();
+/// A failure's signature, by which the same failure twice in a row is recognised (the
+/// loop breaker): the reason with numbers, hashes and paths masked, and for a failed
+/// validator a short hash of its `output`'s error lines (or last lines), masked the same
+/// way: `cargo test` failing on another test is not the same failure.
+pub fn failure_signature(reason: &str, output: &str) -> String {
+    let reason = mask_numbers(reason);
+    let looks_like_error = |line: &&str| validate::looks_like_error(line);
+    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut telling: Vec<&str> = lines.iter().copied().filter(looks_like_error).collect();
+    if telling.is_empty() {
+        telling = lines[lines.len().saturating_sub(3)..].to_vec();
+    }
+    if telling.is_empty() {
+        return reason;
+    }
+    let masked: Vec<String> = telling
+        .iter()
+        .map(|line| mask_numbers(line.trim()))
+        .collect();
+    let hash = xxhash_rust::xxh3::xxh3_64(masked.join("\n").as_bytes());
+    format!("{reason} [output {:08x}]", hash >> 32)
+}
+
+/// `text` with every run of letters and digits that starts with a digit as `#`.
+fn mask_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         if c.is_ascii_digit() {
             while chars.peek().is_some_and(|c| c.is_ascii_alphanumeric()) {
@@ -981,12 +1003,36 @@ mod tests {
     #[test]
     fn signatures_mask_numbers() {
         assert_eq!(
-            failure_signature("validator `cargo test` exited 101 (3 failed)"),
-            failure_signature("validator `cargo test` exited 101 (4 failed)")
+            failure_signature("validator `cargo test` exited 101 (3 failed)", ""),
+            failure_signature("validator `cargo test` exited 101 (4 failed)", "")
         );
         assert_ne!(
-            failure_signature("validator `a` exited 1"),
-            failure_signature("validator `b` exited 1")
+            failure_signature("validator `a` exited 1", ""),
+            failure_signature("validator `b` exited 1", "")
+        );
+    }
+
+    #[test]
+    fn signatures_tell_a_validator_failing_on_another_error() {
+        let reason = "validator `cargo test` exited 101";
+        let parse =
+            "running 12 tests\ntest parse ... FAILED\nerror: test failed, to rerun pass `--lib`";
+        let parse_again =
+            "running 13 tests\ntest parse ... FAILED\nerror: test failed, to rerun pass `--lib`";
+        let render =
+            "running 13 tests\ntest render ... FAILED\nerror: test failed, to rerun pass `--lib`";
+        assert_eq!(
+            failure_signature(reason, parse),
+            failure_signature(reason, parse_again)
+        );
+        assert_ne!(
+            failure_signature(reason, parse),
+            failure_signature(reason, render)
+        );
+        // Without error lines, the last lines decide.
+        assert_ne!(
+            failure_signature("validator `x` exited 1", "a\nb"),
+            failure_signature("validator `x` exited 1", "a\nc")
         );
     }
 }

@@ -165,6 +165,23 @@ fn combine_logs(run_dir: &Path, combined: &Path) -> String {
     text
 }
 
+/// True for a line of output that reads like an error: what a failure's summary keeps
+/// and its signature is made of.
+pub fn looks_like_error(line: &str) -> bool {
+    let lower = line.to_ascii_lowercase();
+    [
+        "error",
+        "fail",
+        "panic",
+        "expected",
+        "assert",
+        "fatal",
+        "not found",
+    ]
+    .iter()
+    .any(|word| lower.contains(word))
+}
+
 /// Keeps the lines that matter: the first lines, lines that look like errors, and the last
 /// lines, at most `max_lines` lines and `max_bytes` bytes.
 pub fn summarize_output(output: &str, max_lines: usize, max_bytes: usize) -> String {
@@ -176,20 +193,6 @@ pub fn summarize_output(output: &str, max_lines: usize, max_bytes: usize) -> Str
     let tail = 6.min(lines.len() - head);
     let mut keep: Vec<usize> = (0..head).collect();
     let error_budget = max_lines.saturating_sub(head + tail);
-    let looks_like_error = |line: &str| {
-        let lower = line.to_ascii_lowercase();
-        [
-            "error",
-            "fail",
-            "panic",
-            "expected",
-            "assert",
-            "fatal",
-            "not found",
-        ]
-        .iter()
-        .any(|word| lower.contains(word))
-    };
     keep.extend(
         (head..lines.len() - tail)
             .filter(|&i| looks_like_error(lines[i]))

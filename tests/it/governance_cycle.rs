@@ -104,3 +104,18 @@ fn the_full_suite_runs_before_the_run_ends_when_the_last_tasks_finish_together()
         "{log}"
     );
 }
+
+#[test]
+fn a_validator_failing_on_another_error_is_progress_not_a_loop() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Three tries\n    validators: [[\"sh\", \"-c\", \"cat err.txt; test -f ok.txt\"]]\n",
+    );
+    repo.script(
+        "T1",
+        "only-on-attempt 1 write err.txt error: parse failed\nonly-on-attempt 2 write err.txt error: render failed\nonly-on-attempt 3 write ok.txt ok\ncommit try\n",
+    );
+    repo.cycle_until_settled(Duration::from_secs(90));
+    let log = repo.log();
+    assert_eq!(repo.task("T1")["status"]["Known"], "complete", "{log}");
+    assert_eq!(log.matches("failure [T1]").count(), 2, "{log}");
+}
