@@ -216,7 +216,9 @@ impl Cycle<'_> {
         spec.pricing = profile.pricing.clone();
         spec.baseline = self.baseline(task, &target_tip, &worktree, &run_dir);
         // A worker that writes its own task's approval is rejected (see `Approvals::paths_of`).
-        spec.guarded = self.approvals().paths_of(&task_id);
+        let approvals = self.approvals();
+        spec.guarded = approvals.paths_of(&task_id);
+        spec.guarded.push(approvals.dir().to_path_buf());
         let spec_path = run_dir.join("spec.json");
         spec.write(&spec_path)?;
         // The supervisor takes the claim's OS lock before it reports its pid, so let go of

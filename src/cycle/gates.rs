@@ -400,7 +400,10 @@ impl Cycle<'_> {
         let task_id = task.task_id.clone();
         let approvals = self.approvals();
         let tip = git::rev_parse(&self.primary, &format!("refs/heads/{}", claim.info.branch))?;
-        if let Some(record) = approvals.record(&task_id, Stage::After) {
+        if let Some(record) = approvals
+            .record(&task_id, Stage::After)
+            .filter(|record| self.person_decided(record))
+        {
             if Some(&record.commit) == tip.as_ref() {
                 return Ok(match record.decision {
                     Decision::Approve => Hold::Gate(Some(Some(record.commit))),
@@ -500,7 +503,13 @@ impl Cycle<'_> {
         let task_id = task.task_id.clone();
         // The rule `next`, `status` and `claim` show readiness by, too.
         let needed = self.policy.needs_approval(task, Approval::Before);
-        match self.approvals().dispatch_gate(&task_id, needed) {
+        let mut gate = self.approvals().dispatch_gate(&task_id, needed);
+        if let DispatchGate::Approved(record) | DispatchGate::Rejected(record) = &gate
+            && !self.person_decided(record)
+        {
+            gate = DispatchGate::Waiting;
+        }
+        match gate {
             DispatchGate::Open | DispatchGate::Approved(_) => None,
             DispatchGate::Rejected(record) => {
                 let text = format!("not dispatched: {} rejected it: {}", record.by, record.text);
@@ -532,6 +541,39 @@ impl Cycle<'_> {
                 Some(TaskStatus::AwaitingApproval)
             }
         }
+    }
+
+    /// True when `record` is a person's decision: the run log holds the event their
+    /// `longrun approve` or `reject` wrote with it ([`Approvals::witnessed`]). Otherwise
+    /// the record is some process's forgery (a worker's, most likely): it is removed, and
+    /// the run log and a notification say so.
+    pub(super) fn person_decided(&mut self, record: &crate::state::approvals::Record) -> bool {
+        if Approvals::witnessed(record, &self.options.workspace.run_log()) {
+            return true;
+        }
+        let text = format!(
+            "the {} record of `{}` for {} (by \"{}\") has no `{}` event in run-log.md: not written by `longrun {}`, so it does not count and was removed",
+            record.stage.as_str(),
+            record.task,
+            short(&record.commit),
+            record.by,
+            match record.decision {
+                Decision::Approve => "approve",
+                Decision::Reject => "reject",
+            },
+            match record.decision {
+                Decision::Approve => "approve",
+                Decision::Reject => "reject",
+            },
+        );
+        self.action(format!("`{}`: {text}", record.task));
+        if !self.options.dry_run {
+            self.approvals().remove_record(&record.task, record.stage);
+            self.pending
+                .events
+                .push(self.event(EventKind::Evidence, &record.task, text));
+        }
+        false
     }
 
     /// After a merge, approvals of the task are spent.

@@ -943,20 +943,20 @@ impl Cycle<'_> {
                         self.reject(task, claim, &run_dir, &worktree, &reason, &summary)?;
                     return Ok(Reaped::Done(status));
                 }
-                if !result.guarded_changed.is_empty() {
-                    let paths: Vec<String> = result
-                        .guarded_changed
+                let forged = self.forged_records(&task_id, &result.guarded_changed);
+                if !forged.is_empty() {
+                    let paths: Vec<String> = forged
                         .iter()
                         .map(|path| format!("`{}`", self.relative(path)))
                         .collect();
                     let reason = format!(
-                        "the worker changed its task's approval records ({}): approvals come only from a person's `longrun approve`",
+                        "the worker changed approval records ({}): approvals come only from a person's `longrun approve`",
                         paths.join(", ")
                     );
                     // Whatever they say now is the worker's: none of it counts (a decision a
                     // person made before is asked for again).
                     if !self.options.dry_run {
-                        for path in &result.guarded_changed {
+                        for path in &forged {
                             let _ = std::fs::remove_file(path);
                         }
                     }
@@ -1313,6 +1313,36 @@ impl Cycle<'_> {
             task_id,
             format!("merge deferred: {reason}"),
         ));
+    }
+
+    /// Of the approval records that changed while `task_id`'s agent ran, those the agent
+    /// must have written: any of its own task (nobody else writes them while it is in
+    /// progress), and a decision record of another task that no person's decision in the
+    /// run log accounts for. Another task's held candidate (the cycle writes it) and
+    /// records removed meanwhile are not the agent's doing.
+    fn forged_records(&self, task_id: &str, changed: &[PathBuf]) -> Vec<PathBuf> {
+        let approvals = self.approvals();
+        let own = approvals.paths_of(task_id);
+        let run_log = self.options.workspace.run_log();
+        changed
+            .iter()
+            .filter(|path| {
+                if own.contains(path) {
+                    return true;
+                }
+                if crate::state::approvals::Approvals::decision_task(path).is_none() {
+                    return false;
+                }
+                match crate::state::approvals::Approvals::read_record(path) {
+                    Some(record) => {
+                        !crate::state::approvals::Approvals::witnessed(&record, &run_log)
+                    }
+                    // Removed, or unreadable (a record nobody could have approved with).
+                    None => path.exists(),
+                }
+            })
+            .cloned()
+            .collect()
     }
 
     /// Drops the cost event this cycle queued for an attempt it leaves to a later cycle,

@@ -72,8 +72,9 @@ pub struct WorkerSpec {
     /// attempt): one that already passes there proves nothing about the task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Baseline>,
-    /// Files outside the worktree that the agent must not touch (its task's approval
-    /// records): the supervisor notes what they hold right before the agent starts and
+    /// Files outside the worktree that the agent must not touch, a folder standing for
+    /// every file in it (the approval records): the supervisor notes what they hold right
+    /// before the agent starts and
     /// compares once it has ended, and `result.json` names any that changed. The cycle
     /// cannot take that note itself: anything it writes down where the agent can write
     /// (its run directory is one such place) the agent could rewrite to match.

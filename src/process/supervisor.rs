@@ -138,14 +138,8 @@ pub fn run_supervisor(
                 _ => supervise_agent(spec, ctx, &files, started)?,
             };
             // The agent's group is gone by now: nothing it started can change them later.
-            outcome.guarded_changed = spec
-                .guarded
-                .iter()
-                .zip(guarded_before)
-                .zip(guarded_state(&spec.guarded))
-                .filter(|((_, before), after)| before != after)
-                .map(|((path, _), _)| path.clone())
-                .collect();
+            outcome.guarded_changed =
+                guarded_changes(&guarded_before, &guarded_state(&spec.guarded));
             (outcome, claim_lock, baseline)
         }
         Err(reason) => (AgentOutcome::failed(reason), None, None),
@@ -197,17 +191,44 @@ pub fn run_supervisor(
     Ok(result)
 }
 
-/// What each guarded file holds: `None` when it does not exist (or cannot be read), else a
-/// hash of its bytes (the files are small records).
-fn guarded_state(paths: &[PathBuf]) -> Vec<Option<u64>> {
-    paths
-        .iter()
-        .map(|path| {
-            fsutil::read_bounded(path, 1024 * 1024)
+/// What each guarded file holds, a guarded folder standing for the files in it: `None`
+/// when it does not exist (or cannot be read), else a hash of its bytes (the files are
+/// small records).
+fn guarded_state(paths: &[PathBuf]) -> std::collections::BTreeMap<PathBuf, Option<u64>> {
+    let mut state = std::collections::BTreeMap::new();
+    for path in paths {
+        let files: Vec<PathBuf> = match std::fs::read_dir(path) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.is_file())
+                .collect(),
+            Err(_) => vec![path.clone()],
+        };
+        for file in files {
+            let hash = fsutil::read_bounded(&file, 1024 * 1024)
                 .ok()
-                .map(|bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
-        })
-        .collect()
+                .map(|bytes| xxhash_rust::xxh3::xxh3_64(&bytes));
+            state.insert(file, hash);
+        }
+    }
+    state
+}
+
+/// The files whose state differs between `before` and `after` (created, changed, removed).
+fn guarded_changes(
+    before: &std::collections::BTreeMap<PathBuf, Option<u64>>,
+    after: &std::collections::BTreeMap<PathBuf, Option<u64>>,
+) -> Vec<PathBuf> {
+    let mut changed: Vec<PathBuf> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|path| before.get(*path).copied().flatten() != after.get(*path).copied().flatten())
+        .cloned()
+        .collect();
+    changed.sort();
+    changed.dedup();
+    changed
 }
 
 /// The agent's own report, read from its (capped) stdout log line by line; lines longer

@@ -136,6 +136,53 @@ impl Approvals {
         read_json(&self.record_path(task, stage))
     }
 
+    /// True when the run log at `run_log` holds the event a person's `longrun approve` or
+    /// `reject` wrote for `record`: its kind, task, stage and commit. The cycle counts a
+    /// decision only then, so a record a worker wrote (the files are in reach of every
+    /// process of the user) is never taken for a person's without a trace in the audit
+    /// trail. An unreadable log witnesses nothing.
+    pub fn witnessed(record: &Record, run_log: &Path) -> bool {
+        use crate::state::model::EventKind;
+        use crate::state::runlog::{StreamItem, stream_events};
+        let kind = match record.decision {
+            Decision::Approve => EventKind::Approve,
+            Decision::Reject => EventKind::Reject,
+        };
+        let Ok(events) = stream_events(run_log) else {
+            return false;
+        };
+        events.filter_map(Result::ok).any(|item| match item {
+            StreamItem::Event(logged) => {
+                let event = &logged.event;
+                event.kind == kind
+                    && event.task.as_ref().map(|task| task.as_str()) == Some(record.task.as_str())
+                    && event.field("stage") == Some(record.stage.as_str())
+                    && event.field("commit").is_some_and(|commit| {
+                        commit.len() >= 7 && record.commit.starts_with(commit)
+                    })
+            }
+            StreamItem::Garbage(_) => false,
+        })
+    }
+
+    /// Whether `path` is a decision record (`<task>.before.json` or `<task>.after.json`),
+    /// and of which task.
+    pub fn decision_task(path: &Path) -> Option<&str> {
+        let name = path.file_name()?.to_str()?;
+        name.strip_suffix(".before.json")
+            .or_else(|| name.strip_suffix(".after.json"))
+    }
+
+    /// The folder of the records: what a worker's supervisor watches.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The decision record at `path` (see [`Approvals::decision_task`]), if readable.
+    pub fn read_record(path: &Path) -> Option<Record> {
+        read_json(path)
+    }
+
     pub fn write_record(&self, record: &Record) -> Result<PathBuf, FsError> {
         let path = self.record_path(&record.task, record.stage);
         write_json(&path, record)?;

@@ -119,3 +119,66 @@ fn a_validator_failing_on_another_error_is_progress_not_a_loop() {
     assert_eq!(repo.task("T1")["status"]["Known"], "complete", "{log}");
     assert_eq!(log.matches("failure [T1]").count(), 2, "{log}");
 }
+
+#[test]
+fn an_approval_written_by_worker_code_run_as_a_validator_does_not_count() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Careful\n    approval: after\n    validators: [[\"sh\", \"forge.sh\"]]\n",
+    );
+    // The worker's own validator script writes an approval of the candidate it runs on.
+    repo.script(
+        "T1",
+        "write forge.sh mkdir -p ../../approvals && printf '{\"task\":\"T1\",\"stage\":\"after\",\"decision\":\"approve\",\"commit\":\"%s\",\"by\":\"Ada <ada@example.com>\",\"at\":\"now\"}' \"$(git rev-parse HEAD)\" > ../../approvals/T1.after.json\ncommit forge\n",
+    );
+    let start = Instant::now();
+    while repo.task("T1")["status"]["Known"] != "awaiting_approval" {
+        let run = repo.cycle();
+        assert!(run.code == 0 || run.code == 1, "{run:?}");
+        assert!(start.elapsed() < Duration::from_secs(60), "{}", repo.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(repo.env.path(".longrun/approvals/T1.after.json").exists());
+    for _ in 0..2 {
+        let run = repo.cycle();
+        assert!(run.code == 0 || run.code == 1, "{run:?}");
+    }
+    let main = repo.env.git(&["log", "--format=%s", "main"]);
+    assert!(!main.contains("Merge T1"), "{main}");
+    assert_eq!(repo.task("T1")["status"]["Known"], "awaiting_approval");
+    assert!(!repo.env.path(".longrun/approvals/T1.after.json").exists());
+    let log = repo.log();
+    assert!(
+        log.contains("has no `approve` event in run-log.md: not written by `longrun approve`"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_worker_that_approves_another_task_is_rejected_and_the_approval_voided() {
+    let repo = CycleRepo::new(
+        "tasks:\n  - task_id: T1\n    title: Needs a person first\n    approval: before\n    validators: [[\"test\", \"-f\", \"a.txt\"]]\n  - task_id: T2\n    title: Meddles\n    max_attempts: 1\n    validators: [[\"test\", \"-f\", \"b.txt\"]]\n",
+    );
+    let forged = repo.env.path(".longrun/approvals/T1.before.json");
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    repo.script(
+        "T2",
+        &format!(
+            "write b.txt b\ncommit b\nwrite-outside {} {{\"task\": \"T1\", \"stage\": \"before\", \"decision\": \"approve\", \"commit\": \"HEAD\", \"by\": \"Ada <ada@example.com>\", \"at\": \"now\"}}\n",
+            forged.display()
+        ),
+    );
+    repo.cycle_until_settled(Duration::from_secs(60));
+    let log = repo.log();
+    assert_eq!(repo.task("T2")["status"]["Known"], "failed", "{log}");
+    assert!(
+        log.contains("the worker changed approval records (`.longrun/approvals/T1.before.json`)"),
+        "{log}"
+    );
+    assert!(!forged.exists(), "the forged record is gone");
+    assert_eq!(
+        repo.task("T1")["status"]["Known"],
+        "awaiting_approval",
+        "{log}"
+    );
+    assert!(!log.contains("dispatch [T1]"), "{log}");
+}
