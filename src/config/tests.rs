@@ -42,8 +42,21 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn the_template_loads_without_warnings_and_is_the_default() {
-    let (loaded, warnings) = parse(templates::LONGRUN_YAML);
+    let (mut loaded, warnings) = parse(templates::LONGRUN_YAML);
     assert!(warnings.is_empty(), "{warnings:?}");
+    // One difference, on purpose: `init`'s file has reviewers by risk (a cheap one for
+    // medium, a strong one for high and critical); without the key nothing is reviewed.
+    let review = &loaded.review.by_risk;
+    assert!(review.low.is_empty());
+    assert_eq!(review.medium, ["reviewer-cheap"]);
+    assert_eq!(review.high, ["reviewer-strong"]);
+    assert_eq!(review.critical, ["reviewer-strong"]);
+    for name in ["reviewer-cheap", "reviewer-strong"] {
+        let profile = loaded.agents.remove(name).unwrap();
+        assert_eq!(profile.prompt, PromptMode::Stdin);
+        assert!(profile.command.contains(&"plan".to_string()), "read-only");
+    }
+    loaded.review.by_risk = RiskMap::default();
     assert_eq!(loaded, Config::default());
 }
 
