@@ -570,6 +570,14 @@ pub enum EvalCommand {
     /// Show one eval.
     Show(EvalShowArgs),
     /// Replay evals with agent profiles in scratch worktrees and compare pass rates.
+    ///
+    /// First each eval's validators run once at its base commit: when all of them already
+    /// pass there, the eval proves nothing (vacuous), its attempts are not run and count as
+    /// `vacuous`, never as passes. An attempt passes only when the agent did not fail by its
+    /// own account (the cycle's rule: timed out, exited non-zero, killed, or reported a
+    /// failure), changed something (a commit or a file) and then every validator exits 0.
+    /// Results go to `.longrun/evals/<run>/results.json`; exit 1 when any attempt did not
+    /// pass.
     Run(EvalRunArgs),
 }
 
