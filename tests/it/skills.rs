@@ -144,6 +144,24 @@ fn shipped_skills_are_valid_by_the_reference_and_installed_by_init() {
     assert_eq!(listed[2]["path"], ".agents/skills/longrun-worker/SKILL.md");
 }
 
+/// The worker skill says how to claim (and when the cycle already did): `claim --next`,
+/// heartbeat, release with a status, and the cycle's `LONGRUN_TASK_ID`.
+#[test]
+fn the_worker_skill_covers_claiming() {
+    let text = crate::TestEnv::initialized().read(".agents/skills/longrun-worker/SKILL.md");
+    for needle in [
+        "longrun claim --next --worker",
+        "longrun heartbeat <task> --token <token>",
+        "longrun release <task> --token <token> --status complete",
+        "--status not_started",
+        "LONGRUN_TASK_ID",
+        "the cycle has already\n  claimed the task for you",
+        "--hold --",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?}:\n{text}");
+    }
+}
+
 #[test]
 fn skill_new_creates_a_valid_skill_once() {
     let validator = reference_validator();
