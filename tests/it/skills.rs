@@ -50,15 +50,27 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
     dirs
 }
 
-/// The rule `longrun skill check` must name for each invalid fixture.
+/// The rule `longrun skill check` must name for each invalid fixture (both validators
+/// reject these).
 const EXPECTED_RULES: &[(&str, &str)] = &[
     ("Upper-Case", "name-characters"),
     (
         "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghix",
         "name-length",
     ),
+    // strictyaml refuses anchors and aliases, flow style and tags; so must longrun, or a
+    // skill it calls valid would fail the reference.
+    ("anchor-alias", "strict-yaml"),
+    ("byte-order-mark", "front-matter"),
     ("double--hyphen", "name-characters"),
+    ("duplicate-key", "front-matter"),
     ("extra-key", "allowed-keys"),
+    ("flow-metadata", "strict-yaml"),
+    ("flow-sequence", "strict-yaml"),
+    // The reference splits the file at the first `---` after the opening one, even inside
+    // a quoted value.
+    ("inner-delimiter", "inner-delimiter"),
+    ("tagged", "strict-yaml"),
     ("lead-hyphen", "name-characters"),
     ("long-compatibility", "compatibility-length"),
     ("long-description", "description-length"),
@@ -72,13 +84,75 @@ const EXPECTED_RULES: &[(&str, &str)] = &[
     ("under_score", "name-characters"),
 ];
 
+/// Fixtures the reference accepts and longrun rejects on purpose, each with the rule longrun
+/// names and why the Agent Skills spec is on longrun's side. The reference reads the front
+/// matter with strictyaml, where every scalar is a string, and checks only name, description
+/// and compatibility; the spec says more. The other way round never happens: whatever
+/// longrun calls valid, the reference accepts (the `valid` fixtures).
+const STRICTER: &[(&str, &str, &str)] = &[
+    (
+        "allowed-tools-list",
+        "field-type",
+        "the spec makes `allowed-tools` a space-delimited string, not a list",
+    ),
+    (
+        "café",
+        "name-characters",
+        "the spec allows a-z, 0-9 and `-` in a name; the reference accepts any lowercase Unicode letter",
+    ),
+    (
+        "description-number",
+        "description-required",
+        "`description: 123` is a number to any other YAML reader, and the spec asks for a string",
+    ),
+    (
+        "license-bool",
+        "field-type",
+        "`license: true` is a boolean to any other YAML reader, not a license name",
+    ),
+    (
+        "lowercase-file",
+        "skill-file",
+        "the spec names the file `SKILL.md`; the reference also reads `skill.md`, which agents looking for `SKILL.md` on a case-sensitive disk never see",
+    ),
+    (
+        "metadata-number",
+        "metadata-string-map",
+        "the spec makes `metadata` a map of strings to strings; `1` is a number until quoted",
+    ),
+    (
+        "nested-metadata",
+        "metadata-string-map",
+        "the spec makes `metadata` a map of strings to strings; the reference turns a nested map into its Python text",
+    ),
+];
+
 #[test]
 fn skill_check_agrees_with_the_reference_validator() {
     let validator = reference_validator();
     let env = TestEnv::new();
     let valid = fixtures("valid");
     let invalid = fixtures("invalid");
-    assert!(valid.len() >= 5 && invalid.len() >= 15);
+    let stricter = fixtures("stricter");
+    assert!(valid.len() >= 7 && invalid.len() >= 22 && stricter.len() == STRICTER.len());
+    for dir in &stricter {
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        let (_, rule, why) = STRICTER
+            .iter()
+            .find(|(fixture, _, _)| *fixture == name)
+            .unwrap_or_else(|| panic!("no expected verdict for fixture {name}"));
+        // If the reference starts to reject one of these, it moves to `invalid`.
+        assert!(
+            reference_accepts(&validator, dir),
+            "reference rejects {name}: move it to `invalid`"
+        );
+        let run = env.longrun(&["skill", "check", dir.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{name} ({why}): {run:?}");
+        assert!(
+            run.stdout.contains(&format!(": {rule}: ")),
+            "{name} ({why}): {run:?}"
+        );
+    }
     for dir in &valid {
         assert!(
             reference_accepts(&validator, dir),
