@@ -1,5 +1,6 @@
-//! Agent Skills in a user's repository: `.agents/skills/<name>/SKILL.md`, read only for the
-//! name and description in their YAML front matter, which is all a worker prompt lists.
+//! Agent Skills in a user's repository: `<skills folder>/<name>/SKILL.md` (the folder is
+//! `skills_dir` in longrun.yaml, [`SKILLS_DIR`] by default), read only for the name and
+//! description in their YAML front matter, which is all a worker prompt lists.
 //!
 //! It also owns the Agent Skills rules in full ([`check_skill_dir`], [`check_front_matter`]):
 //! every violation is a [`Rule`] with a stable name, so `longrun skill check` and mining's
@@ -17,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::fsutil;
 
-/// Where skills live, relative to the repository root.
+/// Where skills live by default, relative to the repository root (`skills_dir` in
+/// longrun.yaml moves them).
 pub const SKILLS_DIR: &str = ".agents/skills";
 
 /// The file that makes a directory a skill.

@@ -108,7 +108,7 @@ pub enum Command {
     /// Find repeated failures, fixes and interventions in the run log; propose skills, evals
     /// and AGENTS.md lessons under `.longrun/proposals/`.
     Mine(MineArgs),
-    /// Agent Skills in `.agents/skills/`: create, list, check.
+    /// Agent Skills in `skills_dir` (default `.agents/skills/`): create, list, check.
     #[command(subcommand)]
     Skill(SkillCommand),
     /// Eval tasks in `evals/`: list, show, replay with agent profiles.
@@ -529,7 +529,8 @@ fn parse_since(text: &str) -> Result<jiff::Timestamp, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum SkillCommand {
-    /// Create `.agents/skills/NAME/SKILL.md` from a template.
+    /// Create `<skills_dir>/NAME/SKILL.md` from a template (`skills_dir` in longrun.yaml,
+    /// default `.agents/skills`).
     New(SkillNewArgs),
     /// List the skills with their name, description, path and validity.
     List(SkillListArgs),
@@ -555,7 +556,8 @@ pub struct SkillListArgs {
 
 #[derive(Debug, Args)]
 pub struct SkillCheckArgs {
-    /// Skill directories (default: every one in `.agents/skills/`).
+    /// Skill directories (default: every one in the skills folder, `skills_dir` in
+    /// longrun.yaml).
     #[arg(value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
     /// Print as JSON.

@@ -1,5 +1,6 @@
-//! `longrun skill new|list|check`: Agent Skills in `.agents/skills/`. The rules live in
-//! [`crate::skills`]; this file only finds the directories and prints.
+//! `longrun skill new|list|check`: Agent Skills in the skills folder (`skills_dir` in
+//! longrun.yaml, `.agents/skills` by default). The rules live in [`crate::skills`]; this file
+//! only finds the directories and prints.
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use crate::skills::{self, SkillCheck, SkillDraft};
 
 pub fn new(ctx: &Context, args: &SkillNewArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
+    let skills_dir = configured_skills_dir(&workspace)?;
     let name = args.name.as_str();
     let description = args
         .description
@@ -34,9 +36,7 @@ pub fn new(ctx: &Context, args: &SkillNewArgs) -> Result<ExitStatus, CommandErro
             violation.rule, violation.message
         )));
     }
-    let relative = PathBuf::from(skills::SKILLS_DIR)
-        .join(name)
-        .join(skills::SKILL_FILE);
+    let relative = skills_dir.join(name).join(skills::SKILL_FILE);
     let path = workspace.root.join(&relative);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| crate::fsutil::FsError::Write {
@@ -71,7 +71,8 @@ struct ListedSkill {
 
 pub fn list(ctx: &Context, args: &SkillListArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
-    let checks = installed_skills(&workspace.root)?;
+    let skills_dir = configured_skills_dir(&workspace)?;
+    let checks = installed_skills(&workspace.root.join(&skills_dir))?;
     let listed: Vec<ListedSkill> = checks
         .into_iter()
         .map(|check| ListedSkill {
@@ -98,7 +99,7 @@ pub fn list(ctx: &Context, args: &SkillListArgs) -> Result<ExitStatus, CommandEr
     }
     if listed.is_empty() {
         ctx.ui
-            .status(&format!("no skills in `{}`", skills::SKILLS_DIR));
+            .status(&format!("no skills in `{}`", skills_dir.display()));
         return Ok(ExitStatus::Success);
     }
     let width = listed.iter().map(|s| s.name.len()).max().unwrap_or(0);
@@ -120,7 +121,8 @@ pub fn list(ctx: &Context, args: &SkillListArgs) -> Result<ExitStatus, CommandEr
 pub fn check(ctx: &Context, args: &SkillCheckArgs) -> Result<ExitStatus, CommandError> {
     let checks = if args.dirs.is_empty() {
         let workspace = ctx.workspace()?;
-        installed_skills(&workspace.root)?
+        let skills_dir = configured_skills_dir(&workspace)?;
+        installed_skills(&workspace.root.join(skills_dir))?
     } else {
         args.dirs
             .iter()
@@ -163,9 +165,9 @@ pub fn check(ctx: &Context, args: &SkillCheckArgs) -> Result<ExitStatus, Command
     })
 }
 
-/// Every directory in `.agents/skills/`, checked, in name order.
-fn installed_skills(root: &std::path::Path) -> Result<Vec<SkillCheck>, CommandError> {
-    let dir = root.join(skills::SKILLS_DIR);
+/// Every directory in the skills folder `dir`, checked, in name order.
+fn installed_skills(dir: &std::path::Path) -> Result<Vec<SkillCheck>, CommandError> {
+    let dir = dir.to_path_buf();
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -185,3 +187,14 @@ fn installed_skills(root: &std::path::Path) -> Result<Vec<SkillCheck>, CommandEr
         .map(|dir| skills::check_skill_dir(dir))
         .collect())
 }
+
+/// The skills folder longrun.yaml names, relative to the repository root. A longrun.yaml
+/// that does not load is an error (file, line and column), not a silent default.
+pub(super) fn configured_skills_dir(
+    workspace: &crate::workspace::Workspace,
+) -> Result<PathBuf, CommandError> {
+    let (config, _warnings) = crate::config::Config::load(&workspace.config())
+        .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+    Ok(config.skills_dir)
+}
+

@@ -247,7 +247,7 @@ impl Cycle<'_> {
             super::PromptFiles {
                 plan: read(workspace.plan()),
                 agents_md: read(workspace.root.join("AGENTS.md")),
-                skills: crate::skills::list_skills(&workspace.root.join(crate::skills::SKILLS_DIR))
+                skills: crate::skills::list_skills(&self.config.skills_path(&workspace.root))
                     .skills,
             }
         });
@@ -262,6 +262,7 @@ impl Cycle<'_> {
             .collect();
         let failure = super::previous_failure_text(workspace, &task.task_id, attempt);
         let worktree_text = worktree.display().to_string();
+        let skills_dir = self.config.skills_dir.display().to_string();
         render_worker_prompt(&PromptInput {
             task_id: &task.task_id,
             title: &task.title,
@@ -275,6 +276,7 @@ impl Cycle<'_> {
             plan,
             agents_md,
             skills,
+            skills_dir: &skills_dir,
             failure_evidence: failure.as_deref(),
             attempt,
             max_attempts: task.max_attempts.unwrap_or(self.config.max_attempts),

@@ -236,6 +236,99 @@ fn the_worker_skill_covers_claiming() {
     }
 }
 
+/// `skills_dir` in longrun.yaml moves every use of the skills folder: `init` installs the
+/// built-in skills there, `skill new/list/check` use it, `mine --apply` installs there. A
+/// folder outside the repository is refused with the key's place in the file.
+#[test]
+fn a_configured_skills_dir_is_used_everywhere() {
+    let env = TestEnv::new();
+    env.write("longrun.yaml", "version: 1\nskills_dir: tools/skills\n");
+    let init = env.longrun(&["init"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    assert!(
+        init.stdout
+            .contains("created      tools/skills/longrun-worker/SKILL.md"),
+        "{init:?}"
+    );
+    assert!(!env.path(".agents").exists(), "{init:?}");
+
+    let list = env.longrun(&["skill", "list", "--json"]);
+    assert_eq!(list.code, 0, "{list:?}");
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    assert_eq!(listed[2]["path"], "tools/skills/longrun-worker/SKILL.md");
+
+    let new = env.longrun(&[
+        "skill",
+        "new",
+        "deploy-docs",
+        "--description",
+        "Deploy docs.",
+    ]);
+    assert_eq!(new.code, 0, "{new:?}");
+    assert!(env.path("tools/skills/deploy-docs/SKILL.md").is_file());
+    let check = env.longrun(&["skill", "check"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    assert!(
+        check.stderr.contains("6 skill(s), 6 valid, 0 invalid"),
+        "{check:?}"
+    );
+
+    env.write(
+        "longrun.yaml",
+        "version: 1\n# shared with another repository\nskills_dir: ../shared-skills\n",
+    );
+    for args in [
+        &["skill", "list"][..],
+        &["skill", "check"][..],
+        &["skill", "new", "other"][..],
+        &["init"][..],
+    ] {
+        let run = env.longrun(args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains(
+                "longrun.yaml:3:13: `skills_dir` leaves the repository (`../shared-skills`)"
+            ),
+            "{args:?}: {run:?}"
+        );
+    }
+    assert!(!env.root.parent().unwrap().join("shared-skills").exists());
+}
+
+/// `mine --apply` installs proposed skills into the configured folder.
+#[test]
+fn mine_apply_installs_skills_into_the_configured_folder() {
+    let env = crate::mine::mined_repo();
+    let config = env.read("longrun.yaml");
+    assert!(
+        config.contains("\nskills_dir: .agents/skills\n"),
+        "{config}"
+    );
+    env.write(
+        "longrun.yaml",
+        config.replace(
+            "\nskills_dir: .agents/skills\n",
+            "\nskills_dir: tools/skills\n",
+        ),
+    );
+    let run = env.longrun(&["mine"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let apply = env.longrun(&["mine", "--apply"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        env.path("tools/skills/fix-cargo-test/SKILL.md").is_file(),
+        "{apply:?}"
+    );
+    assert!(!env.path(".agents/skills/fix-cargo-test").exists());
+    assert!(
+        env.read("run-log.md")
+            .contains("installed `tools/skills/fix-cargo-test`"),
+        "{apply:?}"
+    );
+}
+
 #[test]
 fn skill_new_creates_a_valid_skill_once() {
     let validator = reference_validator();
