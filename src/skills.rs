@@ -752,7 +752,8 @@ pub struct SkillDraft {
 }
 
 /// Renders a `SKILL.md` whose front matter passes [`check_front_matter`] when the name is
-/// valid: values are single-quoted on one line, and the description is cut to the limit.
+/// valid: values are single-quoted on one line, and the description is cut to the limit
+/// with any `---` rewritten (mined drafts; `skill new` refuses such a description instead).
 pub fn render_skill_md(draft: &SkillDraft) -> String {
     let description = one_line(&draft.description, MAX_DESCRIPTION_CHARS);
     let mut out = String::from("---\n");

@@ -542,7 +542,8 @@ pub enum SkillCommand {
 pub struct SkillNewArgs {
     /// 1-64 lowercase letters, digits and single hyphens.
     pub name: crate::skills::SkillName,
-    /// What the skill does and when to use it (at most 1024 characters).
+    /// What the skill does and when to use it: at most 1024 characters, no `---`. A longer
+    /// one or one with `---` is refused, never cut or rewritten.
     #[arg(long)]
     pub description: Option<String>,
 }

@@ -16,10 +16,17 @@ pub fn new(ctx: &Context, args: &SkillNewArgs) -> Result<ExitStatus, CommandErro
     let workspace = ctx.workspace()?;
     let skills_dir = configured_skills_dir(&workspace)?;
     let name = args.name.as_str();
-    let description = args
-        .description
-        .clone()
-        .unwrap_or_else(|| format!("TODO: what `{name}` does and when to use it."));
+    let description = match &args.description {
+        Some(description) => {
+            description_problem(description).map_or(Ok(()), |(rule, message)| {
+                Err(CommandError::user(format!(
+                    "`--description` breaks the Agent Skills rule `{rule}`: {message}; nothing was created"
+                )))
+            })?;
+            description.clone()
+        }
+        None => format!("TODO: what `{name}` does and when to use it."),
+    };
     let draft = SkillDraft {
         name: name.to_string(),
         description,
@@ -198,3 +205,28 @@ pub(super) fn configured_skills_dir(
     Ok(config.skills_dir)
 }
 
+/// Why a description given on the command line would not be kept as written: the rule it
+/// breaks and what exactly is wrong. Refused rather than cut or rewritten, so that what is
+/// written is what the person typed (only its whitespace is put on one line).
+fn description_problem(description: &str) -> Option<(skills::Rule, String)> {
+    if description.trim().is_empty() {
+        return Some((skills::Rule::DescriptionRequired, "it is empty".to_string()));
+    }
+    let length = description.trim().chars().count();
+    if length > skills::MAX_DESCRIPTION_CHARS {
+        return Some((
+            skills::Rule::DescriptionLength,
+            format!(
+                "it is {length} characters, more than {}",
+                skills::MAX_DESCRIPTION_CHARS
+            ),
+        ));
+    }
+    if description.contains("---") {
+        return Some((
+            skills::Rule::InnerDelimiter,
+            "it contains `---`, which would end the front matter for readers that split `SKILL.md` at the first `---` (the reference validator does)".to_string(),
+        ));
+    }
+    None
+}

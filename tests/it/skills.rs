@@ -236,6 +236,57 @@ fn the_worker_skill_covers_claiming() {
     }
 }
 
+/// `skill new` writes the description as given or refuses: never cut to 1,024 characters,
+/// never with `---` rewritten.
+#[test]
+fn skill_new_refuses_a_description_it_would_have_to_change() {
+    let validator = reference_validator();
+    let env = TestEnv::initialized();
+    let long = "x".repeat(1025);
+    let run = env.longrun(&["skill", "new", "too-long", "--description", &long]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "`--description` breaks the Agent Skills rule `description-length`: it is 1025 characters, more than 1024"
+        ),
+        "{run:?}"
+    );
+    assert!(!env.path(".agents/skills/too-long").exists());
+
+    let dashes = env.longrun(&[
+        "skill",
+        "new",
+        "dashes",
+        "--description",
+        "Before --- after.",
+    ]);
+    assert_eq!(dashes.code, 2, "{dashes:?}");
+    assert!(
+        dashes
+            .stderr
+            .contains("breaks the Agent Skills rule `inner-delimiter`: it contains `---`"),
+        "{dashes:?}"
+    );
+    assert!(!env.path(".agents/skills/dashes").exists());
+
+    let blank = env.longrun(&["skill", "new", "blank", "--description", "  "]);
+    assert_eq!(blank.code, 2, "{blank:?}");
+    assert!(blank.stderr.contains("`description-required`"), "{blank:?}");
+
+    let limit = "y".repeat(1024);
+    let run = env.longrun(&["skill", "new", "at-limit", "--description", &limit]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let text = env.read(".agents/skills/at-limit/SKILL.md");
+    assert!(
+        text.contains(&format!("description: '{limit}'\n")),
+        "{text}"
+    );
+    assert!(reference_accepts(
+        &validator,
+        &env.path(".agents/skills/at-limit")
+    ));
+}
+
 /// `skills_dir` in longrun.yaml moves every use of the skills folder: `init` installs the
 /// built-in skills there, `skill new/list/check` use it, `mine --apply` installs there. A
 /// folder outside the repository is refused with the key's place in the file.
