@@ -1011,8 +1011,9 @@ impl Reader<'_> {
                 }
                 "skills_dir" => {
                     let dir = self.string(node, key)?;
+                    // The key's place: the key is what a person looks for in the file.
                     config.skills_dir = repository_relative(&dir)
-                        .map_err(|reason| at(node.pos, format!("`skills_dir` {reason}")))?;
+                        .map_err(|reason| at(entry.key_pos, format!("`skills_dir` {reason}")))?;
                 }
                 "loop" => {
                     for field in self.fields(node, key, LOOP_KEYS)? {

@@ -310,30 +310,26 @@ fn bad_values_are_errors_with_line_and_column() {
         ("worker_env: [A*B]\n", (1, 14), "only allowed at the end"),
         ("worker_env: [\"A=B\"]\n", (1, 14), "contains `=`"),
         ("worktrees_dir: \"\"\n", (1, 16), "cannot be empty"),
-        (
-            "skills_dir: \"\"\n",
-            (1, 13),
-            "`skills_dir` cannot be empty",
-        ),
+        ("skills_dir: \"\"\n", (1, 1), "`skills_dir` cannot be empty"),
         (
             "skills_dir: ../shared/skills\n",
-            (1, 13),
+            (1, 1),
             "`skills_dir` leaves the repository (`../shared/skills`)",
         ),
         (
             "skills_dir: a/../../b\n",
-            (1, 13),
+            (1, 1),
             "`skills_dir` leaves the repository",
         ),
         (
             "skills_dir: /etc/skills\n",
-            (1, 13),
+            (1, 1),
             "must be relative to the repository root, not absolute",
         ),
-        ("skills_dir: ./.\n", (1, 13), "not its root"),
+        ("skills_dir: ./.\n", (1, 1), "not its root"),
         (
             "skills_dir: .git/skills\n",
-            (1, 13),
+            (1, 1),
             "inside git's own `.git`",
         ),
         (

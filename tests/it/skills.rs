@@ -340,7 +340,7 @@ fn a_configured_skills_dir_is_used_everywhere() {
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
         assert!(
             run.stderr.contains(
-                "longrun.yaml:3:13: `skills_dir` leaves the repository (`../shared-skills`)"
+                "longrun.yaml:3:1: `skills_dir` leaves the repository (`../shared-skills`)"
             ),
             "{args:?}: {run:?}"
         );
