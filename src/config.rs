@@ -54,6 +54,10 @@ pub struct Config {
     pub validator_timeout: Duration,
     /// Relative to the repository root unless absolute.
     pub worktrees_dir: PathBuf,
+    /// Where Agent Skills live (`init` installs the built-in ones there, `skill` and the
+    /// worker prompt read them, `mine --apply` installs into it): relative to the repository
+    /// root and inside it, checked at load ([`repository_relative`]).
+    pub skills_dir: PathBuf,
     pub r#loop: LoopSettings,
     pub claims: Claims,
     pub state: StateSettings,
@@ -409,6 +413,7 @@ impl Default for Config {
             strict_validators: false,
             validator_timeout: minutes(20),
             worktrees_dir: PathBuf::from(".longrun/worktrees"),
+            skills_dir: PathBuf::from(crate::skills::SKILLS_DIR),
             r#loop: LoopSettings {
                 interval: minutes(2),
             },
@@ -718,6 +723,11 @@ impl Config {
         Ok((config, warnings))
     }
 
+    /// The skills folder of the repository at `root`.
+    pub fn skills_path(&self, root: &Path) -> PathBuf {
+        root.join(&self.skills_dir)
+    }
+
     /// The profile called `name`.
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.agents.get(name)
@@ -786,6 +796,42 @@ impl Config {
     }
 }
 
+/// A folder inside the repository, written relative to its root: not empty, not absolute,
+/// not the root itself, never above it (`..` is allowed only inside), not inside `.git`. The
+/// check is on the text (the repository root is not known here); the path comes back
+/// without `.` components. `Err` says why, to follow the key's name.
+pub fn repository_relative(text: &str) -> Result<PathBuf, String> {
+    use std::path::Component;
+    if text.trim().is_empty() {
+        return Err("cannot be empty".to_string());
+    }
+    let path = Path::new(text);
+    let mut kept: Vec<&std::ffi::OsStr> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => {
+                return Err(format!(
+                    "must be relative to the repository root, not absolute (`{text}`)"
+                ));
+            }
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if kept.pop().is_none() {
+                    return Err(format!("leaves the repository (`{text}`)"));
+                }
+            }
+            Component::Normal(name) => kept.push(name),
+        }
+    }
+    match kept.first() {
+        None => Err(format!(
+            "must name a folder inside the repository, not its root (`{text}`)"
+        )),
+        Some(first) if *first == ".git" => Err(format!("is inside git's own `.git` (`{text}`)")),
+        Some(_) => Ok(kept.iter().collect()),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Reading the tree into the model.
 
@@ -819,6 +865,7 @@ const TOP_KEYS: &[&str] = &[
     "strict_validators",
     "validator_timeout",
     "worktrees_dir",
+    "skills_dir",
     "loop",
     "claims",
     "state",
@@ -961,6 +1008,12 @@ impl Reader<'_> {
                         return Err(at(node.pos, "`worktrees_dir` cannot be empty"));
                     }
                     config.worktrees_dir = PathBuf::from(dir);
+                }
+                "skills_dir" => {
+                    let dir = self.string(node, key)?;
+                    // The key's place: the key is what a person looks for in the file.
+                    config.skills_dir = repository_relative(&dir)
+                        .map_err(|reason| at(entry.key_pos, format!("`skills_dir` {reason}")))?;
                 }
                 "loop" => {
                     for field in self.fields(node, key, LOOP_KEYS)? {

@@ -19,6 +19,7 @@ pub mod gate;
 pub mod gc;
 pub mod git;
 pub mod import;
+pub mod launch;
 pub mod mine;
 pub mod oneshot;
 pub mod output;

@@ -13,8 +13,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::clock::Clock;
-use crate::config::{Config, Profile, PromptMode};
-use crate::process::{self, NoopRenewer, Stdin, StopFlag, SupervisorContext, WorkerSpec};
+use crate::config::{Config, Profile};
+use crate::process::{self, NoopRenewer, StopFlag, SupervisorContext};
 
 /// What to run, where, and with what.
 pub struct OneShot<'a> {
@@ -68,39 +68,24 @@ pub fn run(shot: &OneShot<'_>, prompt: &str) -> Result<OneShotRun, OneShotError>
         source,
     })?;
     crate::fsutil::write_atomic(&prompt_file, prompt.as_bytes())?;
-    let profile = shot.profile;
-    let vars = profile.vars(shot.workdir, &prompt_file, shot.job);
-    let mut argv = profile
-        .render_argv(&vars)
-        .map_err(|error| OneShotError::Profile {
-            name: shot.name.to_string(),
-            detail: error.to_string(),
-        })?;
-    let stdin = match profile.prompt {
-        PromptMode::Stdin => Stdin::File(prompt_file.clone()),
-        PromptMode::File => Stdin::Null,
-        PromptMode::Arg => {
-            argv.push(prompt.to_string());
-            Stdin::Null
-        }
-    };
     let agent_dir = shot.run_dir.join("agent");
-    let mut env = shot.config.worker_env(profile, shot.caller_env);
-    env.retain(|(name, _)| !name.starts_with("LONGRUN_"));
-    env.extend(crate::cycle::longrun_env(
-        shot.job,
-        shot.workdir,
-        Some(&prompt_file),
-        &agent_dir,
-        1,
-    ));
-    let mut spec = WorkerSpec::new(argv, shot.workdir.to_path_buf(), agent_dir.clone());
-    spec.env = env;
-    spec.stdin = stdin;
-    spec.timeout_secs = profile.timeout.as_secs().max(1);
+    let mut spec = crate::launch::agent_spec(&crate::launch::AgentLaunch {
+        profile: shot.profile,
+        config: shot.config,
+        caller_env: shot.caller_env,
+        job: shot.job,
+        workdir: shot.workdir,
+        prompt,
+        prompt_file: &prompt_file,
+        run_dir: &agent_dir,
+        attempt: 1,
+        timeout: shot.profile.timeout,
+    })
+    .map_err(|error| OneShotError::Profile {
+        name: shot.name.to_string(),
+        detail: error.to_string(),
+    })?;
     spec.kill_grace_secs = 5;
-    spec.agent_kind = Some(profile.kind);
-    spec.pricing = profile.pricing.clone();
     let context = SupervisorContext {
         clock: shot.clock,
         renewer: &NoopRenewer,

@@ -54,6 +54,9 @@ pub struct PromptInput<'a> {
     pub agents_md: &'a str,
     /// Only each skill's name and description are shown; the agent opens `SKILL.md` itself.
     pub skills: &'a [SkillSummary],
+    /// The skills folder, relative to the repository root (`skills_dir` in longrun.yaml);
+    /// empty is `.agents/skills`.
+    pub skills_dir: &'a str,
     /// Why the previous attempt was rejected; at most [`FAILURE_EVIDENCE_LIMIT`] bytes.
     pub failure_evidence: Option<&'a str>,
     /// 1 for the first attempt.
@@ -84,14 +87,18 @@ pub fn render_worker_prompt(input: &PromptInput<'_>) -> String {
         AGENTS_MD_LIMIT,
         "AGENTS.md",
     ));
-    let skills = skills_list(input.skills, SKILLS_LIMIT);
+    let skills_dir = match input.skills_dir.trim_end_matches('/') {
+        "" => crate::skills::SKILLS_DIR,
+        dir => dir,
+    };
+    let skills = skills_list(input.skills, skills_dir, SKILLS_LIMIT);
     let failure_evidence = input
         .failure_evidence
         .filter(|evidence| !evidence.trim().is_empty())
         .map(|evidence| fenced(&cut_middle(evidence.trim_end(), FAILURE_EVIDENCE_LIMIT)))
         .unwrap_or_default();
     let milestone = input.milestone.unwrap_or_default().trim();
-    let values: [(&str, &str); 17] = [
+    let values: [(&str, &str); 18] = [
         ("task_id", input.task_id),
         ("title", input.title),
         ("attempt", &attempt),
@@ -111,6 +118,7 @@ pub fn render_worker_prompt(input: &PromptInput<'_>) -> String {
         ("plan", &plan),
         ("agents_md", &agents_md),
         ("skills", &skills),
+        ("skills_dir", skills_dir),
         ("failure_evidence", &failure_evidence),
     ];
     let lookup = |name: &str| {
@@ -388,8 +396,8 @@ fn command_list(commands: &[String]) -> String {
         .join("\n")
 }
 
-fn skills_list(skills: &[SkillSummary], limit: usize) -> String {
-    let note = |left: usize| format!("- ... and {left} more in `.agents/skills/`\n");
+fn skills_list(skills: &[SkillSummary], skills_dir: &str, limit: usize) -> String {
+    let note = |left: usize| format!("- ... and {left} more in `{skills_dir}/`\n");
     // Room kept for the note, so that it always fits when a skill does not.
     let reserve = note(skills.len()).len();
     let mut list = String::new();
@@ -559,6 +567,7 @@ mod tests {
         "plan",
         "agents_md",
         "skills",
+        "skills_dir",
         "failure_evidence",
     ];
 
@@ -622,6 +631,7 @@ mod tests {
             plan: PLAN,
             agents_md: "AGENTS-TEXT",
             skills: &skills,
+            skills_dir: "tools/skills",
             failure_evidence: Some("EVIDENCE-TEXT"),
             attempt: 2,
             max_attempts: 3,
@@ -648,6 +658,7 @@ mod tests {
             "- `cargo test`",
             "AGENTS-TEXT",
             "- `pdf-tools`: SKILL-DESCRIPTION spread over lines",
+            "described in `tools/skills/<name>/SKILL.md`",
             "EVIDENCE-TEXT",
             "`/repo/.longrun/worktrees/T042`",
             "`longrun/T042`",
@@ -785,7 +796,7 @@ mod tests {
 
         assert!(cut_middle(&evidence, 1000).len() <= 1000);
         assert!(cut_tail(&agents, 1000, "AGENTS.md").len() <= 1000);
-        assert!(skills_list(&skills, 1000).len() <= 1000);
+        assert!(skills_list(&skills, ".agents/skills", 1000).len() <= 1000);
         assert_eq!(cut_tail("short", 1000, "x"), "short");
     }
 

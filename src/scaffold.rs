@@ -28,6 +28,9 @@ pub struct ScaffoldOptions {
     pub project_name: Option<String>,
     /// The checked-out branch, for `run-log.md`'s Context; `None` leaves the line blank.
     pub branch: Option<String>,
+    /// Where the built-in skills go, relative to the root (`skills_dir` of an existing
+    /// longrun.yaml); `None` is `.agents/skills`.
+    pub skills_dir: Option<PathBuf>,
 }
 
 /// What a scaffold run did, path by path (paths relative to the root, in a fixed order).
@@ -84,7 +87,7 @@ impl ScaffoldReport {
 
 /// Creates in `root` whatever of longrun's files is missing: `plan.md`, `checklist.yaml`,
 /// `run-log.md`, `longrun.yaml`, `policy/default.yaml`, `current_tasks/.gitkeep`, the built-in
-/// skills under `.agents/skills/`, `AGENTS.md` (or its longrun section) and `.gitignore` (or
+/// skills under the skills folder (`.agents/skills/` unless the options say), `AGENTS.md` (or its longrun section) and `.gitignore` (or
 /// its missing lines).
 ///
 /// Running it again changes nothing.
@@ -123,13 +126,17 @@ pub fn scaffold(root: &Path, options: &ScaffoldOptions) -> Result<ScaffoldReport
     .into_iter()
     .map(|(relative, contents)| (relative.to_string(), contents))
     .collect();
+    let skills_dir = options
+        .skills_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(crate::skills::SKILLS_DIR));
     for (name, contents) in templates::BUILTIN_SKILLS {
         new_files.push((
-            format!(
-                "{}/{name}/{}",
-                crate::skills::SKILLS_DIR,
-                crate::skills::SKILL_FILE
-            ),
+            skills_dir
+                .join(name)
+                .join(crate::skills::SKILL_FILE)
+                .display()
+                .to_string(),
             contents.to_string(),
         ));
     }
@@ -405,6 +412,7 @@ mod tests {
             start_time: "2026-11-21T09:14:03Z".to_string(),
             project_name: None,
             branch: Some("main".to_string()),
+            skills_dir: None,
         }
     }
 

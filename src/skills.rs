@@ -1,5 +1,6 @@
-//! Agent Skills in a user's repository: `.agents/skills/<name>/SKILL.md`, read only for the
-//! name and description in their YAML front matter, which is all a worker prompt lists.
+//! Agent Skills in a user's repository: `<skills folder>/<name>/SKILL.md` (the folder is
+//! `skills_dir` in longrun.yaml, [`SKILLS_DIR`] by default), read only for the name and
+//! description in their YAML front matter, which is all a worker prompt lists.
 //!
 //! It also owns the Agent Skills rules in full ([`check_skill_dir`], [`check_front_matter`]):
 //! every violation is a [`Rule`] with a stable name, so `longrun skill check` and mining's
@@ -17,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::fsutil;
 
-/// Where skills live, relative to the repository root.
+/// Where skills live by default, relative to the repository root (`skills_dir` in
+/// longrun.yaml moves them).
 pub const SKILLS_DIR: &str = ".agents/skills";
 
 /// The file that makes a directory a skill.
@@ -269,8 +271,16 @@ impl std::fmt::Display for SkillName {
 pub enum Rule {
     /// The directory has a `SKILL.md`.
     SkillFile,
-    /// `SKILL.md` starts with a `---` line, has a closing one, and holds a YAML mapping.
+    /// `SKILL.md` starts with a `---` line (no byte-order mark before it), has a closing
+    /// one, and holds a YAML mapping.
     FrontMatter,
+    /// No `---` inside the front matter: the reference validator splits the file at the
+    /// first `---` after the opening one, wherever it is, so it would end the front matter
+    /// there.
+    InnerDelimiter,
+    /// Only the YAML the reference validator's reader (strictyaml) accepts: no flow-style
+    /// `{...}` or `[...]`, no anchors (`&a`), aliases (`*a`) or tags (`!!str`).
+    StrictYaml,
     /// Only the allowed keys appear.
     AllowedKeys,
     /// `name` is present and a string.
@@ -299,6 +309,8 @@ impl Rule {
         match self {
             Rule::SkillFile => "skill-file",
             Rule::FrontMatter => "front-matter",
+            Rule::InnerDelimiter => "inner-delimiter",
+            Rule::StrictYaml => "strict-yaml",
             Rule::AllowedKeys => "allowed-keys",
             Rule::NameRequired => "name-required",
             Rule::NameLength => "name-length",
@@ -364,7 +376,14 @@ pub fn check_skill_dir(directory: &Path) -> SkillCheck {
     let text = match fsutil::read_text(&path, MAX_SKILL_FILE_BYTES) {
         Ok(text) => text,
         Err(error) => {
-            let message = if error.is_not_found() {
+            let message = if error.is_not_found() && directory.join("skill.md").is_file() {
+                // The reference validator reads `skill.md` too; the format names `SKILL.md`,
+                // and agents that look for that name miss this one on a case-sensitive disk.
+                format!(
+                    "`{}` has no {SKILL_FILE}, only a lowercase `skill.md`; the Agent Skills format names it `{SKILL_FILE}`",
+                    directory.display()
+                )
+            } else if error.is_not_found() {
                 format!("`{}` has no {SKILL_FILE}", directory.display())
             } else {
                 let mut message = error.to_string();
@@ -405,6 +424,13 @@ pub fn check_front_matter(
 ) -> (ReadFields, Vec<Violation>) {
     let mut fields = ReadFields::default();
     let mut violations = Vec::new();
+    if text.starts_with('\u{feff}') {
+        violations.push(Violation::new(
+            Rule::FrontMatter,
+            "the file starts with a byte-order mark: readers that expect `---` as its first bytes (the reference validator) find no front matter; save it as UTF-8 without BOM",
+        ));
+        return (fields, violations);
+    }
     let yaml = match front_matter_block(text) {
         Ok(yaml) => yaml,
         Err(message) => {
@@ -412,6 +438,21 @@ pub fn check_front_matter(
             return (fields, violations);
         }
     };
+    if let Some(index) = yaml.find("---") {
+        // The front matter starts on the file's second line.
+        let line = yaml[..index].matches('\n').count() + 2;
+        violations.push(Violation::new(
+            Rule::InnerDelimiter,
+            format!(
+                "line {line} holds `---` inside the front matter: readers that split the file at the first `---` after the opening line (the reference validator does) would end the front matter there"
+            ),
+        ));
+        return (fields, violations);
+    }
+    if let Some(problem) = strict_yaml_problem(yaml) {
+        violations.push(Violation::new(Rule::StrictYaml, problem));
+        return (fields, violations);
+    }
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
     options.strict_booleans = true;
@@ -568,6 +609,48 @@ fn name_violations(name: &str, directory_name: Option<&str>) -> Vec<Violation> {
     violations
 }
 
+/// The first construct of the front matter that strictyaml (the YAML reader of the
+/// reference validator, `skills-ref`) refuses, so that a skill longrun calls valid is valid
+/// there too: a flow-style mapping or sequence, an anchor, an alias, a tag. `None` when
+/// there is none, or when the text does not parse at all (the typed parse reports that).
+fn strict_yaml_problem(yaml: &str) -> Option<String> {
+    use granit_parser::{Event, Parser, StructureStyle};
+    let mut parser = Parser::new_from_str(yaml);
+    while let Some(next) = parser.next_event() {
+        let (event, span) = next.ok()?;
+        let (flow, anchor, tagged) = match &event {
+            Event::MappingStart(style, anchor, tag) => (
+                (*style == StructureStyle::Flow).then_some("a flow-style mapping `{...}`"),
+                *anchor,
+                tag.is_some(),
+            ),
+            Event::SequenceStart(style, anchor, tag) => (
+                (*style == StructureStyle::Flow).then_some("a flow-style sequence `[...]`"),
+                *anchor,
+                tag.is_some(),
+            ),
+            Event::Scalar(_, _, anchor, tag) => (None, *anchor, tag.is_some()),
+            Event::Alias(_) => (Some("an alias `*name`"), 0, false),
+            _ => (None, 0, false),
+        };
+        let what = match (flow, anchor, tagged) {
+            (Some(what), _, _) => what,
+            (None, anchor, _) if anchor != 0 => "an anchor `&name`",
+            (None, _, true) => "a tag (`!!str`, `!name`)",
+            _ => continue,
+        };
+        // The front matter starts on the file's second line.
+        let marker = span
+            .tag_start
+            .filter(|_| tagged && flow.is_none() && anchor == 0);
+        let line = marker.unwrap_or(span.start).line() + 1;
+        return Some(format!(
+            "line {line} uses {what}, which the reference validator's YAML reader (strictyaml) refuses; write block style (`key: value` lines, `- item` lines) and plain or quoted values"
+        ));
+    }
+    None
+}
+
 /// The YAML between the first line `---` and the next `---` line.
 fn front_matter_block(text: &str) -> Result<&str, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -669,7 +752,8 @@ pub struct SkillDraft {
 }
 
 /// Renders a `SKILL.md` whose front matter passes [`check_front_matter`] when the name is
-/// valid: values are single-quoted on one line, and the description is cut to the limit.
+/// valid: values are single-quoted on one line, and the description is cut to the limit
+/// with any `---` rewritten (mined drafts; `skill new` refuses such a description instead).
 pub fn render_skill_md(draft: &SkillDraft) -> String {
     let description = one_line(&draft.description, MAX_DESCRIPTION_CHARS);
     let mut out = String::from("---\n");
@@ -852,6 +936,36 @@ mod tests {
                 None,
                 Rule::MetadataStringMap,
             ),
+            (
+                "\u{feff}---\nname: a\ndescription: d\n---\n",
+                None,
+                Rule::FrontMatter,
+            ),
+            (
+                "---\nname: a\ndescription: 'x --- y'\n---\n",
+                None,
+                Rule::InnerDelimiter,
+            ),
+            (
+                "---\nname: a\ndescription: d\nmetadata: {k: v}\n---\n",
+                None,
+                Rule::StrictYaml,
+            ),
+            (
+                "---\nname: a\ndescription: d\nallowed-tools: []\n---\n",
+                None,
+                Rule::StrictYaml,
+            ),
+            (
+                "---\nname: a\ndescription: &d d\nlicense: *d\n---\n",
+                None,
+                Rule::StrictYaml,
+            ),
+            (
+                "---\nname: a\ndescription: !!str d\n---\n",
+                None,
+                Rule::StrictYaml,
+            ),
         ];
         for (text, directory, rule) in cases {
             let (_, violations) = check_front_matter(text, *directory);
@@ -876,6 +990,25 @@ mod tests {
             check_front_matter(&compat, None).1[0].rule,
             Rule::CompatibilityLength
         );
+    }
+
+    #[test]
+    fn strict_yaml_names_the_line_and_spares_plain_text() {
+        let (_, violations) = check_front_matter(
+            "---\nname: a\ndescription: d\nmetadata:\n  k: [v]\n---\n",
+            None,
+        );
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert!(
+            violations[0]
+                .message
+                .starts_with("line 5 uses a flow-style sequence"),
+            "{violations:?}"
+        );
+        let plain = "---\nname: a\ndescription: see [x] and {y} here\nmetadata:\n  k: '{a: b} [c]'\n---\nbody --- text\n---\n";
+        let (fields, violations) = check_front_matter(plain, None);
+        assert!(violations.is_empty(), "{violations:?}");
+        assert_eq!(fields.description.as_deref(), Some("see [x] and {y} here"));
     }
 
     #[test]

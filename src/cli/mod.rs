@@ -108,7 +108,7 @@ pub enum Command {
     /// Find repeated failures, fixes and interventions in the run log; propose skills, evals
     /// and AGENTS.md lessons under `.longrun/proposals/`.
     Mine(MineArgs),
-    /// Agent Skills in `.agents/skills/`: create, list, check.
+    /// Agent Skills in `skills_dir` (default `.agents/skills/`): create, list, check.
     #[command(subcommand)]
     Skill(SkillCommand),
     /// Eval tasks in `evals/`: list, show, replay with agent profiles.
@@ -529,7 +529,8 @@ fn parse_since(text: &str) -> Result<jiff::Timestamp, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum SkillCommand {
-    /// Create `.agents/skills/NAME/SKILL.md` from a template.
+    /// Create `<skills_dir>/NAME/SKILL.md` from a template (`skills_dir` in longrun.yaml,
+    /// default `.agents/skills`).
     New(SkillNewArgs),
     /// List the skills with their name, description, path and validity.
     List(SkillListArgs),
@@ -541,7 +542,8 @@ pub enum SkillCommand {
 pub struct SkillNewArgs {
     /// 1-64 lowercase letters, digits and single hyphens.
     pub name: crate::skills::SkillName,
-    /// What the skill does and when to use it (at most 1024 characters).
+    /// What the skill does and when to use it: at most 1024 characters, no `---`. A longer
+    /// one or one with `---` is refused, never cut or rewritten.
     #[arg(long)]
     pub description: Option<String>,
 }
@@ -555,7 +557,8 @@ pub struct SkillListArgs {
 
 #[derive(Debug, Args)]
 pub struct SkillCheckArgs {
-    /// Skill directories (default: every one in `.agents/skills/`).
+    /// Skill directories (default: every one in the skills folder, `skills_dir` in
+    /// longrun.yaml).
     #[arg(value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
     /// Print as JSON.
@@ -570,6 +573,14 @@ pub enum EvalCommand {
     /// Show one eval.
     Show(EvalShowArgs),
     /// Replay evals with agent profiles in scratch worktrees and compare pass rates.
+    ///
+    /// First each eval's validators run once at its base commit: when all of them already
+    /// pass there, the eval proves nothing (vacuous), its attempts are not run and count as
+    /// `vacuous`, never as passes. An attempt passes only when the agent did not fail by its
+    /// own account (the cycle's rule: timed out, exited non-zero, killed, or reported a
+    /// failure), changed something (a commit or a file) and then every validator exits 0.
+    /// Results go to `.longrun/evals/<run>/results.json`; exit 1 when any attempt did not
+    /// pass.
     Run(EvalRunArgs),
 }
 

@@ -46,6 +46,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<ExitStatus, CommandError> {
             start_time: crate::clock::format_timestamp(ctx.clock.now()),
             project_name: Some("greet".to_string()),
             branch: Some("main".to_string()),
+            skills_dir: None,
         },
     )
     .map_err(|e| user_error(&e))?;

@@ -2,18 +2,62 @@
 //! [`crate::eval`], the replay in [`crate::eval::run`]; this file picks evals and profiles,
 //! and prints the table.
 
+use std::path::PathBuf;
+
+use serde::Serialize;
+
 use super::Context;
 use crate::cli::{EvalListArgs, EvalRunArgs, EvalShowArgs};
 use crate::error::CommandError;
-use crate::eval::run::{EvalResults, EvalRunOptions};
+use crate::eval::run::{AttemptOutcome, EvalBaseline, EvalResults, EvalRunOptions};
 use crate::eval::{self, EvalSpec};
 use crate::exit::ExitStatus;
+
+/// One eval in `eval list --json`.
+#[derive(Serialize)]
+struct ListedEval {
+    /// The file's stem (the id when the eval is valid).
+    id: String,
+    /// Relative to the repository root.
+    path: PathBuf,
+    valid: bool,
+    /// `None` when the file is not a valid eval.
+    spec: Option<EvalSpec>,
+    /// Why the file is not a valid eval.
+    error: Option<String>,
+}
 
 pub fn list(ctx: &Context, args: &EvalListArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
     let files = eval::list_evals(&workspace.root.join(eval::EVALS_DIR))?;
     if args.json {
-        ctx.ui.json(&files);
+        let listed: Vec<ListedEval> = files
+            .into_iter()
+            .map(|file| {
+                let id = file
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let path = file
+                    .path
+                    .strip_prefix(&workspace.root)
+                    .unwrap_or(&file.path)
+                    .to_path_buf();
+                let (spec, error) = match file.spec {
+                    Ok(spec) => (Some(spec), None),
+                    Err(message) => (None, Some(message)),
+                };
+                ListedEval {
+                    id,
+                    path,
+                    valid: spec.is_some(),
+                    spec,
+                    error,
+                }
+            })
+            .collect();
+        ctx.ui.json(&listed);
         return Ok(ExitStatus::Success);
     }
     if files.is_empty() {
@@ -41,14 +85,56 @@ pub fn list(ctx: &Context, args: &EvalListArgs) -> Result<ExitStatus, CommandErr
     Ok(ExitStatus::Success)
 }
 
+/// `eval show --json`: the eval's fields, and what the newest run found at its base.
+#[derive(Serialize)]
+struct ShownEval<'a> {
+    #[serde(flatten)]
+    spec: &'a EvalSpec,
+    /// The newest `eval run` that checked this eval's base; `None` when none did.
+    baseline: Option<ShownBaseline>,
+}
+
+#[derive(Serialize)]
+struct ShownBaseline {
+    run: String,
+    #[serde(flatten)]
+    baseline: EvalBaseline,
+}
+
 pub fn show(ctx: &Context, args: &EvalShowArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
     let spec = load(&workspace.root, args.id.as_str())?;
+    let baseline = crate::eval::run::latest_baseline(
+        &workspace.state_dir().join("evals"),
+        &spec.id,
+        &spec.base,
+    )
+    .map(|(run, baseline)| ShownBaseline { run, baseline });
     if args.json {
-        ctx.ui.json(&spec);
-    } else {
-        ctx.ui.data(&spec.render());
+        ctx.ui.json(&ShownEval {
+            spec: &spec,
+            baseline,
+        });
+        return Ok(ExitStatus::Success);
     }
+    let mut out = spec.render();
+    // Comment lines: the output stays the eval's YAML.
+    match &baseline {
+        None => out.push_str("# baseline: not checked yet (`longrun eval run` checks it)\n"),
+        Some(shown) if shown.baseline.vacuous => out.push_str(&format!(
+            "# baseline (run {}): VACUOUS: every validator already passes at the base {}, so this eval proves nothing\n",
+            shown.run,
+            short(shown.baseline.commit.as_deref().unwrap_or_default())
+        )),
+        Some(shown) => out.push_str(&format!(
+            "# baseline (run {}): {} of {} validator(s) fail at the base {}, as they should\n",
+            shown.run,
+            shown.baseline.validators - shown.baseline.passing.len(),
+            shown.baseline.validators,
+            short(shown.baseline.commit.as_deref().unwrap_or_default())
+        )),
+    }
+    ctx.ui.data(&out);
     Ok(ExitStatus::Success)
 }
 
@@ -133,6 +219,13 @@ pub fn run(ctx: &Context, args: &EvalRunArgs) -> Result<ExitStatus, CommandError
         },
     )
     .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+    for baseline in results.baselines.iter().filter(|b| b.vacuous) {
+        ctx.ui.warn(&format!(
+            "eval `{}` is vacuous: every validator already passes at its base {}, so it proves nothing; its attempts were not run",
+            baseline.eval,
+            short(baseline.commit.as_deref().unwrap_or_default())
+        ));
+    }
     if args.json {
         ctx.ui.json(&results);
     } else {
@@ -159,7 +252,12 @@ fn load(root: &std::path::Path, id: &str) -> Result<EvalSpec, CommandError> {
     })
 }
 
-/// Profiles side by side: pass rate, mean duration, cost; then one line per eval.
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
+/// Profiles side by side: pass rate, mean duration, cost; then one line per eval and one
+/// per attempt that did not pass, with its reason.
 fn table(results: &EvalResults) -> String {
     let mut out = format!(
         "{:<24} {:>9} {:>10} {:>12} {:>10}\n",
@@ -178,7 +276,14 @@ fn table(results: &EvalResults) -> String {
         ));
     }
     out.push('\n');
-    for eval in &results.evals {
+    for (eval, baseline) in results.evals.iter().zip(&results.baselines) {
+        if baseline.vacuous {
+            out.push_str(&format!(
+                "{eval:<24}  VACUOUS: every validator already passes at the base {}; it proves nothing and was not run\n",
+                short(baseline.commit.as_deref().unwrap_or_default())
+            ));
+            continue;
+        }
         let mut line = format!("{eval:<24}");
         for summary in &results.profiles {
             let attempts: Vec<_> = results
@@ -195,12 +300,33 @@ fn table(results: &EvalResults) -> String {
         }
         out.push_str(line.trim_end());
         out.push('\n');
+        for attempt in results.attempts.iter().filter(|a| &a.eval == eval) {
+            if let Some(failure) = attempt.failure.as_deref().filter(|_| !attempt.passed) {
+                out.push_str(&format!(
+                    "  {} #{}: {failure}\n",
+                    attempt.profile, attempt.repeat
+                ));
+            }
+        }
     }
-    let failed = results.attempts.iter().filter(|a| !a.passed).count();
+    let count = |outcome| {
+        results
+            .attempts
+            .iter()
+            .filter(|a| a.outcome == outcome)
+            .count()
+    };
+    let vacuous = count(AttemptOutcome::Vacuous);
     out.push_str(&format!(
-        "SUMMARY: {} attempt(s), {} passed, {failed} failed; results in `.longrun/evals/{}/results.json`\n",
-        results.attempts.len(),
-        results.attempts.len() - failed,
+        "SUMMARY: {} attempt(s), {} passed, {} failed{}; results in `.longrun/evals/{}/results.json`\n",
+        results.attempts.len() - vacuous,
+        count(AttemptOutcome::Passed),
+        count(AttemptOutcome::Failed) + count(AttemptOutcome::Error),
+        if vacuous > 0 {
+            format!(", {vacuous} not run (vacuous eval)")
+        } else {
+            String::new()
+        },
         results.run
     ));
     out

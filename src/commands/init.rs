@@ -30,6 +30,10 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<ExitStatus, CommandError> {
             .with_hint("run `longrun init --git` to create one, or `git init` first"));
         }
     }
+    // An existing longrun.yaml may name another skills folder; one that does not load stops
+    // here (file, line and column) rather than scattering skills into the default folder.
+    let (config, _warnings) = crate::config::Config::load(&root.join("longrun.yaml"))
+        .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
     let branch = git::current_branch(&root);
     let report = scaffold::scaffold(
         &root,
@@ -37,6 +41,7 @@ pub fn run(ctx: &Context, args: &InitArgs) -> Result<ExitStatus, CommandError> {
             start_time: format_timestamp(ctx.clock.now()),
             project_name: None,
             branch,
+            skills_dir: Some(config.skills_dir),
         },
     )
     .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;

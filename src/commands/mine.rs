@@ -274,8 +274,9 @@ fn apply(
                 ),
         );
     };
-    let applied =
-        proposals::apply_proposals(&workspace.root, &directory, args.force).map_err(mine_error)?;
+    let skills_dir = super::skill::configured_skills_dir(workspace)?;
+    let applied = proposals::apply_proposals(&workspace.root, &directory, &skills_dir, args.force)
+        .map_err(mine_error)?;
     let now = ctx.clock.now();
     let events: Vec<Event> = applied
         .iter()

@@ -1,5 +1,6 @@
-//! `longrun skill new|list|check`: Agent Skills in `.agents/skills/`. The rules live in
-//! [`crate::skills`]; this file only finds the directories and prints.
+//! `longrun skill new|list|check`: Agent Skills in the skills folder (`skills_dir` in
+//! longrun.yaml, `.agents/skills` by default). The rules live in [`crate::skills`]; this file
+//! only finds the directories and prints.
 
 use std::path::PathBuf;
 
@@ -13,11 +14,19 @@ use crate::skills::{self, SkillCheck, SkillDraft};
 
 pub fn new(ctx: &Context, args: &SkillNewArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
+    let skills_dir = configured_skills_dir(&workspace)?;
     let name = args.name.as_str();
-    let description = args
-        .description
-        .clone()
-        .unwrap_or_else(|| format!("TODO: what `{name}` does and when to use it."));
+    let description = match &args.description {
+        Some(description) => {
+            description_problem(description).map_or(Ok(()), |(rule, message)| {
+                Err(CommandError::user(format!(
+                    "`--description` breaks the Agent Skills rule `{rule}`: {message}; nothing was created"
+                )))
+            })?;
+            description.clone()
+        }
+        None => format!("TODO: what `{name}` does and when to use it."),
+    };
     let draft = SkillDraft {
         name: name.to_string(),
         description,
@@ -34,9 +43,7 @@ pub fn new(ctx: &Context, args: &SkillNewArgs) -> Result<ExitStatus, CommandErro
             violation.rule, violation.message
         )));
     }
-    let relative = PathBuf::from(skills::SKILLS_DIR)
-        .join(name)
-        .join(skills::SKILL_FILE);
+    let relative = skills_dir.join(name).join(skills::SKILL_FILE);
     let path = workspace.root.join(&relative);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| crate::fsutil::FsError::Write {
@@ -71,7 +78,8 @@ struct ListedSkill {
 
 pub fn list(ctx: &Context, args: &SkillListArgs) -> Result<ExitStatus, CommandError> {
     let workspace = ctx.workspace()?;
-    let checks = installed_skills(&workspace.root)?;
+    let skills_dir = configured_skills_dir(&workspace)?;
+    let checks = installed_skills(&workspace.root.join(&skills_dir))?;
     let listed: Vec<ListedSkill> = checks
         .into_iter()
         .map(|check| ListedSkill {
@@ -98,7 +106,7 @@ pub fn list(ctx: &Context, args: &SkillListArgs) -> Result<ExitStatus, CommandEr
     }
     if listed.is_empty() {
         ctx.ui
-            .status(&format!("no skills in `{}`", skills::SKILLS_DIR));
+            .status(&format!("no skills in `{}`", skills_dir.display()));
         return Ok(ExitStatus::Success);
     }
     let width = listed.iter().map(|s| s.name.len()).max().unwrap_or(0);
@@ -120,7 +128,8 @@ pub fn list(ctx: &Context, args: &SkillListArgs) -> Result<ExitStatus, CommandEr
 pub fn check(ctx: &Context, args: &SkillCheckArgs) -> Result<ExitStatus, CommandError> {
     let checks = if args.dirs.is_empty() {
         let workspace = ctx.workspace()?;
-        installed_skills(&workspace.root)?
+        let skills_dir = configured_skills_dir(&workspace)?;
+        installed_skills(&workspace.root.join(skills_dir))?
     } else {
         args.dirs
             .iter()
@@ -163,9 +172,9 @@ pub fn check(ctx: &Context, args: &SkillCheckArgs) -> Result<ExitStatus, Command
     })
 }
 
-/// Every directory in `.agents/skills/`, checked, in name order.
-fn installed_skills(root: &std::path::Path) -> Result<Vec<SkillCheck>, CommandError> {
-    let dir = root.join(skills::SKILLS_DIR);
+/// Every directory in the skills folder `dir`, checked, in name order.
+fn installed_skills(dir: &std::path::Path) -> Result<Vec<SkillCheck>, CommandError> {
+    let dir = dir.to_path_buf();
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -184,4 +193,40 @@ fn installed_skills(root: &std::path::Path) -> Result<Vec<SkillCheck>, CommandEr
         .iter()
         .map(|dir| skills::check_skill_dir(dir))
         .collect())
+}
+
+/// The skills folder longrun.yaml names, relative to the repository root. A longrun.yaml
+/// that does not load is an error (file, line and column), not a silent default.
+pub(super) fn configured_skills_dir(
+    workspace: &crate::workspace::Workspace,
+) -> Result<PathBuf, CommandError> {
+    let (config, _warnings) = crate::config::Config::load(&workspace.config())
+        .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;
+    Ok(config.skills_dir)
+}
+
+/// Why a description given on the command line would not be kept as written: the rule it
+/// breaks and what exactly is wrong. Refused rather than cut or rewritten, so that what is
+/// written is what the person typed (only its whitespace is put on one line).
+fn description_problem(description: &str) -> Option<(skills::Rule, String)> {
+    if description.trim().is_empty() {
+        return Some((skills::Rule::DescriptionRequired, "it is empty".to_string()));
+    }
+    let length = description.trim().chars().count();
+    if length > skills::MAX_DESCRIPTION_CHARS {
+        return Some((
+            skills::Rule::DescriptionLength,
+            format!(
+                "it is {length} characters, more than {}",
+                skills::MAX_DESCRIPTION_CHARS
+            ),
+        ));
+    }
+    if description.contains("---") {
+        return Some((
+            skills::Rule::InnerDelimiter,
+            "it contains `---`, which would end the front matter for readers that split `SKILL.md` at the first `---` (the reference validator does)".to_string(),
+        ));
+    }
+    None
 }

@@ -71,6 +71,7 @@ fn the_defaults_are_what_the_template_says() {
     assert_eq!(config.claims.mode, ClaimMode::Local);
     assert_eq!(config.claims.lease, Duration::from_secs(15 * 60));
     assert_eq!(config.worktrees_dir, Path::new(".longrun/worktrees"));
+    assert_eq!(config.skills_dir, Path::new(".agents/skills"));
     assert_eq!(config.agents.len(), 4);
     let codex = &config.agents["codex"];
     assert_eq!(codex.kind, AgentKind::Codex);
@@ -322,6 +323,28 @@ fn bad_values_are_errors_with_line_and_column() {
         ("worker_env: [A*B]\n", (1, 14), "only allowed at the end"),
         ("worker_env: [\"A=B\"]\n", (1, 14), "contains `=`"),
         ("worktrees_dir: \"\"\n", (1, 16), "cannot be empty"),
+        ("skills_dir: \"\"\n", (1, 1), "`skills_dir` cannot be empty"),
+        (
+            "skills_dir: ../shared/skills\n",
+            (1, 1),
+            "`skills_dir` leaves the repository (`../shared/skills`)",
+        ),
+        (
+            "skills_dir: a/../../b\n",
+            (1, 1),
+            "`skills_dir` leaves the repository",
+        ),
+        (
+            "skills_dir: /etc/skills\n",
+            (1, 1),
+            "must be relative to the repository root, not absolute",
+        ),
+        ("skills_dir: ./.\n", (1, 1), "not its root"),
+        (
+            "skills_dir: .git/skills\n",
+            (1, 1),
+            "inside git's own `.git`",
+        ),
         (
             "version: 2\n",
             (1, 10),
@@ -800,4 +823,15 @@ fn claims_are_remembered_by_the_bytes_of_the_file() {
     load().unwrap();
     std::fs::write(&cache, "{\"version\": 1, \"hash\": ").unwrap();
     assert_eq!(load().unwrap().lease, Duration::from_secs(180));
+}
+
+#[test]
+fn skills_dir_is_a_folder_inside_the_repository() {
+    let config = config("skills_dir: ./tools/../skills/\n");
+    assert_eq!(config.skills_dir, Path::new("skills"));
+    assert_eq!(
+        config.skills_path(Path::new("/repo")),
+        Path::new("/repo/skills")
+    );
+    assert_eq!(repository_relative("a/b/../c").unwrap(), Path::new("a/c"));
 }

@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{CYCLE_WORKER_PREFIX, Cycle, CycleError, longrun_env, run_dir};
-use crate::config::PromptMode;
+use super::{CYCLE_WORKER_PREFIX, Cycle, CycleError, run_dir};
 use crate::git;
 use crate::git::claims::{MirroredOutcome, claim_mirrored};
-use crate::process::{self, Stdin, WorkerSpec};
+use crate::process;
 use crate::prompt::{PromptInput, render_worker_prompt};
 use crate::state::checklist::{Checklist, Task};
 use crate::state::claims::{ClaimOutcome, ClaimRequest};
@@ -166,30 +165,6 @@ impl Cycle<'_> {
         let prompt = self.prompt(checklist, task, attempt, &worktree, &branch);
         crate::fsutil::write_atomic(&prompt_file, prompt.as_bytes())?;
 
-        let vars = profile.vars(&worktree, &prompt_file, &task_id);
-        let mut argv = profile
-            .render_argv(&vars)
-            .map_err(|error| CycleError::Task {
-                task: task_id.clone(),
-                message: format!("agent profile `{profile_name}`: {error}"),
-            })?;
-        let stdin = match profile.prompt {
-            PromptMode::Stdin => Stdin::File(prompt_file.clone()),
-            PromptMode::File => Stdin::Null,
-            PromptMode::Arg => {
-                argv.push(prompt.clone());
-                Stdin::Null
-            }
-        };
-        let mut env = self.config.worker_env(&profile, &self.options.caller_env);
-        env.retain(|(name, _)| !name.starts_with("LONGRUN_"));
-        env.extend(longrun_env(
-            &task_id,
-            &worktree,
-            Some(&prompt_file),
-            &run_dir,
-            attempt,
-        ));
         let timeout = task
             .timeout
             .as_deref()
@@ -207,13 +182,23 @@ impl Cycle<'_> {
             &run_dir.join("primary.status"),
             self.primary_status()?.as_bytes(),
         )?;
-        let mut spec = WorkerSpec::new(argv, worktree.clone(), run_dir.clone());
-        spec.env = env;
-        spec.stdin = stdin;
-        spec.timeout_secs = timeout.as_secs().max(1);
+        let mut spec = crate::launch::agent_spec(&crate::launch::AgentLaunch {
+            profile: &profile,
+            config: &self.config,
+            caller_env: &self.options.caller_env,
+            job: &task_id,
+            workdir: &worktree,
+            prompt: &prompt,
+            prompt_file: &prompt_file,
+            run_dir: &run_dir,
+            attempt,
+            timeout,
+        })
+        .map_err(|error| CycleError::Task {
+            task: task_id.clone(),
+            message: format!("agent profile `{profile_name}`: {error}"),
+        })?;
         spec.lock_file = Some(held.path().to_path_buf());
-        spec.agent_kind = Some(profile.kind);
-        spec.pricing = profile.pricing.clone();
         spec.baseline = self.baseline(task, &target_tip, &worktree, &run_dir);
         // A worker that writes its own task's approval is rejected (see `Approvals::paths_of`).
         let approvals = self.approvals();
@@ -264,7 +249,7 @@ impl Cycle<'_> {
             super::PromptFiles {
                 plan: read(workspace.plan()),
                 agents_md: read(workspace.root.join("AGENTS.md")),
-                skills: crate::skills::list_skills(&workspace.root.join(crate::skills::SKILLS_DIR))
+                skills: crate::skills::list_skills(&self.config.skills_path(&workspace.root))
                     .skills,
             }
         });
@@ -279,6 +264,7 @@ impl Cycle<'_> {
             .collect();
         let failure = super::previous_failure_text(workspace, &task.task_id, attempt);
         let worktree_text = worktree.display().to_string();
+        let skills_dir = self.config.skills_dir.display().to_string();
         render_worker_prompt(&PromptInput {
             task_id: &task.task_id,
             title: &task.title,
@@ -292,6 +278,7 @@ impl Cycle<'_> {
             plan,
             agents_md,
             skills,
+            skills_dir: &skills_dir,
             failure_evidence: failure.as_deref(),
             attempt,
             max_attempts: task.max_attempts.unwrap_or(self.config.max_attempts),

@@ -934,7 +934,7 @@ impl Cycle<'_> {
                     );
                 }
                 self.record_cost(&task_id, attempt, &result);
-                if let Some(reason) = agent_failure(&result) {
+                if let Some(reason) = crate::launch::agent_failure(&result) {
                     let summary = format!(
                         "{reason}. Last output: {}",
                         result.final_message.as_deref().unwrap_or("(none)")
@@ -1689,15 +1689,14 @@ impl Cycle<'_> {
         run_dir: &Path,
         attempt: u32,
     ) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = self
-            .options
-            .caller_env
-            .iter()
-            .filter(|(name, _)| self.config.worker_env.iter().any(|p| p.matches(name)))
-            .cloned()
-            .collect();
-        env.extend(longrun_env(task, worktree, None, run_dir, attempt));
-        env
+        crate::launch::validator_env(
+            &self.config,
+            &self.options.caller_env,
+            task,
+            worktree,
+            run_dir,
+            attempt,
+        )
     }
 
     fn relative(&self, path: &Path) -> String {
@@ -1797,36 +1796,6 @@ enum Reaped {
 }
 
 /// Why an agent's own run counts as a failed attempt, whatever it wrote.
-fn agent_failure(result: &crate::process::WorkerResult) -> Option<String> {
-    if let Some(error) = &result.error {
-        return Some(format!("the agent could not be started: {error}"));
-    }
-    if result.timed_out {
-        return Some(format!(
-            "the agent timed out after {} s and its process group was killed",
-            result.duration_ms / 1000
-        ));
-    }
-    if result.stopped {
-        return Some("the agent was stopped".to_string());
-    }
-    if result.lease_lost {
-        return Some("the claim was lost while the agent ran".to_string());
-    }
-    if let Some(reported) = &result.agent_failure {
-        return Some(match result.exit_code {
-            Some(0) | None => reported.clone(),
-            Some(code) => format!("{reported} (exit {code})"),
-        });
-    }
-    match (result.exit_code, result.signal) {
-        (Some(0), _) => None,
-        (Some(code), _) => Some(format!("the agent exited {code}")),
-        (None, Some(signal)) => Some(format!("the agent was killed by signal {signal}")),
-        (None, None) => Some("the agent ended without an exit status".to_string()),
-    }
-}
-
 /// The edits, skipping tasks that no longer exist in the current file (a person removed
 /// one meanwhile): their edits cannot apply.
 fn edits_for(current: &Checklist, edits: &[TaskEdit]) -> Vec<TaskEdit> {

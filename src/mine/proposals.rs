@@ -243,11 +243,13 @@ pub fn latest_proposals(root: &Path) -> Result<Option<PathBuf>, MineError> {
 }
 
 /// Installs what is left in the proposal directory `proposals` (relative to `root`): skills
-/// into `.agents/skills/`, evals into `evals/`, the patch into AGENTS.md. An existing file is
-/// kept unless `force`; an invalid skill is never installed.
+/// into `skills_dir` (relative to `root`: longrun.yaml's `skills_dir`), evals into `evals/`,
+/// the patch into AGENTS.md. An existing file is kept unless `force`; an invalid skill is
+/// never installed.
 pub fn apply_proposals(
     root: &Path,
     proposals: &Path,
+    skills_dir: &Path,
     force: bool,
 ) -> Result<Vec<AppliedItem>, MineError> {
     let directory = root.join(proposals);
@@ -255,7 +257,7 @@ pub fn apply_proposals(
 
     for name in sorted_entries(&directory.join("skills"))? {
         let source = directory.join("skills").join(&name);
-        let destination = Path::new(skills::SKILLS_DIR).join(&name);
+        let destination = skills_dir.join(&name);
         let check = skills::check_skill_dir(&source);
         let outcome = if !check.is_valid() {
             ApplyOutcome::Skipped(format!(

@@ -50,15 +50,27 @@ fn fixtures(kind: &str) -> Vec<PathBuf> {
     dirs
 }
 
-/// The rule `longrun skill check` must name for each invalid fixture.
+/// The rule `longrun skill check` must name for each invalid fixture (both validators
+/// reject these).
 const EXPECTED_RULES: &[(&str, &str)] = &[
     ("Upper-Case", "name-characters"),
     (
         "abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghij-abcdefghix",
         "name-length",
     ),
+    // strictyaml refuses anchors and aliases, flow style and tags; so must longrun, or a
+    // skill it calls valid would fail the reference.
+    ("anchor-alias", "strict-yaml"),
+    ("byte-order-mark", "front-matter"),
     ("double--hyphen", "name-characters"),
+    ("duplicate-key", "front-matter"),
     ("extra-key", "allowed-keys"),
+    ("flow-metadata", "strict-yaml"),
+    ("flow-sequence", "strict-yaml"),
+    // The reference splits the file at the first `---` after the opening one, even inside
+    // a quoted value.
+    ("inner-delimiter", "inner-delimiter"),
+    ("tagged", "strict-yaml"),
     ("lead-hyphen", "name-characters"),
     ("long-compatibility", "compatibility-length"),
     ("long-description", "description-length"),
@@ -72,13 +84,75 @@ const EXPECTED_RULES: &[(&str, &str)] = &[
     ("under_score", "name-characters"),
 ];
 
+/// Fixtures the reference accepts and longrun rejects on purpose, each with the rule longrun
+/// names and why the Agent Skills spec is on longrun's side. The reference reads the front
+/// matter with strictyaml, where every scalar is a string, and checks only name, description
+/// and compatibility; the spec says more. The other way round never happens: whatever
+/// longrun calls valid, the reference accepts (the `valid` fixtures).
+const STRICTER: &[(&str, &str, &str)] = &[
+    (
+        "allowed-tools-list",
+        "field-type",
+        "the spec makes `allowed-tools` a space-delimited string, not a list",
+    ),
+    (
+        "café",
+        "name-characters",
+        "the spec allows a-z, 0-9 and `-` in a name; the reference accepts any lowercase Unicode letter",
+    ),
+    (
+        "description-number",
+        "description-required",
+        "`description: 123` is a number to any other YAML reader, and the spec asks for a string",
+    ),
+    (
+        "license-bool",
+        "field-type",
+        "`license: true` is a boolean to any other YAML reader, not a license name",
+    ),
+    (
+        "lowercase-file",
+        "skill-file",
+        "the spec names the file `SKILL.md`; the reference also reads `skill.md`, which agents looking for `SKILL.md` on a case-sensitive disk never see",
+    ),
+    (
+        "metadata-number",
+        "metadata-string-map",
+        "the spec makes `metadata` a map of strings to strings; `1` is a number until quoted",
+    ),
+    (
+        "nested-metadata",
+        "metadata-string-map",
+        "the spec makes `metadata` a map of strings to strings; the reference turns a nested map into its Python text",
+    ),
+];
+
 #[test]
 fn skill_check_agrees_with_the_reference_validator() {
     let validator = reference_validator();
     let env = TestEnv::new();
     let valid = fixtures("valid");
     let invalid = fixtures("invalid");
-    assert!(valid.len() >= 5 && invalid.len() >= 15);
+    let stricter = fixtures("stricter");
+    assert!(valid.len() >= 7 && invalid.len() >= 22 && stricter.len() == STRICTER.len());
+    for dir in &stricter {
+        let name = dir.file_name().unwrap().to_str().unwrap();
+        let (_, rule, why) = STRICTER
+            .iter()
+            .find(|(fixture, _, _)| *fixture == name)
+            .unwrap_or_else(|| panic!("no expected verdict for fixture {name}"));
+        // If the reference starts to reject one of these, it moves to `invalid`.
+        assert!(
+            reference_accepts(&validator, dir),
+            "reference rejects {name}: move it to `invalid`"
+        );
+        let run = env.longrun(&["skill", "check", dir.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{name} ({why}): {run:?}");
+        assert!(
+            run.stdout.contains(&format!(": {rule}: ")),
+            "{name} ({why}): {run:?}"
+        );
+    }
     for dir in &valid {
         assert!(
             reference_accepts(&validator, dir),
@@ -142,6 +216,168 @@ fn shipped_skills_are_valid_by_the_reference_and_installed_by_init() {
     assert!(listed.iter().all(|skill| skill["valid"] == true));
     assert_eq!(listed[2]["name"], "longrun-worker");
     assert_eq!(listed[2]["path"], ".agents/skills/longrun-worker/SKILL.md");
+}
+
+/// The worker skill says how to claim (and when the cycle already did): `claim --next`,
+/// heartbeat, release with a status, and the cycle's `LONGRUN_TASK_ID`.
+#[test]
+fn the_worker_skill_covers_claiming() {
+    let text = crate::TestEnv::initialized().read(".agents/skills/longrun-worker/SKILL.md");
+    for needle in [
+        "longrun claim --next --worker",
+        "longrun heartbeat <task> --token <token>",
+        "longrun release <task> --token <token> --status complete",
+        "--status not_started",
+        "LONGRUN_TASK_ID",
+        "the cycle has already\n  claimed the task for you",
+        "--hold --",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?}:\n{text}");
+    }
+}
+
+/// `skill new` writes the description as given or refuses: never cut to 1,024 characters,
+/// never with `---` rewritten.
+#[test]
+fn skill_new_refuses_a_description_it_would_have_to_change() {
+    let validator = reference_validator();
+    let env = TestEnv::initialized();
+    let long = "x".repeat(1025);
+    let run = env.longrun(&["skill", "new", "too-long", "--description", &long]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "`--description` breaks the Agent Skills rule `description-length`: it is 1025 characters, more than 1024"
+        ),
+        "{run:?}"
+    );
+    assert!(!env.path(".agents/skills/too-long").exists());
+
+    let dashes = env.longrun(&[
+        "skill",
+        "new",
+        "dashes",
+        "--description",
+        "Before --- after.",
+    ]);
+    assert_eq!(dashes.code, 2, "{dashes:?}");
+    assert!(
+        dashes
+            .stderr
+            .contains("breaks the Agent Skills rule `inner-delimiter`: it contains `---`"),
+        "{dashes:?}"
+    );
+    assert!(!env.path(".agents/skills/dashes").exists());
+
+    let blank = env.longrun(&["skill", "new", "blank", "--description", "  "]);
+    assert_eq!(blank.code, 2, "{blank:?}");
+    assert!(blank.stderr.contains("`description-required`"), "{blank:?}");
+
+    let limit = "y".repeat(1024);
+    let run = env.longrun(&["skill", "new", "at-limit", "--description", &limit]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let text = env.read(".agents/skills/at-limit/SKILL.md");
+    assert!(
+        text.contains(&format!("description: '{limit}'\n")),
+        "{text}"
+    );
+    assert!(reference_accepts(
+        &validator,
+        &env.path(".agents/skills/at-limit")
+    ));
+}
+
+/// `skills_dir` in longrun.yaml moves every use of the skills folder: `init` installs the
+/// built-in skills there, `skill new/list/check` use it, `mine --apply` installs there. A
+/// folder outside the repository is refused with the key's place in the file.
+#[test]
+fn a_configured_skills_dir_is_used_everywhere() {
+    let env = TestEnv::new();
+    env.write("longrun.yaml", "version: 1\nskills_dir: tools/skills\n");
+    let init = env.longrun(&["init"]);
+    assert_eq!(init.code, 0, "{init:?}");
+    assert!(
+        init.stdout
+            .contains("created      tools/skills/longrun-worker/SKILL.md"),
+        "{init:?}"
+    );
+    assert!(!env.path(".agents").exists(), "{init:?}");
+
+    let list = env.longrun(&["skill", "list", "--json"]);
+    assert_eq!(list.code, 0, "{list:?}");
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    assert_eq!(listed[2]["path"], "tools/skills/longrun-worker/SKILL.md");
+
+    let new = env.longrun(&[
+        "skill",
+        "new",
+        "deploy-docs",
+        "--description",
+        "Deploy docs.",
+    ]);
+    assert_eq!(new.code, 0, "{new:?}");
+    assert!(env.path("tools/skills/deploy-docs/SKILL.md").is_file());
+    let check = env.longrun(&["skill", "check"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    assert!(
+        check.stderr.contains("6 skill(s), 6 valid, 0 invalid"),
+        "{check:?}"
+    );
+
+    env.write(
+        "longrun.yaml",
+        "version: 1\n# shared with another repository\nskills_dir: ../shared-skills\n",
+    );
+    for args in [
+        &["skill", "list"][..],
+        &["skill", "check"][..],
+        &["skill", "new", "other"][..],
+        &["init"][..],
+    ] {
+        let run = env.longrun(args);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains(
+                "longrun.yaml:3:1: `skills_dir` leaves the repository (`../shared-skills`)"
+            ),
+            "{args:?}: {run:?}"
+        );
+    }
+    assert!(!env.root.parent().unwrap().join("shared-skills").exists());
+}
+
+/// `mine --apply` installs proposed skills into the configured folder.
+#[test]
+fn mine_apply_installs_skills_into_the_configured_folder() {
+    let env = crate::mine::mined_repo();
+    let config = env.read("longrun.yaml");
+    assert!(
+        config.contains("\nskills_dir: .agents/skills\n"),
+        "{config}"
+    );
+    env.write(
+        "longrun.yaml",
+        config.replace(
+            "\nskills_dir: .agents/skills\n",
+            "\nskills_dir: tools/skills\n",
+        ),
+    );
+    let run = env.longrun(&["mine"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let apply = env.longrun(&["mine", "--apply"]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        env.path("tools/skills/fix-cargo-test/SKILL.md").is_file(),
+        "{apply:?}"
+    );
+    assert!(!env.path(".agents/skills/fix-cargo-test").exists());
+    assert!(
+        env.read("run-log.md")
+            .contains("installed `tools/skills/fix-cargo-test`"),
+        "{apply:?}"
+    );
 }
 
 #[test]
