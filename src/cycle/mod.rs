@@ -972,7 +972,11 @@ impl Cycle<'_> {
                 self.fault("before-gate");
                 // Human gate after validation (see `gates.rs`).
                 let approval = match self.hold_after(task, claim)? {
-                    gates::Hold::Wait => return Ok(Reaped::Kept),
+                    gates::Hold::Wait => {
+                        // Recorded by the cycle that decides the attempt.
+                        self.unrecord_cost(&task_id, attempt);
+                        return Ok(Reaped::Kept);
+                    }
                     gates::Hold::Rejected(reason) => {
                         let status =
                             self.reject(task, claim, &run_dir, &worktree, &reason, &reason)?;
@@ -1168,6 +1172,8 @@ impl Cycle<'_> {
             }
             GateOutcome::AwaitingApproval { candidate, runs } => {
                 self.await_approval(task_id, claim, &candidate, &runs)?;
+                // Recorded by the cycle that decides the attempt (merge or rejection).
+                self.unrecord_cost(task_id, attempt);
                 Ok(Reaped::Kept)
             }
             GateOutcome::Deferred { reason } => {
@@ -1275,14 +1281,7 @@ impl Cycle<'_> {
     /// Records that an attempt's merge waits for a later cycle, which judges it again and
     /// records its cost then: once per attempt.
     fn record_deferred(&mut self, task_id: &str, attempt: u32, reason: &str) {
-        let attempt_text = attempt.to_string();
-        if let Some(index) = self.pending.events.iter().rposition(|event| {
-            event.kind == EventKind::Cost
-                && event.task.as_ref().map(|task| task.as_str()) == Some(task_id)
-                && event.field("attempt") == Some(attempt_text.as_str())
-        }) {
-            self.pending.events.remove(index);
-        }
+        self.unrecord_cost(task_id, attempt);
         self.report.deferred.push(task_id.to_string());
         self.pending.events.push(self.event(
             EventKind::Note,
@@ -1329,6 +1328,20 @@ impl Cycle<'_> {
         }
         self.speculated.clear();
         Ok(())
+    }
+
+    /// Takes back this cycle's `cost` event of an attempt the cycle keeps undecided
+    /// (deferred, or held for a person): the cycle that decides it records the cost, so
+    /// each attempt's is recorded once.
+    fn unrecord_cost(&mut self, task_id: &str, attempt: u32) {
+        let attempt_text = attempt.to_string();
+        if let Some(index) = self.pending.events.iter().rposition(|event| {
+            event.kind == EventKind::Cost
+                && event.task.as_ref().map(|task| task.as_str()) == Some(task_id)
+                && event.field("attempt") == Some(attempt_text.as_str())
+        }) {
+            self.pending.events.remove(index);
+        }
     }
 
     /// A `cost` event for a finished attempt: what the agent's output says it used and cost,
