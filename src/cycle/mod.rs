@@ -117,6 +117,8 @@ pub enum CycleError {
     Remote(Box<crate::git::claims::GitClaimError>),
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    #[error(transparent)]
+    Run(#[from] crate::state::run::RunError),
 }
 
 /// Collected writes: applied in one checklist update and one run-log append at the end of
@@ -636,6 +638,7 @@ impl Cycle<'_> {
         let view = with_statuses(&checklist, &statuses);
         self.step("rescheduled");
         self.summarize(&view);
+        self.end_run_when_done()?;
         if self.report.open == 0 && !self.options.dry_run {
             // Nothing left to dispatch: parked worktrees have no next task.
             for parked in parked_worktrees(&workspace) {
