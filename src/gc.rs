@@ -45,6 +45,8 @@ pub struct Facts {
     pub branches: Vec<BranchFact>,
     /// Registered worktrees whose folder is gone.
     pub stale_metadata: Vec<PathBuf>,
+    /// When the current run started (`.longrun/run.json`), if one is open.
+    pub run_started: Option<Timestamp>,
 }
 
 /// A folder `.longrun/runs/<run>/`.
@@ -254,6 +256,9 @@ pub fn gather(workspace: &Workspace, config: &Config, now: Timestamp) -> Result<
         worktrees,
         branches,
         stale_metadata,
+        run_started: crate::state::run::RunRecord::load(&workspace.state_dir())?
+            .as_ref()
+            .and_then(crate::state::run::RunRecord::started),
     })
 }
 
@@ -262,7 +267,9 @@ pub fn gather(workspace: &Workspace, config: &Config, now: Timestamp) -> Result<
 /// - A run directory goes when it is older than the cutoff and none of its tasks is
 ///   claimed (any claim file counts: the next cycle reaps from the run directory), except
 ///   the latest run of a task that is not complete: it holds the evidence the next
-///   attempt's prompt and the repeated-failure check read, and what a person looks at.
+///   attempt's prompt and the repeated-failure check read, and what a person looks at;
+///   and except the runs of the current run (claimed since it started): the per-run
+///   budgets are counted from their results.
 /// - A worktree goes when its task is finished (complete, archived or failed in
 ///   checklist.yaml, or merged per the trailers) or has no claim; never while a live
 ///   process holds the claim, never when locked, and not with uncommitted changes unless
@@ -339,6 +346,18 @@ pub fn plan(facts: &Facts, options: &GcOptions) -> Vec<Decision> {
             );
             decision.too_new = true;
             decisions.push(decision);
+            continue;
+        }
+        if let Some(run_started) = facts.run_started
+            && started >= run_started
+        {
+            decisions.push(keep(
+                item,
+                &format!(
+                    "part of the current run (since {}): its per-run budgets count it",
+                    crate::clock::format_timestamp(run_started)
+                ),
+            ));
             continue;
         }
         if let Some(task) = run
@@ -708,6 +727,27 @@ mod tests {
                 "its name is not a run time: not made by longrun"
             ]
         );
+    }
+
+    #[test]
+    fn runs_of_the_current_run_stay_for_its_budgets() {
+        let mut facts = facts();
+        let before = run(40, &["T1"]);
+        let since = run(30, &["T1"]);
+        facts.runs = vec![before.clone(), since.clone()];
+        facts.run_started = since.started;
+        let decisions = plan(&facts, &options(false));
+        assert_eq!(removed(&decisions), [before.path.display().to_string()]);
+        let kept = decisions.iter().find(|d| !d.remove).unwrap();
+        assert_eq!(
+            kept.reason,
+            format!(
+                "part of the current run (since {}): its per-run budgets count it",
+                crate::clock::format_timestamp(since.started.unwrap())
+            )
+        );
+        facts.run_started = None;
+        assert_eq!(removed(&plan(&facts, &options(false))).len(), 2);
     }
 
     #[test]

@@ -66,8 +66,11 @@ pub struct Policy {
 /// One secret pattern.
 #[derive(Debug, Clone)]
 pub struct SecretPattern {
+    /// The rule is `secret:<name>`: a built-in name, a user pattern's own `name`, or
+    /// `user-<n>` for the n-th unnamed user pattern.
     pub name: String,
     pub regex: Regex,
+    pub builtin: bool,
 }
 
 /// One broken rule, safe to log: it never holds a secret's text.
@@ -86,6 +89,9 @@ impl Violation {
         let mut places: Vec<&str> = self.places.iter().map(String::as_str).take(5).collect();
         if self.places.len() > 5 {
             places.push("...");
+        }
+        if places.is_empty() {
+            return format!("policy `{}`: {}", self.rule, self.message);
         }
         format!(
             "policy `{}`: {} ({})",
@@ -106,6 +112,20 @@ pub enum PolicyError {
     },
     #[error("`{path}`: {message}", path = path.display())]
     Invalid { path: PathBuf, message: String },
+    /// A built-in secret pattern does not compile: this build of longrun lacks a regex
+    /// feature the pattern needs (a bug, never the user's doing). Loud, never skipped: a
+    /// pattern left out would let its secrets merge.
+    #[error(
+        "the built-in secret pattern `{name}` does not compile in this build of longrun ({message}); no diff can be scanned for it, so nothing is merged"
+    )]
+    Builtin { name: String, message: String },
+}
+
+impl PolicyError {
+    /// A bug in longrun rather than a problem with the user's files.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, PolicyError::Builtin { .. })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,26 +172,39 @@ struct RawApprovals {
 #[serde(deny_unknown_fields)]
 struct RawSecrets {
     #[serde(default)]
-    patterns: Vec<String>,
+    patterns: Vec<RawPattern>,
 }
 
-impl Default for Policy {
-    fn default() -> Policy {
-        Policy {
-            secrets: builtin_secrets(),
-            ..Policy::without_secrets()
-        }
-    }
+/// A user pattern: a bare regular expression (named `user-<n>`) or one with its own name.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawPattern {
+    Bare(String),
+    Named { name: String, pattern: String },
 }
 
-fn builtin_secrets() -> Vec<SecretPattern> {
+/// Every built-in pattern, compiled; one that does not compile is an error, never skipped.
+fn builtin_secrets() -> Result<Vec<SecretPattern>, PolicyError> {
     BUILTIN_SECRETS
         .iter()
-        .filter_map(|(name, pattern)| {
-            Regex::new(pattern).ok().map(|regex| SecretPattern {
-                name: (*name).to_string(),
-                regex,
-            })
+        .map(|(name, pattern)| {
+            Regex::new(pattern)
+                .map(|regex| SecretPattern {
+                    name: (*name).to_string(),
+                    regex,
+                    builtin: true,
+                })
+                .map_err(|error| PolicyError::Builtin {
+                    name: (*name).to_string(),
+                    // regex's message spans lines (the pattern, a caret, the reason).
+                    message: error
+                        .to_string()
+                        .lines()
+                        .map(str::trim)
+                        .filter(|line| !line.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                })
         })
         .collect()
 }
@@ -195,6 +228,15 @@ pub fn approval_needed(
 }
 
 impl Policy {
+    /// The defaults with every built-in secret pattern: the policy of a repository without
+    /// `policy/*.yaml`.
+    pub fn builtin() -> Result<Policy, PolicyError> {
+        Ok(Policy {
+            secrets: builtin_secrets()?,
+            ..Policy::without_secrets()
+        })
+    }
+
     /// The defaults without any secret pattern (compiling them is most of a load's time).
     fn without_secrets() -> Policy {
         Policy {
@@ -213,7 +255,7 @@ impl Policy {
 
     /// Loads every `*.yaml` in `dir` (sorted by name). No directory: the defaults.
     pub fn load_dir(dir: &Path) -> Result<Policy, PolicyError> {
-        Policy::load_files(dir, Policy::default(), true)
+        Policy::load_files(dir, Policy::builtin()?, true)
     }
 
     /// Only the human gates by risk (`approvals.by_risk`) of every `*.yaml` in `dir`,
@@ -323,16 +365,40 @@ impl Policy {
             .filter(|_| secrets)
             .map(|s| s.patterns)
             .unwrap_or_default();
-        for pattern in patterns {
+        for raw in patterns {
+            let (name, pattern) = match raw {
+                RawPattern::Bare(pattern) => {
+                    let number = self.secrets.iter().filter(|p| !p.builtin).count() + 1;
+                    (format!("user-{number}"), pattern)
+                }
+                RawPattern::Named { name, pattern } => {
+                    let fits = !name.is_empty()
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                    if !fits {
+                        return Err(invalid(format!(
+                            "secret pattern name `{name}`: use letters, digits, `-`, `_` and `.` only"
+                        )));
+                    }
+                    (name, pattern)
+                }
+            };
+            if self.secrets.iter().any(|p| p.name == name) {
+                return Err(invalid(format!(
+                    "secret pattern name `{name}` is already taken (built-in names and `user-<n>` included)"
+                )));
+            }
             let regex = Regex::new(&pattern).map_err(|error| {
                 invalid(format!(
-                    "secret pattern: {}",
+                    "secret pattern `{name}`: {}",
                     first_line(&error.to_string())
                 ))
             })?;
             self.secrets.push(SecretPattern {
-                name: format!("user-{}", self.secrets.len() + 1 - BUILTIN_SECRETS.len()),
+                name,
                 regex,
+                builtin: false,
             });
         }
         self.sources.push(path.to_path_buf());
@@ -444,6 +510,13 @@ impl Policy {
                 places: Vec::new(),
             });
         }
+        if !diff.unscanned.is_empty() {
+            violations.push(Violation {
+                rule: "unscanned-binary".to_string(),
+                message: "binary files this large are not scanned for secrets, so no worker may add them; a person can commit them".to_string(),
+                places: diff.unscanned.clone(),
+            });
+        }
         for (path, line, text) in added_lines(&diff.text) {
             for pattern in &self.secrets {
                 if pattern.regex.is_match(text) {
@@ -472,8 +545,10 @@ pub struct DiffFacts {
     pub paths: Vec<String>,
     /// Added plus removed lines.
     pub changed_lines: u64,
-    /// The unified diff (`-U0`).
+    /// The unified diff (`-U0`), binary files' changes included as text.
     pub text: String,
+    /// Binary files too large to be scanned for secrets: refused (fail closed).
+    pub unscanned: Vec<String>,
 }
 
 /// The added lines of a unified diff: (path, line number in the new file, text).
@@ -568,26 +643,118 @@ mod tests {
             paths: vec!["x".into()],
             changed_lines: 2,
             text: diff,
+            unscanned: Vec::new(),
         };
-        let violations = Policy::default().check_diff(&[], &facts);
+        let policy = Policy::builtin().unwrap();
+        let violations = policy.check_diff(&[], &facts);
         assert_eq!(violations.len(), 1, "{violations:?}");
         assert_eq!(violations[0].rule, "secret:aws-access-key");
         assert_eq!(violations[0].places, vec!["x:2".to_string()]);
         assert!(!violations[0].line().contains(&key));
         let token = format!("ghp_{}", "a".repeat(36));
         assert!(
-            Policy::default()
-                .secrets
-                .iter()
-                .any(|p| p.regex.is_match(&token)),
+            policy.secrets.iter().any(|p| p.regex.is_match(&token)),
             "github token"
         );
         assert!(
-            Policy::default()
+            policy
                 .secrets
                 .iter()
                 .any(|p| p.regex.is_match("-----BEGIN OPENSSH PRIVATE KEY-----"))
         );
+    }
+
+    /// Every built-in pattern is there, each once. (Test builds have every regex feature
+    /// through a dev-dependency, so a feature missing from the shipped build shows only in
+    /// `.ci/release-smoke`; this catches a pattern that does not compile at all.)
+    #[test]
+    fn every_built_in_pattern_compiles_and_the_case_insensitive_ones_match() {
+        let policy = Policy::builtin().unwrap();
+        let names: Vec<&str> = policy.secrets.iter().map(|p| p.name.as_str()).collect();
+        let expected: Vec<&str> = BUILTIN_SECRETS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, expected);
+        let matching = |text: &str| -> Vec<&str> {
+            policy
+                .secrets
+                .iter()
+                .filter(|p| p.regex.is_match(text))
+                .map(|p| p.name.as_str())
+                .collect()
+        };
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        assert!(matching(&format!("AWS_SECRET_ACCESS_KEY = {secret}")).contains(&"aws-secret-key"));
+        assert!(
+            matching("Api_Key: \"0123456789abcdef\"").contains(&"generic-api-key"),
+            "{:?}",
+            matching("Api_Key: \"0123456789abcdef\"")
+        );
+    }
+
+    #[test]
+    fn user_patterns_are_numbered_or_named_and_never_clash() {
+        let mut policy = Policy::builtin().unwrap();
+        policy
+            .merge_text(
+                Path::new("a.yaml"),
+                "secrets:\n  patterns:\n    - \"INTERNAL-[0-9]+\"\n    - {name: stripe, pattern: \"sk_live_[0-9a-z]{8,}\"}\n    - \"(?i)corp-token-[a-z]+\"\n",
+            )
+            .unwrap();
+        let users: Vec<&str> = policy
+            .secrets
+            .iter()
+            .filter(|p| !p.builtin)
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(users, ["user-1", "stripe", "user-3"]);
+        // Built-in patterns left out (the gates-only load) do not shift the numbers either.
+        let mut gates_only = Policy::without_secrets();
+        gates_only
+            .merge_text(
+                Path::new("a.yaml"),
+                "secrets:\n  patterns: [\"X-[0-9]+\"]\n",
+            )
+            .unwrap();
+        assert_eq!(gates_only.secrets[0].name, "user-1");
+        for clash in [
+            "secrets:\n  patterns: [{name: aws-access-key, pattern: x}]\n",
+            "secrets:\n  patterns: [{name: stripe, pattern: y}]\n",
+            "secrets:\n  patterns: [{name: \"has space\", pattern: y}]\n",
+        ] {
+            assert!(
+                policy
+                    .clone()
+                    .merge_text(Path::new("b.yaml"), clash)
+                    .is_err(),
+                "{clash}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_violation_without_places_has_no_empty_parentheses() {
+        let violation = Violation {
+            rule: "max-diff-lines".to_string(),
+            places: Vec::new(),
+            message: "9 lines changed, more than the limit of 3".to_string(),
+        };
+        assert_eq!(
+            violation.line(),
+            "policy `max-diff-lines`: 9 lines changed, more than the limit of 3"
+        );
+    }
+
+    #[test]
+    fn binary_files_too_large_to_scan_are_refused() {
+        let facts = DiffFacts {
+            paths: vec!["big.bin".into()],
+            changed_lines: 2,
+            text: String::new(),
+            unscanned: vec!["big.bin".into()],
+        };
+        let violations = Policy::builtin().unwrap().check_diff(&[], &facts);
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].rule, "unscanned-binary");
+        assert_eq!(violations[0].places, ["big.bin"]);
     }
 
     #[test]
@@ -634,7 +801,7 @@ mod tests {
 
     #[test]
     fn policy_files_merge_strictly() {
-        let mut policy = Policy::default();
+        let mut policy = Policy::builtin().unwrap();
         policy
             .merge_text(
                 Path::new("a.yaml"),

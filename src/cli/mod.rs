@@ -282,7 +282,12 @@ pub struct StopArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ResumeArgs {}
+pub struct ResumeArgs {
+    /// Also end the current run, so the per-run budgets (`budgets.per_run` in longrun.yaml)
+    /// count again from the next dispatch; use it after a per-run budget stopped dispatch.
+    #[arg(long)]
+    pub new_run: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct ScheduleArgs {

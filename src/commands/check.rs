@@ -24,8 +24,13 @@ struct Report<'a> {
 
 /// The repository's policy (`policy/*.yaml`), which `check` applies to every task.
 pub(super) fn load_policy(root: &Path) -> Result<Policy, CommandError> {
-    Policy::load_dir(&root.join("policy"))
-        .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))
+    Policy::load_dir(&root.join("policy")).map_err(|error| {
+        let kind = match error.is_internal() {
+            true => crate::error::ErrorKind::Internal,
+            false => crate::error::ErrorKind::User,
+        };
+        CommandError::from_error(kind, &error)
+    })
 }
 
 /// What `longrun check` finds in a checklist: its own problems (validation) and the tasks

@@ -16,8 +16,14 @@ pub fn run(ctx: &Context, args: &CycleArgs) -> Result<ExitStatus, CommandError> 
         args.dry_run,
         args.allow_missing_validators,
     )?;
-    let report = cycle::run_cycle(&options)
-        .map_err(|error| CommandError::from_error(ErrorKind::User, &error))?;
+    let report = cycle::run_cycle(&options).map_err(|error| {
+        // A built-in secret pattern that does not compile is a bug in this build.
+        let kind = match &error {
+            cycle::CycleError::Policy(policy) if policy.is_internal() => ErrorKind::Internal,
+            _ => ErrorKind::User,
+        };
+        CommandError::from_error(kind, &error)
+    })?;
     print_report(ctx, &report, args.json);
     Ok(exit_status(&report))
 }

@@ -39,6 +39,7 @@ pub fn run(ctx: &Context, args: &WhyArgs) -> Result<ExitStatus, CommandError> {
         task,
         &loop_validators,
         &target_ref,
+        &config.budgets,
         ctx.clock.now(),
     )
     .map_err(|error| CommandError::from_error(crate::error::ErrorKind::User, &error))?;

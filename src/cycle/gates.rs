@@ -1,7 +1,8 @@
 //! Governance rules the cycle applies around the gate: when the full verification suite
-//! runs, vacuous-validator flags from a first attempt's baseline check, and notifications. Each rule
-//! decides from files and git only; notifications are started detached so that a slow or
-//! hanging notifier never holds the cycle. Nothing here prints.
+//! runs, vacuous-validator flags from a first attempt's baseline check, policy before
+//! dispatch, human gates, budgets and the run they count in (`.longrun/run.json`), and
+//! notifications. Each rule decides from files and git only; notifications are started
+//! detached so that a slow or hanging notifier never holds the cycle. Nothing here prints.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,7 @@ use crate::process::{self, Spent, Stdin, WorkerSpec};
 use crate::state::approvals::{Approvals, Awaiting, Decision, DispatchGate, Stage};
 use crate::state::checklist::{Checklist, Task};
 use crate::state::model::{Approval, EventKind, TaskStatus};
+use crate::state::run::RunRecord;
 
 /// How long a notifier may run before its process group is killed.
 const NOTIFY_TIMEOUT_SECS: u64 = 30;
@@ -242,31 +244,14 @@ impl Cycle<'_> {
         if self.budget_stopped {
             return Ok(Some(TaskStatus::NotStarted));
         }
-        if let Some(status) = self.stop_for_budget(task) {
+        if let Some(status) = self.stop_for_budget(task)? {
             return Ok(Some(status));
         }
         if let Some(status) = self.hold_before(task) {
             return Ok(Some(status));
         }
-        if task.own_validators().is_empty() {
-            // Only reached with --allow-missing-validators (dispatch refuses otherwise):
-            // every such dispatch says so.
-            self.action(format!(
-                "`{task_id}` has no validators: dispatched anyway (--allow-missing-validators)"
-            ));
-            if !self.options.dry_run {
-                self.pending.events.push(self.event(
-                    EventKind::Decision,
-                    &task_id,
-                    "dispatched without validators: allowed by --allow-missing-validators (nothing but the fast loop proves it)",
-                ));
-                self.append_note(
-                    &task_id,
-                    "no validators: dispatched because missing validators were allowed",
-                );
-            }
-            return Ok(None);
-        }
+        // Policy applies whatever allowed missing validators: a risk's required validators
+        // are missing too when a task has none.
         let breaks = self.policy.check_task(task);
         if !breaks.is_empty() {
             let text = format!("not dispatched: {}", breaks.join("; "));
@@ -281,6 +266,34 @@ impl Cycle<'_> {
                 self.notify(NotifyEvent::Blocked, &task_id, text);
             }
             return Ok(Some(TaskStatus::Blocked));
+        }
+        if task.own_validators().is_empty() {
+            // Only reached when missing validators are allowed (dispatch refuses
+            // otherwise): every such dispatch says so, and by what.
+            let allowed_by = if self.options.allow_missing_validators {
+                "--allow-missing-validators"
+            } else {
+                "`allow_missing_validators: true` in longrun.yaml"
+            };
+            self.action(format!(
+                "`{task_id}` has no validators: dispatched anyway ({allowed_by})"
+            ));
+            if !self.options.dry_run {
+                self.pending.events.push(self.event(
+                    EventKind::Decision,
+                    &task_id,
+                    format!("dispatched without validators: allowed by {allowed_by} (nothing but the fast loop proves it)"),
+                ));
+                self.append_note(
+                    &task_id,
+                    &format!(
+                        "no validators: dispatched because {allowed_by} allows missing validators"
+                    ),
+                );
+            }
+        }
+        if !self.options.dry_run {
+            self.open_run()?;
         }
         Ok(None)
     }
@@ -470,10 +483,20 @@ impl Cycle<'_> {
             .iter()
             .map(|run| format!("`{}`", run.command))
             .collect();
+        let (what, proven) = if validators.is_empty() {
+            (
+                "unvalidated candidate",
+                "no validator ran: missing validators were allowed".to_string(),
+            )
+        } else {
+            (
+                "validated candidate",
+                format!("{} passed", validators.join(", ")),
+            )
+        };
         let text = format!(
-            "validated candidate {} awaits approval ({} passed): `longrun approve {task_id}` or `longrun reject {task_id} --reason ...`",
+            "{what} {} awaits approval ({proven}): `longrun approve {task_id}` or `longrun reject {task_id} --reason ...`",
             short(candidate),
-            validators.join(", ")
         );
         let mut event = self.event(EventKind::Decision, task_id, text.clone());
         event = super::with_field(event, "attempt", &claim.info.attempt.to_string());
@@ -639,109 +662,210 @@ impl Cycle<'_> {
     }
 }
 
-impl Cycle<'_> {
-    /// Spending of one task (`Some(id)`) or of the whole run, from every attempt's result.
-    fn spent(&self, task: Option<&str>) -> Spent {
-        Spent::read(&self.options.workspace.state_dir().join("runs"), task)
-    }
+/// A budget that dispatching a task now would exceed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetStop {
+    /// A per-run budget: nothing more is dispatched in this run. Otherwise the task's own.
+    pub whole_run: bool,
+    /// Which budget, the same from cycle to cycle: `per-run wall-clock`, `per-run cost`,
+    /// `per-run tokens`, `per-task cost`, `per-task tokens`.
+    pub budget: &'static str,
+    /// The longrun.yaml key that sets it.
+    pub key: &'static str,
+    /// The limit and what was spent against it, for people.
+    pub text: String,
+}
 
-    /// When the run started: the earliest claim's time (run directories are named by it).
-    fn run_started(&self) -> Option<jiff::Timestamp> {
-        let runs = self.options.workspace.state_dir().join("runs");
-        std::fs::read_dir(runs)
-            .ok()?
-            .filter_map(Result::ok)
-            .filter_map(|entry| {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", &name)
-                    .ok()?
-                    .to_zoned(jiff::tz::TimeZone::UTC)
-                    .ok()
-                    .map(|zoned| zoned.timestamp())
-            })
-            .min()
-    }
-
-    /// The budget a dispatch of `task` would exceed, if any: per run (stops all dispatch)
-    /// or per task. Unknown costs are said to be unknown, never counted as zero.
-    pub(super) fn budget_exceeded(&self, task: &Task) -> Option<(bool, String)> {
-        let budgets = &self.config.budgets;
-        let run_limit = &budgets.per_run;
-        if let (Some(limit), Some(started)) = (run_limit.wall_clock, self.run_started()) {
-            let elapsed = self.now.duration_since(started).as_secs().max(0) as u64;
+/// The budget dispatching `task_id` at `now` would exceed, if any. Per-run budgets count
+/// from `run_started`, the current run's start (none open: nothing is spent in it yet), and
+/// only attempts claimed since; per-task budgets count every attempt of the task. Unknown
+/// costs are said to be unknown, never counted as zero.
+pub fn budget_stop(
+    budgets: &crate::config::Budgets,
+    runs: &Path,
+    run_started: Option<jiff::Timestamp>,
+    now: jiff::Timestamp,
+    task_id: &str,
+) -> Option<BudgetStop> {
+    let run_limit = &budgets.per_run;
+    if let Some(started) = run_started {
+        if let Some(limit) = run_limit.wall_clock {
+            let elapsed = now.duration_since(started).as_secs().max(0) as u64;
             if elapsed >= limit.as_secs() {
-                return Some((
-                    true,
-                    format!(
-                        "per-run wall-clock budget of {} s spent ({elapsed} s since the first claim)",
-                        limit.as_secs()
+                return Some(BudgetStop {
+                    whole_run: true,
+                    budget: "per-run wall-clock",
+                    key: "budgets.per_run.wall_clock",
+                    text: format!(
+                        "per-run wall-clock budget of {} s spent ({elapsed} s since the run started at {})",
+                        limit.as_secs(),
+                        crate::clock::format_timestamp(started)
                     ),
-                ));
+                });
             }
         }
-        let check = |scope: &str, limit: &crate::config::Budget, spent: Spent| {
-            let unknown = if spent.unknown_cost > 0 {
-                format!(
-                    "; cost unknown for {} of {} attempts (agents that report none)",
-                    spent.unknown_cost, spent.attempts
-                )
-            } else {
-                String::new()
-            };
-            if let Some(max) = limit.cost_usd
-                && spent.cost_usd >= max
-            {
-                return Some(format!(
-                    "{scope} cost budget of ${max:.2} spent (${:.2} known{unknown})",
-                    spent.cost_usd
-                ));
+        if run_limit.cost_usd.is_some() || run_limit.tokens.is_some() {
+            let spent = Spent::read_since(runs, None, Some(started));
+            if let Some(stop) = spent_over(true, run_limit, spent) {
+                return Some(stop);
             }
-            if let Some(max) = limit.tokens
-                && spent.tokens >= max
-            {
-                return Some(format!(
-                    "{scope} token budget of {max} spent ({} tokens)",
-                    spent.tokens
-                ));
-            }
-            None
+        }
+    }
+    let task_limit = &budgets.per_task;
+    if task_limit.cost_usd.is_some() || task_limit.tokens.is_some() {
+        return spent_over(false, task_limit, Spent::read(runs, Some(task_id)));
+    }
+    None
+}
+
+/// The cost or token limit of `limit` that `spent` reaches, if any.
+fn spent_over(whole_run: bool, limit: &crate::config::Budget, spent: Spent) -> Option<BudgetStop> {
+    let scope = if whole_run { "per-run" } else { "per-task" };
+    if let Some(max) = limit.cost_usd
+        && spent.cost_usd >= max
+    {
+        let unknown = if spent.unknown_cost > 0 {
+            format!(
+                "; cost unknown for {} of {} attempts (agents that report none)",
+                spent.unknown_cost, spent.attempts
+            )
+        } else {
+            String::new()
         };
-        if (run_limit.cost_usd.is_some() || run_limit.tokens.is_some())
-            && let Some(text) = check("per-run", run_limit, self.spent(None))
-        {
-            return Some((true, text));
+        return Some(BudgetStop {
+            whole_run,
+            budget: if whole_run {
+                "per-run cost"
+            } else {
+                "per-task cost"
+            },
+            key: if whole_run {
+                "budgets.per_run.cost_usd"
+            } else {
+                "budgets.per_task.cost_usd"
+            },
+            text: format!(
+                "{scope} cost budget of ${max:.2} spent (${:.2} known{unknown})",
+                spent.cost_usd
+            ),
+        });
+    }
+    if let Some(max) = limit.tokens
+        && spent.tokens >= max
+    {
+        return Some(BudgetStop {
+            whole_run,
+            budget: if whole_run {
+                "per-run tokens"
+            } else {
+                "per-task tokens"
+            },
+            key: if whole_run {
+                "budgets.per_run.tokens"
+            } else {
+                "budgets.per_task.tokens"
+            },
+            text: format!(
+                "{scope} token budget of {max} spent ({} tokens)",
+                spent.tokens
+            ),
+        });
+    }
+    None
+}
+
+impl Cycle<'_> {
+    /// Starts a run when none is open: the per-run budgets count from this dispatch.
+    fn open_run(&mut self) -> Result<(), CycleError> {
+        let state_dir = self.options.workspace.state_dir();
+        if RunRecord::load(&state_dir)?.is_some() {
+            return Ok(());
         }
-        let task_limit = &budgets.per_task;
-        if (task_limit.cost_usd.is_some() || task_limit.tokens.is_some())
-            && let Some(text) = check("per-task", task_limit, self.spent(Some(&task.task_id)))
-        {
-            return Some((false, text));
-        }
-        None
+        RunRecord::starting(self.now).write(&state_dir)?;
+        let text = format!(
+            "run started at {}: per-run budgets count from here",
+            crate::clock::format_timestamp(self.now)
+        );
+        self.action(text.clone());
+        self.pending
+            .events
+            .push(self.event(EventKind::Decision, "", text));
+        Ok(())
     }
 
-    /// Stops a dispatch over budget: the run-wide stop is logged once (a marker file
-    /// remembers it), a task's own stop blocks the task.
-    pub(super) fn stop_for_budget(&mut self, task: &Task) -> Option<TaskStatus> {
-        let (whole_run, text) = self.budget_exceeded(task)?;
+    /// Ends the run when every task is complete (after [`Cycle::summarize`]): the next
+    /// dispatch starts a new one, with its own per-run budgets.
+    pub(super) fn end_run_when_done(&mut self) -> Result<(), CycleError> {
+        let report = &self.report;
+        if self.options.dry_run || report.total == 0 || report.complete < report.total {
+            return Ok(());
+        }
+        if RunRecord::end(&self.options.workspace.state_dir())? {
+            let text = "run ended: every task is complete; the next dispatch starts a new run";
+            self.action(text.to_string());
+            self.pending
+                .events
+                .push(self.event(EventKind::Decision, "", text));
+        }
+        Ok(())
+    }
+
+    /// Stops a dispatch over budget: the run-wide stop is logged and notified once per
+    /// budget and run (the run record remembers it), a task's own stop blocks the task.
+    pub(super) fn stop_for_budget(
+        &mut self,
+        task: &Task,
+    ) -> Result<Option<TaskStatus>, CycleError> {
+        let state_dir = self.options.workspace.state_dir();
+        let record = RunRecord::load(&state_dir)?;
+        let stop = budget_stop(
+            &self.config.budgets,
+            &state_dir.join("runs"),
+            record.as_ref().and_then(RunRecord::started),
+            self.now,
+            &task.task_id,
+        );
+        let run_stopped = stop.as_ref().is_some_and(|stop| stop.whole_run);
+        if !run_stopped
+            && !self.options.dry_run
+            && let Some(mut record) = record.clone()
+            && let Some(budget) = record.budget_stopped.take()
+        {
+            // The budget was raised since the stop: dispatch goes on, and says so.
+            record.write(&state_dir)?;
+            self.pending.events.push(self.event(
+                EventKind::Decision,
+                "",
+                format!("budget: dispatch resumes: the {budget} budget is no longer spent"),
+            ));
+        }
+        let Some(stop) = stop else {
+            return Ok(None);
+        };
         let task_id = task.task_id.clone();
+        let text = stop.text;
         self.action(format!("not dispatching `{task_id}`: {text}"));
         if self.options.dry_run {
-            return Some(TaskStatus::NotStarted);
+            return Ok(Some(TaskStatus::NotStarted));
         }
-        if whole_run {
-            let marker = self.options.workspace.state_dir().join("budget-stopped");
-            if std::fs::read_to_string(&marker).ok().as_deref() != Some(text.as_str()) {
-                let _ = crate::fsutil::write_atomic(&marker, text.as_bytes());
+        if stop.whole_run {
+            if let Some(mut record) = record
+                && record.budget_stopped.as_deref() != Some(stop.budget)
+            {
+                record.budget_stopped = Some(stop.budget.to_string());
+                record.write(&state_dir)?;
                 self.pending.events.push(self.event(
                     EventKind::Block,
                     "",
-                    format!("budget: dispatch stopped: {text}"),
+                    format!(
+                        "budget: dispatch stopped: {text}; raise `{}` in longrun.yaml, or start a new run with `longrun resume --new-run`",
+                        stop.key
+                    ),
                 ));
                 self.notify(NotifyEvent::BudgetExceeded, "", text);
             }
             self.budget_stopped = true;
-            return Some(TaskStatus::NotStarted);
+            return Ok(Some(TaskStatus::NotStarted));
         }
         let text = format!("not dispatched: {text}");
         self.pending.status(&task_id, TaskStatus::Blocked);
@@ -751,7 +875,7 @@ impl Cycle<'_> {
         self.append_note(&task_id, &text);
         self.report.blocked.push(task_id.clone());
         self.notify(NotifyEvent::BudgetExceeded, &task_id, text);
-        Some(TaskStatus::Blocked)
+        Ok(Some(TaskStatus::Blocked))
     }
 }
 

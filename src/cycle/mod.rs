@@ -119,6 +119,8 @@ pub enum CycleError {
     Remote(Box<crate::git::claims::GitClaimError>),
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),
+    #[error(transparent)]
+    Run(#[from] crate::state::run::RunError),
 }
 
 /// Collected writes: applied in one checklist update and one run-log append at the end of
@@ -640,6 +642,7 @@ impl Cycle<'_> {
         let view = with_statuses(&checklist, &statuses);
         self.step("rescheduled");
         self.summarize(&view);
+        self.end_run_when_done()?;
         if self.report.open == 0 && !self.options.dry_run {
             // Nothing left to dispatch: parked worktrees have no next task.
             for parked in parked_worktrees(&workspace) {
@@ -977,7 +980,7 @@ impl Cycle<'_> {
                 if let gates::FullSuite::WaitsFor(waiting) = &full_suite {
                     // Gated with them, it could end the run (or its milestone) without the
                     // full suite, or run it for nothing: decided on what they become.
-                    self.forget_pending_cost(&task_id, attempt);
+                    self.unrecord_cost(&task_id, attempt);
                     self.report.gate_next.push(task_id.clone());
                     self.action(format!(
                         "`{task_id}` is gated next cycle: whether the full suite runs depends on {} gated first",
@@ -996,7 +999,11 @@ impl Cycle<'_> {
                 self.fault("before-gate");
                 // Human gate after validation (see `gates.rs`).
                 let approval = match self.hold_after(task, claim)? {
-                    gates::Hold::Wait => return Ok(Reaped::Kept),
+                    gates::Hold::Wait => {
+                        // Recorded by the cycle that decides the attempt.
+                        self.unrecord_cost(&task_id, attempt);
+                        return Ok(Reaped::Kept);
+                    }
                     gates::Hold::Rejected(reason) => {
                         let status =
                             self.reject(task, claim, &run_dir, &worktree, &reason, &reason)?;
@@ -1199,6 +1206,8 @@ impl Cycle<'_> {
             }
             GateOutcome::AwaitingApproval { candidate, runs } => {
                 self.await_approval(task_id, claim, &candidate, &runs)?;
+                // Recorded by the cycle that decides the attempt (merge or rejection).
+                self.unrecord_cost(task_id, attempt);
                 Ok(Reaped::Kept)
             }
             GateOutcome::Deferred { reason } => {
@@ -1306,7 +1315,7 @@ impl Cycle<'_> {
     /// Records that an attempt's merge waits for a later cycle, which judges it again and
     /// records its cost then: once per attempt.
     fn record_deferred(&mut self, task_id: &str, attempt: u32, reason: &str) {
-        self.forget_pending_cost(task_id, attempt);
+        self.unrecord_cost(task_id, attempt);
         self.report.deferred.push(task_id.to_string());
         self.pending.events.push(self.event(
             EventKind::Note,
@@ -1343,19 +1352,6 @@ impl Cycle<'_> {
             })
             .cloned()
             .collect()
-    }
-
-    /// Drops the cost event this cycle queued for an attempt it leaves to a later cycle,
-    /// which records it when it decides.
-    fn forget_pending_cost(&mut self, task_id: &str, attempt: u32) {
-        let attempt_text = attempt.to_string();
-        if let Some(index) = self.pending.events.iter().rposition(|event| {
-            event.kind == EventKind::Cost
-                && event.task.as_ref().map(|task| task.as_str()) == Some(task_id)
-                && event.field("attempt") == Some(attempt_text.as_str())
-        }) {
-            self.pending.events.remove(index);
-        }
     }
 
     /// Moves the target branch to the last merge the gates made this cycle (each built on
@@ -1396,6 +1392,20 @@ impl Cycle<'_> {
         }
         self.speculated.clear();
         Ok(())
+    }
+
+    /// Takes back this cycle's `cost` event of an attempt the cycle keeps undecided
+    /// (deferred, or held for a person): the cycle that decides it records the cost, so
+    /// each attempt's is recorded once.
+    fn unrecord_cost(&mut self, task_id: &str, attempt: u32) {
+        let attempt_text = attempt.to_string();
+        if let Some(index) = self.pending.events.iter().rposition(|event| {
+            event.kind == EventKind::Cost
+                && event.task.as_ref().map(|task| task.as_str()) == Some(task_id)
+                && event.field("attempt") == Some(attempt_text.as_str())
+        }) {
+            self.pending.events.remove(index);
+        }
     }
 
     /// A `cost` event for a finished attempt: what the agent's output says it used and cost,

@@ -53,12 +53,13 @@ pub struct AttemptStory {
     pub failure: Option<String>,
 }
 
-/// Tells the story of `task`.
+/// Tells the story of `task`; `budgets` are longrun.yaml's, which may hold it back.
 pub fn story(
     workspace: &Workspace,
     task: &Task,
     loop_validators: &[crate::state::checklist::Validator],
     target_ref: &str,
+    budgets: &crate::config::Budgets,
     now: Timestamp,
 ) -> Result<Story, super::CycleError> {
     let task_id = task.task_id.clone();
@@ -110,6 +111,13 @@ pub fn story(
         .ok()
         .flatten();
     let status = task.status.effective();
+    // A spent budget holds a task back before anything else the cycle checks.
+    let budget_hold = match status {
+        Some(TaskStatus::NotStarted | TaskStatus::Blocked) if merged_as.is_none() => {
+            held_by_budget(workspace, budgets, &task_id, now)
+        }
+        _ => None,
+    };
     let (gate, unblock) = match status {
         _ if merged_as.is_some() => (
             "merged".to_string(),
@@ -125,6 +133,14 @@ pub fn story(
                 format!("`longrun approve {task_id}` lets the next cycle dispatch it"),
             ),
         },
+        // Only a task's own budget blocks it (a run's leaves tasks `not_started`).
+        Some(TaskStatus::Blocked) if budget_hold.as_ref().is_some_and(|hold| !hold.0) => {
+            let (_, gate, unblock) = budget_hold.unwrap_or_default();
+            (
+                gate.replacen("held by", "blocked by", 1),
+                format!("{unblock}, then `longrun task set {task_id} --status not_started`"),
+            )
+        }
         Some(TaskStatus::Blocked) => (
             "blocked".to_string(),
             "read the last `block` and `failure` events above, fix the cause (task, validators, policy or budget), then `longrun task set ID --status not_started`".replace("ID", &task_id),
@@ -137,10 +153,14 @@ pub fn story(
             "running".to_string(),
             "the next `longrun cycle` after the worker finishes gates it".to_string(),
         ),
-        Some(TaskStatus::NotStarted) => (
-            "waiting to be dispatched".to_string(),
-            "its dependencies complete, a free slot, budgets left, and `longrun cycle`".to_string(),
-        ),
+        Some(TaskStatus::NotStarted) => match budget_hold {
+            Some((_, gate, unblock)) => (gate, unblock),
+            None => (
+                "waiting to be dispatched".to_string(),
+                "its dependencies complete, a free slot, budgets left, and `longrun cycle`"
+                    .to_string(),
+            ),
+        },
         _ => (
             task.status.display().to_string(),
             "nothing longrun does: the status is set by hand".to_string(),
@@ -162,6 +182,52 @@ pub fn story(
         gate,
         unblock,
     })
+}
+
+/// The budget the cycle would hold `task_id` back by, as (a per-run budget, gate, what
+/// unblocks it).
+fn held_by_budget(
+    workspace: &Workspace,
+    budgets: &crate::config::Budgets,
+    task_id: &str,
+    now: Timestamp,
+) -> Option<(bool, String, String)> {
+    let state_dir = workspace.state_dir();
+    let record = match crate::state::run::RunRecord::load(&state_dir) {
+        Ok(record) => record,
+        Err(error) => {
+            return Some((
+                true,
+                format!("held: {error}"),
+                "`longrun resume --new-run`".to_string(),
+            ));
+        }
+    };
+    let stop = super::gates::budget_stop(
+        budgets,
+        &state_dir.join("runs"),
+        record
+            .as_ref()
+            .and_then(crate::state::run::RunRecord::started),
+        now,
+        task_id,
+    )?;
+    let unblock = if stop.whole_run {
+        format!(
+            "raise `{}` in longrun.yaml, or start a new run with `longrun resume --new-run`",
+            stop.key
+        )
+    } else {
+        format!(
+            "raise `{}` in longrun.yaml (the next cycle blocks the task otherwise)",
+            stop.key
+        )
+    };
+    Some((
+        stop.whole_run,
+        format!("held by the {} budget: {}", stop.budget, stop.text),
+        unblock,
+    ))
 }
 
 fn attempts(runs: &Path, task: &str, order: &[String]) -> Vec<AttemptStory> {

@@ -225,6 +225,7 @@ fn prove(
         paths: diff.paths,
         changed_lines: diff.changed_lines,
         text: diff.text,
+        unscanned: diff.unscanned,
     };
     let violations = input.policy.check_diff(input.task_paths, &facts);
     if !violations.is_empty() {
@@ -276,14 +277,32 @@ fn prove(
         started.elapsed().as_secs_f64() * 1000.0
     );
     if let Some(failed) = runs.iter().find(|run| !run.passed()) {
+        // The evidence names exactly what was proven on: the candidate and its tree, and
+        // how long each validator took (a slow one near its timeout shows here).
+        let tree = git::tree_of(input.worktree, candidate)?;
+        let timings: Vec<String> = runs
+            .iter()
+            .map(|run| {
+                format!(
+                    "- `{}` {} in {} ms",
+                    run.command,
+                    run.outcome(),
+                    run.duration_ms
+                )
+            })
+            .collect();
         return Ok(Err(rejected(
             format!("validator `{}` {}", failed.command, failed.outcome()),
             format!(
-                "Validator `{}` {} on the candidate (log: {}):\n{}",
+                "Validator `{}` {} after {} ms on the candidate {} (tree {}) (log: {}):\n{}\n\nValidators run:\n{}",
                 failed.command,
                 failed.outcome(),
+                failed.duration_ms,
+                candidate,
+                tree,
                 failed.log.display(),
-                failed.summary
+                failed.summary,
+                timings.join("\n")
             ),
             runs,
         )));
@@ -800,7 +819,7 @@ mod tests {
             let mut batch = Batch {
                 worktrees: Vec::new(),
                 validators: Vec::new(),
-                policy: crate::policy::Policy::default(),
+                policy: crate::policy::Policy::builtin().unwrap(),
                 run_dirs: Vec::new(),
                 ids: Vec::new(),
                 repo,

@@ -5,9 +5,17 @@ use std::path::Path;
 
 use super::{GitError, run_git_output};
 
-/// What changed between `base` and `head`, from one `git diff`: the paths, the added plus
-/// removed lines (a binary file counts as one of each) and the unified diff with no context
-/// (`-U0`), without colour, external diff drivers or text conversion.
+/// The largest binary file whose change is read as text for the secret scan (git's own
+/// binary detection, a NUL byte or a `-diff`/`binary` attribute, would otherwise hide its
+/// lines). Larger ones are listed in [`DiffSummary::unscanned`] for policy to refuse.
+pub const MAX_SCANNED_BINARY_BYTES: u64 = 8 * 1024 * 1024;
+
+/// What changed between `base` and `head`: the paths, the added plus removed lines (a
+/// binary file counts as one of each) and the unified diff with no context (`-U0`), without
+/// colour, external diff drivers or text conversion. Binary files up to
+/// [`MAX_SCANNED_BINARY_BYTES`] are diffed again as text (`--text`) and their changes
+/// appended, so that nothing added escapes the secret scan; larger ones are listed as
+/// unscanned. One `git diff`, and two more commands only when binary files changed.
 pub fn diff_summary(dir: &Path, base: &str, head: &str) -> Result<DiffSummary, GitError> {
     let output = run_git_output(
         dir,
@@ -28,7 +36,75 @@ pub fn diff_summary(dir: &Path, base: &str, head: &str) -> Result<DiffSummary, G
         ],
     )?
     .into_result()?;
-    Ok(parse_summary(&output.stdout))
+    let mut summary = parse_summary(&output.stdout);
+    if summary.binary.is_empty() {
+        return Ok(summary);
+    }
+    // Paths go on the command line: a few hundred per command keeps it short.
+    const PER_COMMAND: usize = 500;
+    let mut scanned = Vec::new();
+    for paths in summary.binary.chunks(PER_COMMAND) {
+        // The new side's sizes (a deleted file is not in `head`: it adds nothing to scan).
+        let mut args: Vec<String> = ["ls-tree", "-l", "-z", "--end-of-options", head, "--"]
+            .map(str::to_string)
+            .to_vec();
+        args.extend(paths.iter().cloned());
+        let listed = run_git_output(dir, &args)?.into_result()?;
+        for (size, path) in parse_tree_sizes(&listed.stdout) {
+            if size <= MAX_SCANNED_BINARY_BYTES {
+                scanned.push(format!(":(literal){path}"));
+            } else {
+                summary.unscanned.push(path);
+            }
+        }
+    }
+    for paths in scanned.chunks(PER_COMMAND) {
+        let mut args: Vec<String> = [
+            "diff",
+            "--text",
+            "-U0",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-renames",
+            "--end-of-options",
+            base,
+            head,
+            "--",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        args.extend(paths.iter().cloned());
+        let binary = run_git_output(dir, &args)?.into_result()?;
+        if !summary.text.is_empty() && !summary.text.ends_with('\n') {
+            summary.text.push('\n');
+        }
+        summary
+            .text
+            .push_str(&String::from_utf8_lossy(&binary.stdout));
+    }
+    Ok(summary)
+}
+
+/// `ls-tree -l -z` records, `<mode> <type> <object> <size>\t<path>\0`: (size, path) of
+/// each blob.
+fn parse_tree_sizes(bytes: &[u8]) -> Vec<(u64, String)> {
+    bytes
+        .split(|&b| b == 0)
+        .filter_map(|record| {
+            let tab = record.iter().position(|&b| b == b'\t')?;
+            let (meta, path) = (&record[..tab], &record[tab + 1..]);
+            let meta = std::str::from_utf8(meta).ok()?;
+            let mut fields = meta.split_whitespace();
+            let _mode = fields.next()?;
+            if fields.next()? != "blob" {
+                return None;
+            }
+            let _object = fields.next()?;
+            let size = fields.next()?.parse().ok()?;
+            Some((size, String::from_utf8_lossy(path).into_owned()))
+        })
+        .collect()
 }
 
 /// [`diff_summary`]'s result.
@@ -38,6 +114,10 @@ pub struct DiffSummary {
     pub paths: Vec<String>,
     pub changed_lines: u64,
     pub text: String,
+    /// Paths git calls binary (`-` in `--numstat`), sorted.
+    pub binary: Vec<String>,
+    /// Binary files over [`MAX_SCANNED_BINARY_BYTES`], whose lines were not read.
+    pub unscanned: Vec<String>,
 }
 
 /// `--numstat -z --patch`: `<added>\t<removed>\t<path>\0` records, one more `\0`, then
@@ -47,23 +127,29 @@ fn parse_summary(bytes: &[u8]) -> DiffSummary {
         Some(end) => (&bytes[..=end], &bytes[end + 2..]),
         None => (bytes, &[][..]),
     };
-    let mut paths: Vec<String> = numstat
-        .split(|&b| b == 0)
-        .filter_map(|record| {
-            let mut parts = record.splitn(3, |&b| b == b'\t');
-            parts.next()?;
-            parts.next()?;
-            parts
-                .next()
-                .map(|path| String::from_utf8_lossy(path).into_owned())
-        })
-        .collect();
+    let mut paths: Vec<String> = Vec::new();
+    let mut binary: Vec<String> = Vec::new();
+    for record in numstat.split(|&b| b == 0) {
+        let mut parts = record.splitn(3, |&b| b == b'\t');
+        let (Some(added), Some(_), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let path = String::from_utf8_lossy(path).into_owned();
+        if added == b"-" {
+            binary.push(path.clone());
+        }
+        paths.push(path);
+    }
     paths.sort();
     paths.dedup();
+    binary.sort();
+    binary.dedup();
     DiffSummary {
         paths,
         changed_lines: parse_numstat(numstat),
         text: String::from_utf8_lossy(patch).into_owned(),
+        binary,
+        unscanned: Vec::new(),
     }
 }
 
@@ -113,6 +199,47 @@ mod tests {
     use crate::git::testutil::TestRepo;
 
     #[test]
+    fn a_secret_in_a_binary_file_is_in_the_text_and_a_huge_one_is_unscanned() {
+        let repo = TestRepo::new();
+        repo.write("keep.txt", "one\n");
+        let base = repo.commit_everything(&repo.primary, "base");
+        let key = format!("AKIA{}", "ABCDEFGHIJKLMNOP");
+        std::fs::write(
+            repo.primary.join("blob.bin"),
+            format!("\0\x01header\nkey={key}\n").as_bytes(),
+        )
+        .unwrap();
+        let mut huge = vec![0u8; MAX_SCANNED_BINARY_BYTES as usize + 1];
+        huge.extend_from_slice(key.as_bytes());
+        std::fs::write(repo.primary.join("huge.bin"), &huge).unwrap();
+        let head = repo.commit_everything(&repo.primary, "binaries");
+        let summary = diff_summary(&repo.primary, &base, &head).unwrap();
+        assert_eq!(summary.binary, ["blob.bin", "huge.bin"]);
+        assert_eq!(summary.unscanned, ["huge.bin"]);
+        let added = crate::policy::added_lines(&summary.text);
+        assert!(
+            added
+                .iter()
+                .any(|(path, line, text)| path == "blob.bin" && *line == 2 && text.contains(&key)),
+            "{added:?}"
+        );
+        assert!(
+            added.iter().all(|(path, ..)| path != "huge.bin"),
+            "{added:?}"
+        );
+    }
+
+    #[test]
+    fn tree_sizes_parse() {
+        assert_eq!(
+            parse_tree_sizes(
+                b"100644 blob 0614890ee2349e2709ff4648b5b83c2a0ae6a566      25\td/b.bin\x00160000 commit 0614890ee2349e2709ff4648b5b83c2a0ae6a566       -\tsub\x00"
+            ),
+            [(25, "d/b.bin".to_string())]
+        );
+    }
+
+    #[test]
     fn numstat_parses() {
         assert_eq!(parse_numstat(b"3\t1\ta.txt\0-\t-\tbin\0"), 6);
     }
@@ -136,11 +263,19 @@ mod tests {
         );
         // keep: 1 removed + 2 added; gone: 1; new: 1; binary: 1 each way.
         assert_eq!(summary.changed_lines, 7);
-        // The same text as the plain `-U0` diff.
-        assert_eq!(
-            summary.text,
-            diff_text(&repo.primary, &base, &head, 0).unwrap()
+        assert_eq!(summary.binary, ["bin.dat"]);
+        assert!(summary.unscanned.is_empty());
+        // The plain `-U0` diff, then the binary file's change read as text.
+        let plain_text = diff_text(&repo.primary, &base, &head, 0).unwrap();
+        let binary_part = summary
+            .text
+            .strip_prefix(plain_text.as_str())
+            .unwrap_or_else(|| panic!("{}", summary.text));
+        assert!(
+            binary_part.starts_with("diff --git a/bin.dat b/bin.dat\n"),
+            "{binary_part}"
         );
+        assert!(binary_part.contains("+++ b/bin.dat\n"), "{binary_part}");
         assert!(summary.text.contains("+three"), "{}", summary.text);
         let plain = run_git(
             &repo.primary,

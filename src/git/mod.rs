@@ -27,7 +27,7 @@ use std::process::{Command, ExitStatus, Stdio};
 pub mod claims;
 
 pub use commit::{commit_all, create_merge_commit};
-pub use diff::{DiffSummary, diff_summary, diff_text};
+pub use diff::{DiffSummary, MAX_SCANNED_BINARY_BYTES, diff_summary, diff_text};
 pub use merge::{
     AdvanceMethod, AdvanceOutcome, MergeOutcome, TreeMerge, advance_branch,
     advance_branch_to_descendant, fast_forward, merge_clean, merge_into_clean_task,

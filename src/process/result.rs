@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::ProcessError;
 use crate::fsutil;
 
+/// How run folders are named: the claim's time.
+const RUN_NAME_FORMAT: &str = "%Y%m%dT%H%M%SZ";
+
 /// The largest result file read back (it is small; this guards against a wrong file).
 const MAX_RESULT_BYTES: u64 = 1024 * 1024;
 
@@ -140,11 +143,29 @@ impl Spent {
     /// result under `runs` (`.longrun/runs/<run>/<task>/<attempt>/result.json`). Results that
     /// cannot be read are left out.
     pub fn read(runs: &Path, task: Option<&str>) -> Spent {
+        Spent::read_since(runs, task, None)
+    }
+
+    /// [`Spent::read`], counting only attempts claimed at or after `since` (their folder
+    /// under `runs` is named by the claim's time, `%Y%m%dT%H%M%SZ`).
+    pub fn read_since(runs: &Path, task: Option<&str>, since: Option<jiff::Timestamp>) -> Spent {
         let mut spent = Spent::default();
         let Ok(run_dirs) = std::fs::read_dir(runs) else {
             return spent;
         };
+        let since = since.map(|at| at.strftime(RUN_NAME_FORMAT).to_string());
         for run_dir in run_dirs.filter_map(Result::ok).map(|e| e.path()) {
+            if let Some(since) = &since {
+                // Same format, fixed width: the names sort as the times do.
+                let name = run_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned());
+                if name
+                    .is_none_or(|name| name.len() != since.len() || name.as_str() < since.as_str())
+                {
+                    continue;
+                }
+            }
             let Ok(tasks) = std::fs::read_dir(&run_dir) else {
                 continue;
             };
@@ -198,18 +219,87 @@ fn plural(count: u32) -> &'static str {
     if count == 1 { "" } else { "s" }
 }
 
-/// Tokens in a usage record: `total_tokens`, or input plus output (and cached input).
+/// Tokens in a usage record as the supervisor writes it ([`crate::agents::Usage`]: input,
+/// cached input and output); 0 for anything else. (No result.json ever held another shape:
+/// the supervisor has written `Usage` since it first wrote usage.)
 pub fn tokens_of(usage: &serde_json::Value) -> u64 {
-    if let Some(total) = usage.get("total_tokens").and_then(|v| v.as_u64()) {
-        return total;
+    crate::agents::Usage::deserialize(usage).map_or(0, |usage| usage.total())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(usage: Option<crate::agents::Usage>, cost_usd: Option<f64>) -> WorkerResult {
+        WorkerResult {
+            exit_code: Some(0),
+            signal: None,
+            timed_out: false,
+            duration_ms: 10,
+            started_at: "2026-11-21T09:00:00Z".to_string(),
+            finished_at: "2026-11-21T09:00:01Z".to_string(),
+            stdout_bytes: 0,
+            stderr_bytes: 0,
+            stdout_truncated: false,
+            stderr_truncated: false,
+            final_message: None,
+            usage: usage.map(|usage| serde_json::to_value(usage).unwrap()),
+            cost_usd,
+            cost_known: cost_usd.is_some(),
+            agent_failure: None,
+            stopped: false,
+            stopped_before_start: false,
+            lease_lost: false,
+            leftovers_killed: false,
+            output_incomplete: false,
+            output_error: None,
+            error: None,
+            guarded_changed: Vec::new(),
+            supervisor_peak_rss_kib: None,
+            baseline: None,
+        }
     }
-    [
-        "input_tokens",
-        "output_tokens",
-        "cache_read_input_tokens",
-        "cache_creation_input_tokens",
-    ]
-    .iter()
-    .filter_map(|key| usage.get(*key).and_then(|v| v.as_u64()))
-    .sum()
+
+    #[test]
+    fn tokens_are_read_from_the_usage_the_supervisor_writes() {
+        let usage = crate::agents::Usage {
+            input: 1000,
+            cached_input: 200,
+            output: 50,
+            reasoning: Some(10),
+        };
+        // Round-tripped through the file, as the cycle and `status` read it.
+        let dir = tempfile::tempdir().unwrap();
+        let attempt = dir.path().join("20261121T090000Z/T1/1");
+        std::fs::create_dir_all(&attempt).unwrap();
+        result(Some(usage), Some(0.5))
+            .write(&attempt.join("result.json"))
+            .unwrap();
+        let spent = Spent::read(dir.path(), Some("T1"));
+        assert_eq!(spent.tokens, 1250);
+        assert_eq!(spent.attempts, 1);
+        assert_eq!(tokens_of(&serde_json::json!({"input_tokens": 5})), 0);
+    }
+
+    #[test]
+    fn spending_since_a_time_leaves_earlier_claims_out() {
+        let dir = tempfile::tempdir().unwrap();
+        for (run, cost) in [("20261121T080000Z", 1.0), ("20261121T100000Z", 2.0)] {
+            let attempt = dir.path().join(run).join("T1/1");
+            std::fs::create_dir_all(&attempt).unwrap();
+            result(None, Some(cost))
+                .write(&attempt.join("result.json"))
+                .unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("by-hand/T1/1")).unwrap();
+        let since: jiff::Timestamp = "2026-11-21T09:00:00Z".parse().unwrap();
+        assert_eq!(Spent::read(dir.path(), None).cost_usd, 3.0);
+        let spent = Spent::read_since(dir.path(), None, Some(since));
+        assert_eq!((spent.cost_usd, spent.attempts), (2.0, 1));
+        let at_ten: jiff::Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+        assert_eq!(
+            Spent::read_since(dir.path(), None, Some(at_ten)).attempts,
+            1
+        );
+    }
 }

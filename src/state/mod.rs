@@ -7,4 +7,5 @@ pub mod checklist;
 pub mod claims;
 pub mod model;
 pub mod plan;
+pub mod run;
 pub mod runlog;

@@ -6,6 +6,8 @@
 #[cfg(feature = "fake-agent")]
 mod agents;
 mod bad_input;
+#[cfg(feature = "fake-agent")]
+mod budgets;
 mod check;
 mod claims;
 #[cfg(feature = "fake-agent")]

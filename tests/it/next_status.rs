@@ -154,10 +154,11 @@ fn next_status_and_claim_hold_a_task_until_a_person_approves_it() {
     assert_eq!(run.stdout, "T2  Plain\n", "{run:?}");
 }
 
+// The usage as the supervisor writes it (`agents::Usage`), not as an agent reports it.
 const RESULT_KNOWN: &str = r#"{"exit_code": 0, "signal": null, "timed_out": false, "duration_ms": 10,
  "started_at": "2026-11-21T08:00:00Z", "finished_at": "2026-11-21T08:00:01Z",
  "stdout_bytes": 0, "stderr_bytes": 0, "stdout_truncated": false, "stderr_truncated": false,
- "final_message": null, "usage": {"input_tokens": 100, "output_tokens": 20},
+ "final_message": null, "usage": {"input": 90, "cached_input": 10, "output": 20},
  "cost_usd": 0.5, "cost_known": true}"#;
 
 #[test]
@@ -176,7 +177,10 @@ fn status_says_when_cost_is_unknown() {
                 "\"cost_usd\": 0.5, \"cost_known\": true",
                 "\"cost_usd\": null, \"cost_known\": false",
             )
-            .replace("{\"input_tokens\": 100, \"output_tokens\": 20}", "null"),
+            .replace(
+                "{\"input\": 90, \"cached_input\": 10, \"output\": 20}",
+                "null",
+            ),
     );
     let config = env.read("longrun.yaml").replace(
         "  per_run:\n    cost_usd: null",

@@ -6,7 +6,7 @@
 //! exits 0 after the last. An unknown or malformed step exits 3 with a message on stderr.
 //!
 //! ```text
-//! write <relative path> <content>     create or replace a file (\n, \t, \\ escapes)
+//! write <relative path> <content>     create or replace a file (\n, \t, \0, \\ escapes)
 //! append <path> <text>                append to a file (same escapes)
 //! write-outside <absolute path> <content>
 //! commit <message>                    git add -A, git commit in the working directory
@@ -239,6 +239,7 @@ fn unescape(text: &str) -> String {
         match chars.next() {
             Some('n') => out.push('\n'),
             Some('t') => out.push('\t'),
+            Some('0') => out.push('\0'),
             Some('\\') => out.push('\\'),
             Some(other) => {
                 out.push('\\');
