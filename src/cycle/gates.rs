@@ -898,7 +898,7 @@ mod tests {
     }
 
     fn decide(checklist: &Checklist, id: &str, gated_first: &[&str]) -> FullSuite {
-        let policy = crate::policy::Policy::default();
+        let policy = crate::policy::Policy::builtin().unwrap();
         full_suite(checklist, checklist.task(id).unwrap(), &policy, gated_first)
     }
 
