@@ -201,41 +201,273 @@ pub fn short_task_list(tasks: &[String], shown: usize) -> String {
     text
 }
 
-/// A failure signature: paths, hashes, timestamps and numbers masked, so the same failure
-/// on another task, attempt or day reads the same.
+/// A failure signature: paths, file names, hashes, UUIDs, digests, hex addresses,
+/// timestamps and numbers masked, so the same failure on another task, attempt or day reads
+/// the same. Hand-written scanning, no regex: it runs once per failure event.
 pub fn normalise_signature(text: &str) -> String {
     // The cycle writes `<reason> → <failure.md>`; the evidence path is not the failure.
     let text = text.split(" → ").next().unwrap_or(text);
-    let mut out = Vec::new();
-    for token in text.split_whitespace() {
-        let core = token.trim_matches(|c: char| "`'\"()[]{},;:.".contains(c));
-        let masked = if core.contains('/') {
-            token.replace(core, "<path>")
-        } else if looks_like_timestamp(core) {
-            token.replace(core, "<time>")
-        } else if looks_like_hash(core) {
-            token.replace(core, "<hash>")
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut previous_word = "";
+    let mut index = 0;
+    while index < tokens.len() {
+        let token = tokens[index];
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let core = trim_token(token);
+        // `Nov 20 10:00:00` (syslog) and `2026-11-20 10:00:00`: one `<time>`.
+        if is_month(core)
+            && let (Some(day), Some(clock)) = (tokens.get(index + 1), tokens.get(index + 2))
+            && is_day(trim_token(day))
+            && is_clock(trim_token(clock))
+        {
+            out.push_str(&replace_core(clock, "<time>"));
+            index += 3;
+            previous_word = "";
+            continue;
+        }
+        if looks_like_timestamp(core) {
+            match tokens.get(index + 1) {
+                Some(clock) if core.len() == 10 && is_clock(trim_token(clock)) => {
+                    out.push_str(&replace_core(clock, "<time>"));
+                    index += 2;
+                }
+                _ => {
+                    out.push_str(&replace_core(token, "<time>"));
+                    index += 1;
+                }
+            }
+            previous_word = "";
+            continue;
+        }
+        if is_path(core) || is_file_name(core) {
+            out.push_str(&replace_core(token, "<path>"));
+        } else if is_clock(core) && core.matches(':').count() >= 2 {
+            out.push_str(&replace_core(token, "<time>"));
         } else {
-            mask_numbers(token)
-        };
-        out.push(masked);
+            mask_words(token, previous_word, &mut out);
+        }
+        previous_word = last_word(token);
+        index += 1;
     }
-    out.join(" ")
+    out
 }
 
+/// Punctuation around a token that is not part of what it names.
+fn trim_token(token: &str) -> &str {
+    token.trim_matches(is_token_punctuation)
+}
+
+fn is_token_punctuation(c: char) -> bool {
+    "`'\"()[]{},;:.<>".contains(c)
+}
+
+/// `token` with its core (see [`trim_token`]) replaced by `mask`.
+fn replace_core(token: &str, mask: &str) -> String {
+    let start = token.len() - token.trim_start_matches(is_token_punctuation).len();
+    let end = token
+        .trim_end_matches(is_token_punctuation)
+        .len()
+        .max(start);
+    format!("{}{mask}{}", &token[..start], &token[end..])
+}
+
+fn is_month(word: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    word.len() == 3 && MONTHS.iter().any(|month| word.eq_ignore_ascii_case(month))
+}
+
+fn is_day(word: &str) -> bool {
+    (1..=2).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `10:00`, `10:00:00`, `10:00:00.123`, `10:00:00Z`, `10:00:00+01:00`.
+fn is_clock(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    let hour = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if !(1..=2).contains(&hour) || bytes.get(hour) != Some(&b':') {
+        return false;
+    }
+    let rest = &bytes[hour + 1..];
+    rest.len() >= 2
+        && rest[..2].iter().all(u8::is_ascii_digit)
+        && rest[2..]
+            .iter()
+            .all(|b| b.is_ascii_digit() || b":.,+-Z".contains(b))
+}
+
+/// A date, alone or starting a timestamp: `2026-11-20`, `2026-11-20T10:00:00Z`.
 fn looks_like_timestamp(token: &str) -> bool {
     let bytes = token.as_bytes();
     bytes.len() >= 10
         && bytes[..4].iter().all(u8::is_ascii_digit)
         && bytes[4] == b'-'
         && bytes[5..7].iter().all(u8::is_ascii_digit)
+        && bytes[7] == b'-'
+        && bytes[8..10].iter().all(u8::is_ascii_digit)
 }
 
-fn looks_like_hash(token: &str) -> bool {
-    token.len() >= 7
-        && token.bytes().all(|b| b.is_ascii_hexdigit())
-        && token.bytes().any(|b| b.is_ascii_digit())
-        && token.bytes().any(|b| b.is_ascii_alphabetic())
+/// A Unix path (`src/a.rs`, `/tmp/x`) or a Windows one (`C:\src\a.rs`, `\\server\share`,
+/// `src\a.rs`).
+fn is_path(core: &str) -> bool {
+    if core.contains('/') {
+        return true;
+    }
+    let bytes = core.as_bytes();
+    if bytes.len() >= 3 && bytes[0].is_ascii_alphabetic() && &bytes[1..3] == b":\\" {
+        return true;
+    }
+    if core.starts_with("\\\\") || core.starts_with(".\\") {
+        return true;
+    }
+    let name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-';
+    bytes
+        .windows(3)
+        .any(|w| w[1] == b'\\' && name_byte(w[0]) && name_byte(w[2]))
+}
+
+/// A file name with an extension: `main.rs:12`, `lib.rs:40:7` (any extension when a line
+/// number follows), or `config.yaml` (a known extension).
+fn is_file_name(core: &str) -> bool {
+    let (name, line) = match core.split_once(':') {
+        Some((name, line)) => (name, Some(line)),
+        None => (core, None),
+    };
+    if let Some(line) = line {
+        let mut parts = line.split(':');
+        let numeric = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        if !parts.next().is_some_and(numeric) || !parts.next().is_none_or(numeric) {
+            return false;
+        }
+        if parts.next().is_some() {
+            return false;
+        }
+    }
+    let Some((stem, extension)) = name.rsplit_once('.') else {
+        return false;
+    };
+    let stem_ok = !stem.is_empty()
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    let extension_ok = (1..=8).contains(&extension.len())
+        && extension.starts_with(|c: char| c.is_ascii_alphabetic())
+        && extension.bytes().all(|b| b.is_ascii_alphanumeric());
+    stem_ok && extension_ok && (line.is_some() || KNOWN_EXTENSIONS.contains(&extension))
+}
+
+/// Extensions that make a bare `name.ext` a file name without a line number after it.
+const KNOWN_EXTENSIONS: &[&str] = &[
+    "c", "cc", "cfg", "cjs", "cpp", "cs", "css", "csv", "dart", "ex", "exs", "go", "h", "hpp",
+    "hs", "html", "ini", "java", "js", "json", "jsx", "kt", "lock", "log", "lua", "md", "mjs",
+    "ml", "php", "proto", "py", "rb", "rs", "scala", "scss", "sh", "sql", "svelte", "swift",
+    "toml", "ts", "tsx", "txt", "vue", "xml", "yaml", "yml", "zig",
+];
+
+/// Digest algorithms kept as written: `sha256:<hash>` reads better than `sha#:<hash>`.
+const ALGORITHMS: &[&str] = &[
+    "md5", "sha1", "sha224", "sha256", "sha384", "sha512", "blake3",
+];
+
+/// Keys whose value is a commit or object id even when it has no digit: `commit=abcdefa`.
+const HASH_KEYS: &[&str] = &["commit", "tree", "sha", "hash", "rev", "head", "base", "id"];
+
+/// Masks the words of one token into `out`: UUIDs as `<uuid>`, `0x` numbers as `<hex>`, hex
+/// words as `<hash>` (7 or more hex digits with a digit among them, 8 or more without, any
+/// 7 or more after a [`HASH_KEYS`] key), and every other run of digits as `#`.
+fn mask_words(token: &str, previous_word: &str, out: &mut String) {
+    let bytes = token.as_bytes();
+    let mut key = previous_word;
+    let mut at = 0;
+    while at < bytes.len() {
+        if !bytes[at].is_ascii_alphanumeric() {
+            let next = bytes[at..]
+                .iter()
+                .position(u8::is_ascii_alphanumeric)
+                .map_or(bytes.len(), |n| at + n);
+            out.push_str(&token[at..next]);
+            at = next;
+            continue;
+        }
+        if let Some(length) = uuid_at(&bytes[at..]) {
+            out.push_str("<uuid>");
+            at += length;
+            key = "";
+            continue;
+        }
+        let end = bytes[at..]
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .map_or(bytes.len(), |n| at + n);
+        let word = &token[at..end];
+        out.push_str(&mask_word(word, key));
+        key = word;
+        at = end;
+    }
+}
+
+fn mask_word(word: &str, key: &str) -> String {
+    let bytes = word.as_bytes();
+    if bytes.len() >= 3
+        && bytes[0] == b'0'
+        && (bytes[1] | 0x20) == b'x'
+        && bytes[2..].iter().all(u8::is_ascii_hexdigit)
+    {
+        return "<hex>".to_string();
+    }
+    if ALGORITHMS
+        .iter()
+        .any(|name| word.eq_ignore_ascii_case(name))
+    {
+        return word.to_string();
+    }
+    if bytes.len() >= 7 && bytes.iter().all(u8::is_ascii_hexdigit) {
+        let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
+        let after_key = HASH_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k));
+        let letters = bytes.len() - digits;
+        if after_key || (digits > 0 && letters > 0) || (digits == 0 && bytes.len() >= 8) {
+            return "<hash>".to_string();
+        }
+    }
+    mask_numbers(word)
+}
+
+/// The length of a UUID (`8-4-4-4-12` hex digits) at the start of `bytes`.
+fn uuid_at(bytes: &[u8]) -> Option<usize> {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    if bytes.len() < 36 {
+        return None;
+    }
+    let mut at = 0;
+    for (index, length) in GROUPS.iter().enumerate() {
+        if !bytes[at..at + length].iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        at += length;
+        if index < GROUPS.len() - 1 {
+            if bytes[at] != b'-' {
+                return None;
+            }
+            at += 1;
+        }
+    }
+    match bytes.get(at) {
+        Some(b) if b.is_ascii_alphanumeric() => None,
+        _ => Some(at),
+    }
+}
+
+/// The last alphanumeric word of a token: `commit` of `(commit`, `tree` of `tree`.
+fn last_word(token: &str) -> &str {
+    let trimmed = token.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    let start = trimmed
+        .rfind(|c: char| !c.is_ascii_alphanumeric())
+        .map_or(0, |i| i + 1);
+    &trimmed[start..]
 }
 
 fn mask_numbers(token: &str) -> String {
@@ -513,6 +745,92 @@ mod tests {
         assert_ne!(
             normalise_signature("validator `cargo test` exited 1"),
             normalise_signature("validator `cargo clippy` exited 1")
+        );
+    }
+
+    /// Each form: two texts that differ only in the masked part read the same, and the
+    /// mask is the one named.
+    #[test]
+    fn signatures_mask_each_common_form() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "segfault at 0x7ffd1234abcd",
+                "segfault at 0x55d0aa",
+                "segfault at <hex>",
+            ),
+            (
+                "merge failed commit=abc1234f",
+                "merge failed commit=0099ffee",
+                "merge failed commit=<hash>",
+            ),
+            (
+                "merge failed commit=abcdefa",
+                "merge failed commit=fedcbaa",
+                "merge failed commit=<hash>",
+            ),
+            (
+                "object deadbeefcafe missing",
+                "object 9fceb02d0ae5 missing",
+                "object <hash> missing",
+            ),
+            (
+                "job 123e4567-e89b-12d3-a456-426614174000 died",
+                "job 0f8fad5b-d9cb-469f-a165-70867728950e died",
+                "job <uuid> died",
+            ),
+            (
+                "image sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 missing",
+                "image sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 missing",
+                "image sha256:<hash> missing",
+            ),
+            (
+                "panicked at main.rs:12",
+                "panicked at lib.rs:40:7",
+                "panicked at <path>",
+            ),
+            (
+                "cannot parse config.yaml",
+                "cannot parse deploy.yml",
+                "cannot parse <path>",
+            ),
+            (
+                "cannot open C:\\Users\\ci\\src\\main.rs",
+                "cannot open D:\\build\\lib.rs",
+                "cannot open <path>",
+            ),
+            (
+                "Nov 20 10:00:00 host sshd: refused",
+                "Dec 1 23:59:59 host sshd: refused",
+                "<time> host sshd: refused",
+            ),
+            (
+                "at 2026-11-20 10:00:00 the lock was held",
+                "at 2027-01-02 23:59:59 the lock was held",
+                "at <time> the lock was held",
+            ),
+            (
+                "timeout after 10:00:00.123",
+                "timeout after 09:12:13.5",
+                "timeout after <time>",
+            ),
+        ];
+        for (a, b, expected) in cases {
+            assert_eq!(normalise_signature(a), *expected, "{a}");
+            assert_eq!(normalise_signature(b), *expected, "{b}");
+        }
+        // What must stay: words, digest names, short numbers as `#`, a plain decimal.
+        assert_eq!(
+            normalise_signature("test parse_v2 failed 3 times in 1234567 ms"),
+            "test parse_v# failed # times in # ms"
+        );
+        assert_eq!(
+            normalise_signature("effaced the defaced facade"),
+            "effaced the defaced facade",
+            "English words made of hex letters are words"
+        );
+        assert_eq!(
+            normalise_signature("std::io::Error: e.g. v1.2.3"),
+            "std::io::Error: e.g. v#.#.#"
         );
     }
 
