@@ -317,7 +317,20 @@ fn mine_error(error: mine::MineError) -> CommandError {
     CommandError::from_error(crate::error::ErrorKind::User, &error)
 }
 
-/// The report a person reads in a minute.
+/// How many items of each list the report shows; the rest is counted ("and N more").
+const REPORT_ITEMS: usize = 10;
+
+/// `  ... and N more (see findings.json)` when a list was cut.
+fn more(out: &mut String, total: usize, shown: usize) {
+    if total > shown {
+        out.push_str(&format!(
+            "  ... and {} more (see findings.json)\n",
+            total - shown
+        ));
+    }
+}
+
+/// The report a person reads in a minute: every list cut at [`REPORT_ITEMS`].
 fn report(findings: &Findings, written: &WrittenProposals) -> String {
     let mut out = format!(
         "Mined {} event(s): {} failure group(s), {} fix(es), {} intervention(s), {} follow-up(s).\n",
@@ -335,7 +348,7 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
     }
     if !findings.failure_groups.is_empty() {
         out.push_str("\nRepeated failures\n");
-        for group in findings.failure_groups.iter().take(10) {
+        for group in findings.failure_groups.iter().take(REPORT_ITEMS) {
             out.push_str(&format!(
                 "  {:>4}x  {}  [{}]\n",
                 group.count,
@@ -343,16 +356,11 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
                 mine::short_task_list(&group.tasks, 6)
             ));
         }
-        if findings.failure_groups.len() > 10 {
-            out.push_str(&format!(
-                "  ... and {} more (see findings.json)\n",
-                findings.failure_groups.len() - 10
-            ));
-        }
+        more(&mut out, findings.failure_groups.len(), REPORT_ITEMS);
     }
     if !findings.fixes.is_empty() {
         out.push_str("\nFixes (a failure, then a pass of the same validator)\n");
-        for fix in findings.fixes.iter().take(10) {
+        for fix in findings.fixes.iter().take(REPORT_ITEMS) {
             out.push_str(&format!(
                 "  {}  `{}`  failed {}x, fixed in {}{}\n",
                 fix.task,
@@ -365,10 +373,11 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
                     .unwrap_or_default()
             ));
         }
+        more(&mut out, findings.fixes.len(), REPORT_ITEMS);
     }
     if findings.intervention_count > 0 {
         out.push_str("\nHuman interventions\n");
-        for intervention in findings.interventions.iter().take(5) {
+        for intervention in findings.interventions.iter().take(REPORT_ITEMS) {
             let text: String = intervention.text.chars().take(80).collect();
             out.push_str(&format!(
                 "  {:<10} {}  {}\n",
@@ -380,28 +389,38 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
                 text
             ));
         }
-        if findings.intervention_count > 5 {
-            out.push_str(&format!("  ... {} in all\n", findings.intervention_count));
-        }
+        more(&mut out, findings.intervention_count, REPORT_ITEMS);
     }
     if !findings.follow_ups.is_empty() {
         out.push_str("\nFollow-ups\n");
-        for item in findings.follow_ups.iter().take(5) {
+        for item in findings.follow_ups.iter().take(REPORT_ITEMS) {
             out.push_str(&format!("  - {item}\n"));
         }
+        more(&mut out, findings.follow_ups.len(), REPORT_ITEMS);
     }
     match &written.directory {
         None => out.push_str("\nNothing to propose.\n"),
         Some(directory) => {
             out.push_str(&format!("\nProposals in `{}`:\n", directory.display()));
-            for skill in &written.skills {
+            for skill in written.skills.iter().take(REPORT_ITEMS) {
                 out.push_str(&format!("  skill  skills/{skill}/SKILL.md\n"));
             }
-            for eval in &written.evals {
+            more(&mut out, written.skills.len(), REPORT_ITEMS);
+            for eval in written.evals.iter().take(REPORT_ITEMS) {
                 out.push_str(&format!("  eval   evals/{eval}.yaml\n"));
             }
+            more(&mut out, written.evals.len(), REPORT_ITEMS);
             if written.agents_patch {
                 out.push_str(&format!("  patch  {}\n", proposals::AGENTS_PATCH));
+            }
+            let left_out = written.repeated_groups_left_out + written.single_groups_left_out;
+            if left_out > 0 {
+                out.push_str(&format!(
+                    "  ({left_out} more failure group(s) got no skill: {} repeated past the {} most frequent, {} seen once)\n",
+                    written.repeated_groups_left_out,
+                    proposals::MAX_SKILLS,
+                    written.single_groups_left_out
+                ));
             }
             if written.evals_without_base > 0 {
                 out.push_str(&format!(
@@ -434,4 +453,72 @@ fn apply_report(directory: &std::path::Path, applied: &[AppliedItem]) -> String 
         out.push_str("  nothing left to apply\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mine::{FailureGroup, FixPair, Intervention, InterventionKind};
+
+    #[test]
+    fn every_list_of_the_report_is_cut_with_a_count_of_the_rest() {
+        let group = |i: usize| FailureGroup {
+            signature: format!("failure {i}"),
+            validator: None,
+            count: 2,
+            tasks: vec!["T1".to_string()],
+            first_seen: String::new(),
+            last_seen: String::new(),
+            examples: Vec::new(),
+        };
+        let fix = |i: usize| FixPair {
+            task: format!("T{i}"),
+            validator: "make".to_string(),
+            signature: String::new(),
+            failed_attempt: Some(1),
+            fixed_attempt: Some(2),
+            failures: 1,
+            failure_line: i,
+            fix_line: i + 1,
+            failure_evidence: None,
+            commit_after: None,
+            commit_before: None,
+        };
+        let findings = Findings {
+            events: 100,
+            failure_groups: (0..25).map(group).collect(),
+            fixes: (0..13).map(fix).collect(),
+            intervention_count: 40,
+            interventions: (0..40)
+                .map(|i| Intervention {
+                    kind: InterventionKind::Steering,
+                    task: None,
+                    line: Some(i),
+                    text: format!("steer {i}"),
+                })
+                .collect(),
+            follow_ups: (0..12).map(|i| format!("item {i}")).collect(),
+            ..Findings::default()
+        };
+        let written = WrittenProposals {
+            directory: Some(PathBuf::from(".longrun/proposals/x")),
+            skills: (0..10).map(|i| format!("s{i}")).collect(),
+            repeated_groups_left_out: 15,
+            evals: (0..50).map(|i| format!("e{i}")).collect(),
+            ..WrittenProposals::default()
+        };
+        let text = report(&findings, &written);
+        for expected in [
+            "  ... and 15 more (see findings.json)\n\nFixes",
+            "  ... and 3 more (see findings.json)\n\nHuman interventions",
+            "  ... and 30 more (see findings.json)\n\nFollow-ups",
+            "  ... and 2 more (see findings.json)\n\nProposals",
+            "  ... and 40 more (see findings.json)\n",
+            "(15 more failure group(s) got no skill: 15 repeated past the 10 most frequent, 0 seen once)",
+        ] {
+            assert!(text.contains(expected), "{expected:?} in\n{text}");
+        }
+        assert!(!text.contains("failure 10 "), "{text}");
+        assert!(text.lines().count() < 80, "{text}");
+    }
 }

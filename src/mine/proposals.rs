@@ -26,8 +26,13 @@ pub const AGENTS_PATCH: &str = "AGENTS.md.patch";
 /// The heading of the section the AGENTS.md patch adds.
 pub const LESSONS_HEADING: &str = "## Lessons from longrun mine";
 
-/// A failure group needs this many failures to become a skill draft without a fix.
+/// A failure group needs this many failures to become a skill draft.
 pub const MIN_REPEATS: usize = 2;
+
+/// At most this many skill drafts per mining run: the most frequent repeated failure groups
+/// (the groups come sorted by count, then signature, so the pick is deterministic). A log
+/// with thousands of distinct failures would otherwise get thousands of drafts no one reads.
+pub const MAX_SKILLS: usize = 10;
 
 /// At most this many evals are proposed per mining run: the latest fix of each task and
 /// validator, newest first.
@@ -45,6 +50,10 @@ pub struct WrittenProposals {
     /// `.longrun/proposals/<timestamp>`; `None` when there was nothing to propose.
     pub directory: Option<PathBuf>,
     pub skills: Vec<String>,
+    /// Failure groups that got no skill draft: repeated ones past [`MAX_SKILLS`]...
+    pub repeated_groups_left_out: usize,
+    /// ... and those seen fewer than [`MIN_REPEATS`] times.
+    pub single_groups_left_out: usize,
     pub evals: Vec<String>,
     /// Fix pairs without a known base commit: no eval can replay them.
     pub evals_without_base: usize,
@@ -85,17 +94,32 @@ pub fn write_proposals(
 
     let mut used_names = std::collections::BTreeSet::new();
     let mut skill_for_signature = std::collections::BTreeMap::new();
-    for group in &findings.failure_groups {
-        let fixes: Vec<&FixPair> = findings
-            .fixes
-            .iter()
-            .filter(|fix| fix.signature == group.signature)
-            .collect();
-        if group.count < MIN_REPEATS && fixes.is_empty() {
-            continue;
-        }
+    let mut fixes_by_signature: std::collections::HashMap<&str, Vec<&FixPair>> =
+        std::collections::HashMap::new();
+    for fix in &findings.fixes {
+        fixes_by_signature
+            .entry(fix.signature.as_str())
+            .or_default()
+            .push(fix);
+    }
+    let repeated = findings
+        .failure_groups
+        .iter()
+        .filter(|group| group.count >= MIN_REPEATS)
+        .count();
+    written.repeated_groups_left_out = repeated.saturating_sub(MAX_SKILLS);
+    written.single_groups_left_out = findings.failure_groups.len() - repeated;
+    for group in findings
+        .failure_groups
+        .iter()
+        .filter(|group| group.count >= MIN_REPEATS)
+        .take(MAX_SKILLS)
+    {
+        let fixes = fixes_by_signature
+            .get(group.signature.as_str())
+            .map_or(&[][..], Vec::as_slice);
         let name = unique_name(&skill_name_for(group), &mut used_names);
-        let body = skill_body(group, &fixes);
+        let body = skill_body(group, fixes);
         let draft = SkillDraft {
             name: name.clone(),
             description: skill_description(group),
@@ -780,6 +804,51 @@ mod tests {
         let picked = eval_candidates(&findings);
         assert_eq!(picked.len(), MAX_EVALS);
         assert_eq!(picked[0], 10, "the newest are kept");
+    }
+
+    fn group(signature: &str, count: usize) -> FailureGroup {
+        FailureGroup {
+            signature: signature.to_string(),
+            validator: None,
+            count,
+            tasks: vec!["T1".to_string()],
+            first_seen: "2026-11-20T10:00:00Z".to_string(),
+            last_seen: "2026-11-20T10:00:00Z".to_string(),
+            examples: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn skills_are_drafted_for_the_most_frequent_repeated_groups_only() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sorted as `mine` sorts them: by count, then signature.
+        let mut groups: Vec<FailureGroup> = (0..MAX_SKILLS + 5)
+            .map(|i| {
+                group(
+                    &format!("failure number {}", (b'a' + i as u8) as char),
+                    100 - i,
+                )
+            })
+            .collect();
+        groups.extend((0..3).map(|i| group(&format!("once {i}"), 1)));
+        let findings = Findings {
+            failure_groups: groups,
+            ..Findings::default()
+        };
+        let written = write_proposals(dir.path(), "stamp", &findings, None).unwrap();
+        assert_eq!(written.skills.len(), MAX_SKILLS);
+        assert_eq!(written.skills[0], "avoid-failure-number-a");
+        assert_eq!(
+            written.skills[MAX_SKILLS - 1],
+            format!(
+                "avoid-failure-number-{}",
+                (b'a' + MAX_SKILLS as u8 - 1) as char
+            )
+        );
+        assert_eq!(written.repeated_groups_left_out, 5);
+        assert_eq!(written.single_groups_left_out, 3);
+        let drafted = sorted_entries(&dir.path().join(PROPOSALS_DIR).join("stamp/skills")).unwrap();
+        assert_eq!(drafted.len(), MAX_SKILLS);
     }
 
     #[test]
