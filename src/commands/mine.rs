@@ -80,16 +80,10 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
         run: args.run.clone(),
     };
     let mut findings = mine::mine(&options, checklist.as_ref()).map_err(mine_error)?;
-    // Only the fixes that become evals need their base commit: one git call each.
-    for index in proposals::eval_candidates(&findings) {
-        let fix = &mut findings.fixes[index];
-        if let Some(after) = &fix.commit_after
-            && after.bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            fix.commit_before = crate::git::rev_parse(&workspace.root, &format!("{after}^1"))
-                .ok()
-                .flatten();
-        }
+    if let Err(error) = resolve_bases(&workspace.root, &mut findings) {
+        ctx.ui.warn(&format!(
+            "the commits before the fixes are unknown, so no eval is proposed: {error}"
+        ));
     }
     let stamp = ctx.clock.now().strftime("%Y%m%dT%H%M%SZ").to_string();
     let written =
@@ -137,6 +131,25 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// Fills in every fix's `commit_before` (the first parent of its merged commit) with one git
+/// process for all of them. When git fails they stay unknown: the findings stand without
+/// them, and no eval is proposed for those fixes.
+fn resolve_bases(
+    root: &std::path::Path,
+    findings: &mut Findings,
+) -> Result<(), crate::git::GitError> {
+    let afters: Vec<&str> = findings
+        .fixes
+        .iter()
+        .map(|fix| fix.commit_after.as_deref().unwrap_or(""))
+        .collect();
+    let parents = crate::git::first_parents(root, &afters)?;
+    for (fix, parent) in findings.fixes.iter_mut().zip(parents) {
+        fix.commit_before = parent;
+    }
+    Ok(())
 }
 
 /// Runs the agent on a copy of the drafts in `.longrun/mine/<stamp>/` and installs what

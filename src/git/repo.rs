@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    GitError, check_branch_name, check_object_id, path_from_bytes, run_git_output, worktree,
+    GitError, check_branch_name, check_object_id, path_from_bytes, run_git_output,
+    run_git_with_input, worktree,
 };
 
 /// A local branch and the commit it points at.
@@ -111,6 +112,59 @@ pub fn merge_base(dir: &Path, one: &str, other: &str) -> Result<Option<String>, 
         Some(1) if output.stdout.is_empty() => Ok(None),
         _ => Err(output.to_error()),
     }
+}
+
+/// The first parent of each of `commits` (full or abbreviated ids), in order, asked of one
+/// `git cat-file --batch-check` process however many there are. `None` for an id that is
+/// not hexadecimal, names nothing, is ambiguous or names a root commit.
+pub fn first_parents(dir: &Path, commits: &[&str]) -> Result<Vec<Option<String>>, GitError> {
+    let asked: Vec<usize> = (0..commits.len())
+        .filter(|&index| {
+            let id = commits[index];
+            (4..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .collect();
+    let mut parents = vec![None; commits.len()];
+    if asked.is_empty() {
+        return Ok(parents);
+    }
+    let input: String = asked
+        .iter()
+        .map(|&index| format!("{}^1\n", commits[index]))
+        .collect();
+    let output = run_git_with_input(
+        dir,
+        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        input.as_bytes(),
+    )?;
+    if !output.success() {
+        return Err(output.to_error());
+    }
+    let answers = parse_batch_check_commits(&output.stdout_text());
+    if answers.len() != asked.len() {
+        return Err(output.unexpected(format!(
+            "{} answer(s) to {} question(s)",
+            answers.len(),
+            asked.len()
+        )));
+    }
+    for (index, answer) in asked.into_iter().zip(answers) {
+        parents[index] = answer;
+    }
+    Ok(parents)
+}
+
+/// Reads `git cat-file --batch-check='%(objectname) %(objecttype)'` output: one answer per
+/// line, the id when it names a commit (`<id> commit`), `None` otherwise (`<rev> missing`,
+/// `<rev> ambiguous`, another type).
+pub fn parse_batch_check_commits(stdout: &str) -> Vec<Option<String>> {
+    stdout
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some((id, "commit")) if check_object_id("commit", id).is_ok() => Some(id.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The repository's common directory (the primary checkout's `.git`, or the bare repository),
@@ -267,6 +321,58 @@ mod tests {
         // A tree is not a commit.
         assert_eq!(rev_parse(&repo.primary, &tree).unwrap(), None);
         assert!(tree_of(&repo.primary, "no-such-branch").is_err());
+    }
+
+    #[test]
+    fn first_parents_answer_many_commits_in_order_with_one_process() {
+        let repo = TestRepo::new();
+        let first = repo.head(&repo.primary);
+        repo.write("a.txt", "a\n");
+        let second = repo.commit_everything(&repo.primary, "second");
+        repo.write("b.txt", "b\n");
+        let third = repo.commit_everything(&repo.primary, "third");
+        let asked = [
+            &third[..10],
+            "not-hex",
+            &first,
+            "0000000000",
+            &second,
+            "",
+            &third,
+        ];
+        assert_eq!(
+            first_parents(&repo.primary, &asked).unwrap(),
+            [
+                Some(second.clone()),
+                None,
+                None, // a root commit has no parent
+                None, // names nothing
+                Some(first.clone()),
+                None,
+                Some(second.clone()),
+            ]
+        );
+        assert_eq!(first_parents(&repo.primary, &[]).unwrap(), []);
+        let many: Vec<&str> = std::iter::repeat_n(third.as_str(), 5000).collect();
+        let answers = first_parents(&repo.primary, &many).unwrap();
+        assert_eq!(answers.len(), 5000);
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.as_deref() == Some(second.as_str()))
+        );
+    }
+
+    #[test]
+    fn batch_check_output_parses_commits_only() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        assert_eq!(
+            parse_batch_check_commits(&format!(
+                "{a} commit\nabc^1 missing\n{b} tree\nab^1 ambiguous\n"
+            )),
+            [Some(a), None, None, None]
+        );
     }
 
     #[test]

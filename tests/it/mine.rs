@@ -241,3 +241,40 @@ fn a_real_cycles_fix_becomes_an_eval_that_replays() {
     let results: serde_json::Value = serde_json::from_str(&replay.stdout).unwrap();
     assert_eq!(results["profiles"][0]["passed"], 1, "{}", replay.stdout);
 }
+
+/// Every fix gets its base commit, not only the ones that become evals: T1 was fixed
+/// twice, and the first fix is not an eval candidate (only the latest fix of a task and
+/// validator is).
+#[test]
+fn every_fix_gets_the_commit_it_started_from() {
+    let env = TestEnv::initialized();
+    env.write("checklist.yaml", CHECKLIST);
+    let mut commits = Vec::new();
+    for name in ["one", "two"] {
+        env.write("src.txt", format!("{name}\n"));
+        env.git(&["add", "-A"]);
+        env.git(&["commit", "-q", "-m", name]);
+        commits.push(env.git(&["rev-parse", "HEAD"]).trim().to_string());
+    }
+    let parent_of_first = env.git(&["rev-parse", "HEAD~2"]).trim().to_string();
+    let (first, second) = (&commits[0][..10], &commits[1][..10]);
+    env.write(
+        "run-log.md",
+        format!(
+            "# Run log\n\n## Events (append-only)\n\
+- 2026-11-20T10:01:00Z failure [T1] attempt=1: validator `cargo test` exited 101\n\
+- 2026-11-20T10:02:00Z merge [T1] attempt=2 commit={first}: validators: `cargo test` exit 0 in 5 ms (x)\n\
+- 2026-11-20T10:03:00Z failure [T1] attempt=3: validator `cargo test` exited 101\n\
+- 2026-11-20T10:04:00Z merge [T1] attempt=4 commit={second}: validators: `cargo test` exit 0 in 5 ms (x)\n\
+- 2026-11-20T10:05:00Z merge [T2] attempt=1 commit=0000000000: validators: `cargo test` exit 0 in 5 ms (x)\n"
+        ),
+    );
+    let run = env.longrun(&["mine", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let fixes = value["findings"]["fixes"].as_array().unwrap();
+    assert_eq!(fixes.len(), 2, "{}", run.stdout);
+    assert_eq!(fixes[0]["commit_before"], parent_of_first.as_str());
+    assert_eq!(fixes[1]["commit_before"], commits[0].as_str());
+    assert_eq!(value["proposals"]["evals"].as_array().unwrap().len(), 1);
+}
