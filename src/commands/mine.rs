@@ -133,8 +133,8 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
     Ok(ExitStatus::Success)
 }
 
-/// Fills in every fix's `commit_before` (the first parent of its merged commit) with one git
-/// process for all of them. When git fails they stay unknown: the findings stand without
+/// Fills in every fix's `commit_before` (the first parent of its merged commit), asking git
+/// about all of them at once (see [`crate::git::first_parents`]). When git fails they stay unknown: the findings stand without
 /// them, and no eval is proposed for those fixes.
 fn resolve_bases(
     root: &std::path::Path,
@@ -145,7 +145,14 @@ fn resolve_bases(
         .iter()
         .map(|fix| fix.commit_after.as_deref().unwrap_or(""))
         .collect();
-    let parents = crate::git::first_parents(root, &afters)?;
+    let mut targets: Vec<&str> = findings
+        .fixes
+        .iter()
+        .filter_map(|fix| fix.target.as_deref())
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let parents = crate::git::first_parents(root, &targets, &afters)?;
     for (fix, parent) in findings.fixes.iter_mut().zip(parents) {
         fix.commit_before = parent;
     }
@@ -348,7 +355,7 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
     let mut out = format!(
         "Mined {} event(s): {} failure group(s), {} fix(es), {} intervention(s), {} follow-up(s).\n",
         findings.events,
-        findings.failure_groups.len(),
+        findings.failure_group_count,
         findings.fixes.len(),
         findings.intervention_count,
         findings.follow_ups.len()
@@ -369,7 +376,7 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
                 mine::short_task_list(&group.tasks, 6)
             ));
         }
-        more(&mut out, findings.failure_groups.len(), REPORT_ITEMS);
+        more(&mut out, findings.failure_group_count, REPORT_ITEMS);
     }
     if !findings.fixes.is_empty() {
         out.push_str("\nFixes (a failure, then a pass of the same validator)\n");
@@ -495,10 +502,13 @@ mod tests {
             fix_line: i + 1,
             failure_evidence: None,
             commit_after: None,
+            target: None,
             commit_before: None,
         };
         let findings = Findings {
             events: 100,
+            failure_group_count: 25,
+            repeated_group_count: 25,
             failure_groups: (0..25).map(group).collect(),
             fixes: (0..13).map(fix).collect(),
             intervention_count: 40,

@@ -38,8 +38,8 @@ pub use remote::{
 };
 pub use repo::{
     Branch, branch_delete, branches_delete, common_dir, config_value, first_parents, is_ancestor,
-    list_branches, merge_base, parse_batch_check_commits, parse_branch_list, primary_checkout,
-    rev_parse, tree_of,
+    list_branches, merge_base, parse_batch_check_commits, parse_branch_list, parse_commit_parents,
+    primary_checkout, rev_parse, tree_of,
 };
 pub use status::{
     StatusEntry, is_clean, parse_null_separated_paths, parse_status, status, status_fingerprint,

@@ -10,7 +10,7 @@
 pub mod proposals;
 pub mod prose;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -26,6 +26,11 @@ pub const MAX_EXAMPLES: usize = 5;
 
 /// How many interventions are kept in full; the count covers them all.
 pub const MAX_INTERVENTIONS: usize = 200;
+
+/// How many failure groups are kept in full (the most frequent); the counts cover them all.
+/// A log where every failure reads differently would otherwise carry tens of thousands of
+/// groups into `findings.json` that nobody reads and no proposal uses.
+pub const MAX_GROUPS: usize = 1000;
 
 /// What to read and which events count.
 #[derive(Debug, Clone)]
@@ -65,7 +70,10 @@ pub struct Findings {
     pub events: usize,
     /// Lines of the Events section that are not events.
     pub unreadable_lines: usize,
-    /// Failure groups, most frequent first, then by signature.
+    /// How many failure groups there were, and how many of them failed more than once.
+    pub failure_group_count: usize,
+    pub repeated_group_count: usize,
+    /// The first [`MAX_GROUPS`] failure groups, most frequent first, then by signature.
     pub failure_groups: Vec<FailureGroup>,
     /// In the order the fixes were logged.
     pub fixes: Vec<FixPair>,
@@ -120,6 +128,8 @@ pub struct FixPair {
     pub failure_evidence: Option<String>,
     /// The merged commit (the `commit=` of the merge event), abbreviated as logged.
     pub commit_after: Option<String>,
+    /// The branch it was merged into (`merged into \`main\``), when the event says.
+    pub target: Option<String>,
     /// The commit the fix started from; filled in by the caller, who may run git.
     pub commit_before: Option<String>,
 }
@@ -517,6 +527,12 @@ pub fn passed_validators(text: &str) -> Vec<String> {
     passed
 }
 
+/// The branch of a cycle merge event: `merged into \`main\` as ...`.
+pub fn merge_target(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("merged into `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
 fn mentions_run(text: &str, run: &str) -> bool {
     text.contains(&format!("runs/{run}/"))
 }
@@ -537,10 +553,11 @@ fn is_cycle_text(text: &str) -> bool {
 #[derive(Default)]
 struct Miner {
     findings: Findings,
+    /// By signature: the group, its tasks gathered in `tasks` (sorted and deduplicated at
+    /// the end; a set per group costs more than a group seen once).
     groups: HashMap<String, FailureGroup>,
     /// Per task and validator: the first failure of the current streak and how many.
     open_failures: HashMap<(String, String), (FixPair, usize)>,
-    task_sets: HashMap<String, BTreeSet<String>>,
 }
 
 impl Miner {
@@ -552,6 +569,7 @@ impl Miner {
             EventKind::Merge => {
                 let Some(task) = task else { return };
                 let commit = event.field("commit").map(str::to_string);
+                let target = merge_target(&event.text);
                 let attempt = event.field("attempt").and_then(|a| a.parse().ok());
                 for validator in passed_validators(&event.text) {
                     if let Some((mut pair, failures)) =
@@ -561,6 +579,7 @@ impl Miner {
                         pair.fix_line = line;
                         pair.failures = failures;
                         pair.commit_after = commit.clone();
+                        pair.target = target.clone();
                         self.findings.fixes.push(pair);
                     }
                 }
@@ -587,60 +606,61 @@ impl Miner {
             .text
             .split_once(" → ")
             .map(|(_, path)| path.trim().to_string());
-        let task_name = task.clone().unwrap_or_default();
         let timestamp = crate::clock::format_timestamp(event.timestamp);
-        let group = self
-            .groups
-            .entry(signature.clone())
-            .or_insert_with(|| FailureGroup {
-                signature: signature.clone(),
+        // Looked up before inserting: a failure that repeats (most do) costs no copy of its
+        // signature. The group's own `signature` is filled in from the key at the end.
+        if !self.groups.contains_key(&signature) {
+            let group = FailureGroup {
+                signature: String::new(),
                 validator: validator.clone(),
                 count: 0,
                 tasks: Vec::new(),
                 first_seen: timestamp.clone(),
-                last_seen: timestamp.clone(),
+                last_seen: String::new(),
                 examples: Vec::new(),
-            });
+            };
+            self.groups.insert(signature.clone(), group);
+        }
+        let Some(group) = self.groups.get_mut(&signature) else {
+            return;
+        };
         group.count += 1;
         group.last_seen = timestamp;
         if group.examples.len() < MAX_EXAMPLES {
             group.examples.push(FailureExample {
                 line,
-                task: task_name.clone(),
+                task: task.clone().unwrap_or_default(),
                 attempt,
                 text: event.render(),
                 evidence: evidence.clone(),
             });
         }
-        if let Some(task) = task {
-            self.task_sets
-                .entry(signature.clone())
-                .or_default()
-                .insert(task.clone());
-            if let Some(validator) = validator {
-                self.open_failures
-                    .entry((task.clone(), validator.clone()))
-                    .and_modify(|(_, count)| *count += 1)
-                    .or_insert_with(|| {
-                        (
-                            FixPair {
-                                task,
-                                validator,
-                                signature,
-                                failed_attempt: attempt,
-                                fixed_attempt: None,
-                                failures: 1,
-                                failure_line: line,
-                                fix_line: 0,
-                                failure_evidence: evidence,
-                                commit_after: None,
-                                commit_before: None,
-                            },
-                            1,
-                        )
-                    });
-            }
+        let Some(task) = task else { return };
+        // A task failing again and again (the usual streak) is kept once.
+        if group.tasks.last() != Some(&task) {
+            group.tasks.push(task.clone());
         }
+        let Some(validator) = validator else { return };
+        let key = (task, validator);
+        if let Some((_, count)) = self.open_failures.get_mut(&key) {
+            *count += 1;
+            return;
+        }
+        let pair = FixPair {
+            task: key.0.clone(),
+            validator: key.1.clone(),
+            signature,
+            failed_attempt: attempt,
+            fixed_attempt: None,
+            failures: 1,
+            failure_line: line,
+            fix_line: 0,
+            failure_evidence: evidence,
+            commit_after: None,
+            target: None,
+            commit_before: None,
+        };
+        self.open_failures.insert(key, (pair, 1));
     }
 
     fn logged(
@@ -668,18 +688,21 @@ impl Miner {
     fn finish(mut self) -> Findings {
         let mut groups: Vec<FailureGroup> = self
             .groups
-            .into_values()
-            .map(|mut group| {
-                group.tasks = self
-                    .task_sets
-                    .remove(&group.signature)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
+            .into_iter()
+            .map(|(signature, mut group)| {
+                group.signature = signature;
+                group.tasks.sort_unstable();
+                group.tasks.dedup();
                 group
             })
             .collect();
         groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.signature.cmp(&b.signature)));
+        self.findings.failure_group_count = groups.len();
+        self.findings.repeated_group_count = groups
+            .iter()
+            .filter(|group| group.count >= proposals::MIN_REPEATS)
+            .count();
+        groups.truncate(MAX_GROUPS);
         self.findings.failure_groups = groups;
         self.findings
     }
@@ -870,6 +893,10 @@ not an event\n\
         assert_eq!(findings.events, 4);
         assert_eq!(findings.unreadable_lines, 1);
         assert_eq!(findings.failure_groups.len(), 1);
+        assert_eq!(
+            (findings.failure_group_count, findings.repeated_group_count),
+            (1, 1)
+        );
         assert_eq!(findings.failure_groups[0].count, 2);
         assert_eq!(findings.fixes.len(), 1);
         let fix = &findings.fixes[0];
@@ -885,6 +912,37 @@ not an event\n\
             short_task_list(&["A".into(), "B".into(), "C".into()], 2),
             "A, B and 1 more"
         );
+    }
+
+    #[test]
+    fn the_most_frequent_groups_are_kept_and_all_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run-log.md");
+        let mut log = String::from("## Events\n");
+        for index in 0..MAX_GROUPS + 5 {
+            // Words no mask touches: every failure its own group.
+            let word: String = index
+                .to_string()
+                .bytes()
+                .map(|digit| (b'g' + digit - b'0') as char)
+                .collect();
+            log.push_str(&format!(
+                "- 2026-11-20T10:00:00Z failure [T1]: symbol {word} missing\n"
+            ));
+        }
+        log.push_str("- 2026-11-20T10:00:00Z failure [T2]: symbol g missing\n");
+        std::fs::write(&path, log).unwrap();
+        let options = MineOptions {
+            run_log: path,
+            since: None,
+            run: None,
+        };
+        let findings = mine(&options, None).unwrap();
+        assert_eq!(findings.failure_group_count, MAX_GROUPS + 5);
+        assert_eq!(findings.repeated_group_count, 1);
+        assert_eq!(findings.failure_groups.len(), MAX_GROUPS);
+        assert_eq!(findings.failure_groups[0].signature, "symbol g missing");
+        assert_eq!(findings.failure_groups[0].tasks, ["T1", "T2"]);
     }
 
     #[test]

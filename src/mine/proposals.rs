@@ -102,13 +102,9 @@ pub fn write_proposals(
             .or_default()
             .push(fix);
     }
-    let repeated = findings
-        .failure_groups
-        .iter()
-        .filter(|group| group.count >= MIN_REPEATS)
-        .count();
+    let repeated = findings.repeated_group_count;
     written.repeated_groups_left_out = repeated.saturating_sub(MAX_SKILLS);
-    written.single_groups_left_out = findings.failure_groups.len() - repeated;
+    written.single_groups_left_out = findings.failure_group_count.saturating_sub(repeated);
     for group in findings
         .failure_groups
         .iter()
@@ -214,10 +210,6 @@ pub fn write_proposals(
     if files.is_empty() {
         return Ok(written);
     }
-    files.push((
-        directory.join("findings.json"),
-        serde_json::to_string_pretty(findings).unwrap_or_default() + "\n",
-    ));
     for (path, contents) in files {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|source| MineError::Write {
@@ -227,6 +219,11 @@ pub fn write_proposals(
         }
         fsutil::write_atomic(&path, contents.as_bytes())?;
     }
+    // Streamed: the findings of a long log are megabytes of JSON.
+    fsutil::write_atomic_with(&directory.join("findings.json"), |out| {
+        serde_json::to_writer_pretty(&mut *out, findings)?;
+        out.write_all(b"\n")
+    })?;
     written.directory = Some(relative_dir);
     Ok(written)
 }
@@ -782,6 +779,7 @@ mod tests {
             fix_line: line + 1,
             failure_evidence: None,
             commit_after: None,
+            target: None,
             commit_before: None,
         }
     }
@@ -832,6 +830,8 @@ mod tests {
             .collect();
         groups.extend((0..3).map(|i| group(&format!("once {i}"), 1)));
         let findings = Findings {
+            failure_group_count: groups.len(),
+            repeated_group_count: MAX_SKILLS + 5,
             failure_groups: groups,
             ..Findings::default()
         };
