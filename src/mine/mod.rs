@@ -182,7 +182,7 @@ pub fn mine(options: &MineOptions, checklist: Option<&Checklist>) -> Result<Find
     if let Some(checklist) = checklist {
         for task in &checklist.tasks {
             for line in task.note.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                if !is_cycle_note(line) {
+                if !is_machine_note(line) {
                     miner.intervention(Intervention {
                         kind: InterventionKind::TaskNote,
                         task: Some(task.task_id.clone()),
@@ -537,17 +537,142 @@ fn mentions_run(text: &str, run: &str) -> bool {
     text.contains(&format!("runs/{run}/"))
 }
 
-/// The cycle's own note lines: `<timestamp> attempt <n>: ...`.
-fn is_cycle_note(line: &str) -> bool {
-    let Some((first, rest)) = line.split_once(' ') else {
-        return false;
-    };
-    looks_like_timestamp(first) && rest.starts_with("attempt ")
+/// The field longrun adds to what an agent inside a worker writes with `longrun log` or
+/// `longrun task set` (`by=agent`): the log's only other sign of who wrote a line is its
+/// form, and an agent's `longrun log note` looks like a person's.
+pub const BY_FIELD: &str = "by";
+
+/// The value of [`BY_FIELD`] for an agent in a worker.
+pub const BY_AGENT: &str = "agent";
+
+/// One form of an event longrun writes by itself: its kind, how its text starts and, when
+/// the start is not enough, what it contains.
+struct MachineForm {
+    kind: EventKind,
+    starts: &'static str,
+    contains: &'static str,
 }
 
-/// Notes the cycle itself writes to the run log; everything else is a person's.
-fn is_cycle_text(text: &str) -> bool {
-    text.starts_with("merge deferred:") || text.starts_with("mine applied ")
+const fn form(kind: EventKind, starts: &'static str, contains: &'static str) -> MachineForm {
+    MachineForm {
+        kind,
+        starts,
+        contains,
+    }
+}
+
+/// Every event of a kind a person also writes (note, decision, evidence, fix, approve,
+/// reject) that longrun writes by itself, by writer. Mining reads them as what they are, not
+/// as a person's intervention. Logs written before [`BY_FIELD`] existed are read the same.
+const MACHINE_FORMS: &[MachineForm] = &[
+    // cycle/gates.rs: notifications.
+    form(EventKind::Note, "notify `", ""),
+    form(EventKind::Note, "notifier `", ""),
+    // cycle/mod.rs: a merge waiting for the target branch.
+    form(EventKind::Note, "merge deferred: ", ""),
+    // commands/plan.rs, commands/import.rs, commands/plan_agent.rs.
+    form(EventKind::Note, "plan: ", " task(s) added"),
+    form(EventKind::Note, "import ", " task(s) added from `"),
+    // cycle/gates.rs: governance.
+    form(EventKind::Evidence, "vacuous validator: ", ""),
+    form(
+        EventKind::Decision,
+        "dispatched without validators: allowed by --allow-missing-validators",
+        "",
+    ),
+    form(
+        EventKind::Decision,
+        "validated candidate ",
+        " awaits approval",
+    ),
+    form(
+        EventKind::Decision,
+        "held before dispatch until a person approves",
+        "",
+    ),
+    form(EventKind::Approve, "the approval of ", " no longer counts"),
+    // commands/heartbeat.rs, commands/release.rs: a token that is not the claim's.
+    form(EventKind::Reject, "heartbeat refused: ", ""),
+    form(EventKind::Reject, "release refused: ", ""),
+    // commands/stop.rs, commands/resume.rs: the kill switch.
+    form(EventKind::Decision, "kill switch on (`longrun stop`)", ""),
+    form(
+        EventKind::Decision,
+        "kill switch off (`longrun resume`)",
+        "",
+    ),
+    form(
+        EventKind::Decision,
+        "worker of attempt ",
+        "stopped by `longrun stop --kill`",
+    ),
+    // commands/mine.rs: `mine --apply`.
+    form(EventKind::Decision, "mine applied ", ""),
+];
+
+/// Whether longrun (or an agent in a worker) wrote `event` rather than a person.
+pub fn machine_written(event: &crate::state::runlog::Event) -> bool {
+    if event.field(BY_FIELD) == Some(BY_AGENT) || event.field("operation").is_some() {
+        return true;
+    }
+    MACHINE_FORMS.iter().any(|form| {
+        form.kind == event.kind
+            && event.text.starts_with(form.starts)
+            && event.text.contains(form.contains)
+    })
+}
+
+/// What kind of human intervention `event` is, if it is one: `longrun approve` and
+/// `longrun reject`, `longrun task set` by hand, and what a person logged.
+pub fn intervention_kind(event: &crate::state::runlog::Event) -> Option<InterventionKind> {
+    if machine_written(event) {
+        return None;
+    }
+    match event.kind {
+        EventKind::Approve => Some(InterventionKind::Approval),
+        EventKind::Reject => Some(InterventionKind::Rejection),
+        EventKind::Note if event.text.starts_with("task set by hand") => {
+            Some(InterventionKind::HandEdit)
+        }
+        EventKind::Note | EventKind::Decision | EventKind::Fix | EventKind::Evidence => {
+            Some(InterventionKind::Steering)
+        }
+        _ => None,
+    }
+}
+
+/// The starts of the note lines longrun writes into a task's `note`, after an optional
+/// timestamp (cycle/mod.rs, cycle/dispatch.rs, cycle/gates.rs, commands/approve.rs).
+const MACHINE_NOTES: &[(&str, &str)] = &[
+    ("vacuous validator: ", ""),
+    ("validated candidate ", " awaits approval"),
+    (
+        "no validators: dispatched because missing validators were allowed",
+        "",
+    ),
+    ("not dispatched: ", ""),
+    ("the approval of ", " no longer counts"),
+    ("held before dispatch until a person approves", ""),
+    // `longrun approve` before dispatch: the approval is its own event.
+    ("dispatch approved by ", ""),
+    ("dispatch rejected by ", ""),
+];
+
+/// Whether a line of a task's note is one longrun wrote.
+fn is_machine_note(line: &str) -> bool {
+    let text = match line.split_once(' ') {
+        Some((first, rest)) if looks_like_timestamp(first) => rest,
+        _ => line,
+    };
+    // `attempt <n>: ...`: the outcome of an attempt.
+    let attempt = text.strip_prefix("attempt ").is_some_and(|rest| {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        digits > 0 && rest[digits..].starts_with(':')
+    });
+    attempt
+        || MACHINE_NOTES
+            .iter()
+            .any(|(starts, contains)| text.starts_with(starts) && text.contains(contains))
 }
 
 #[derive(Default)]
@@ -584,17 +709,11 @@ impl Miner {
                     }
                 }
             }
-            EventKind::Approve => self.logged(InterventionKind::Approval, line, event, task),
-            EventKind::Reject => self.logged(InterventionKind::Rejection, line, event, task),
-            EventKind::Note if event.text.starts_with("task set by hand") => {
-                self.logged(InterventionKind::HandEdit, line, event, task)
+            _ => {
+                if let Some(kind) = intervention_kind(event) {
+                    self.logged(kind, line, event, task);
+                }
             }
-            EventKind::Note | EventKind::Decision | EventKind::Fix | EventKind::Evidence
-                if !is_cycle_text(&event.text) =>
-            {
-                self.logged(InterventionKind::Steering, line, event, task)
-            }
-            _ => {}
         }
     }
 
@@ -945,11 +1064,98 @@ not an event\n\
         assert_eq!(findings.failure_groups[0].tasks, ["T1", "T2"]);
     }
 
+    /// One line of each form longrun writes by itself, and the person's forms next to them.
+    #[test]
+    fn only_a_persons_events_are_interventions() {
+        let kind = |line: &str| {
+            let event = crate::state::runlog::Event::parse_line(line).unwrap();
+            intervention_kind(&event)
+        };
+        for line in [
+            "- 2026-11-21T09:00:00Z note [T1]: notify `blocked` started → .longrun/notify/x",
+            "- 2026-11-21T09:00:00Z note [T1]: notify `blocked` not sent: bad template",
+            "- 2026-11-21T09:00:00Z note: notifier `20261121T090000Z-0-blocked` exited 3",
+            "- 2026-11-21T09:00:00Z note [T1]: merge deferred: `main` moved",
+            "- 2026-11-21T09:00:00Z note: plan: 2 task(s) added from `plan.md`, 0 status(es) updated, 0 kept, 0 gone from the source",
+            "- 2026-11-21T09:00:00Z note: import ralph: 2 task(s) added from `prd.json`, 0 status(es) updated, 0 kept, 0 gone from the source",
+            "- 2026-11-21T09:00:00Z note agent=planner: plan: `prd.md` planned by agent `planner`: replaced `plan.md`; 1 task(s) added",
+            "- 2026-11-21T09:00:00Z evidence [T1]: vacuous validator: `true` already passes on `main` (abc) before any work",
+            "- 2026-11-21T09:00:00Z decision [T1]: dispatched without validators: allowed by --allow-missing-validators (nothing but the fast loop proves it)",
+            "- 2026-11-21T09:00:00Z decision [T1] attempt=1 commit=abc: validated candidate abc awaits approval (`x` passed): `longrun approve T1` or `longrun reject T1 --reason ...`",
+            "- 2026-11-21T09:00:00Z decision [T1]: held before dispatch until a person approves: `longrun approve T1`",
+            "- 2026-11-21T09:00:00Z approve [T1]: the approval of abc by Ada no longer counts: the task branch is now at def",
+            "- 2026-11-21T09:00:00Z reject [T1] operation=heartbeat token=0123456789ab: heartbeat refused: token `0123456789ab` is not the current claim",
+            "- 2026-11-21T09:00:00Z reject [T1] operation=release token=0123456789ab status=complete: release refused: not claimed",
+            "- 2026-11-21T09:00:00Z decision: kill switch on (`longrun stop`): cycles dispatch nothing",
+            "- 2026-11-21T09:00:00Z decision: kill switch off (`longrun resume`): cycles dispatch again",
+            "- 2026-11-21T09:00:00Z decision [T1]: worker of attempt 2 stopped by `longrun stop --kill`",
+            "- 2026-11-21T09:00:00Z decision proposal=x: mine applied eval `t1`: installed `evals/t1.yaml` from `x`",
+            "- 2026-11-21T09:00:00Z note [T1] by=agent: the parser needs a lookahead",
+            "- 2026-11-21T09:00:00Z note [T1] by=agent status=blocked: task set by hand: status → blocked",
+            "- 2026-11-21T09:00:00Z block [T1]: budget: not dispatched: over budget",
+        ] {
+            assert_eq!(kind(line), None, "{line}");
+        }
+        for (line, expected) in [
+            (
+                "- 2026-11-21T09:00:00Z approve [T1] stage=after commit=abc: merge approved by Ada at commit abc: looks right",
+                InterventionKind::Approval,
+            ),
+            (
+                "- 2026-11-21T09:00:00Z reject [T1] stage=after commit=abc: merge rejected by Ada at commit abc: naming is off",
+                InterventionKind::Rejection,
+            ),
+            (
+                "- 2026-11-21T09:00:00Z reject [T1]: the naming is off, redo it",
+                InterventionKind::Rejection,
+            ),
+            (
+                "- 2026-11-21T09:00:00Z note [T1] status=blocked: task set by hand: status → blocked",
+                InterventionKind::HandEdit,
+            ),
+            (
+                "- 2026-11-21T09:00:00Z note [T1]: use the v2 API",
+                InterventionKind::Steering,
+            ),
+            (
+                "- 2026-11-21 09:00 decision: plan the import before the parser",
+                InterventionKind::Steering,
+            ),
+            (
+                "- 2026-11-21 09:00 note: plan: the parser first, then the printer",
+                InterventionKind::Steering,
+            ),
+            (
+                "- 2026-11-21 09:00 evidence: vacuous tests found by hand in `a.rs`",
+                InterventionKind::Steering,
+            ),
+        ] {
+            assert_eq!(kind(line), Some(expected), "{line}");
+        }
+    }
+
     #[test]
     fn cycle_notes_are_not_steering() {
-        assert!(is_cycle_note(
-            "2026-11-21T09:00:00Z attempt 2: validator `x` exited 1"
-        ));
-        assert!(!is_cycle_note("use the new API, not the old one"));
+        for line in [
+            "2026-11-21T09:00:00Z attempt 2: validator `x` exited 1",
+            "2026-11-21T09:00:00Z attempt 3: merged as abc after `x` exit 0",
+            "2026-11-21T09:00:00Z vacuous validator: `true` already passes",
+            "2026-11-21T09:00:00Z validated candidate abc awaits approval (`x` passed)",
+            "no validators: dispatched because missing validators were allowed",
+            "not dispatched: the task has no validators (fail closed)",
+            "the approval of abc by Ada no longer counts: the task branch is now at def",
+            "held before dispatch until a person approves: `longrun approve T1`",
+            "dispatch approved by Ada <ada@example.com>",
+            "dispatch rejected by Ada <ada@example.com>: too risky",
+        ] {
+            assert!(is_machine_note(line), "{line}");
+        }
+        for line in [
+            "use the new API, not the old one",
+            "attempt the migration only after T2: it needs the schema",
+            "2026-11-21T09:00:00Z talked to Ada: keep the old flag",
+        ] {
+            assert!(!is_machine_note(line), "{line}");
+        }
     }
 }

@@ -278,3 +278,146 @@ fn every_fix_gets_the_commit_it_started_from() {
     assert_eq!(fixes[1]["commit_before"], commits[0].as_str());
     assert_eq!(value["proposals"]["evals"].as_array().unwrap().len(), 1);
 }
+
+/// Only a person's actions are interventions: a real cycle with approvals, a vacuous
+/// validator, notifications, refused heartbeats and releases, the kill switch and an agent's
+/// own `longrun log` writes plenty of notes, decisions, evidence and rejections, and none of
+/// them is taken for a person's (nor ends up in the AGENTS.md patch).
+#[cfg(feature = "fake-agent")]
+#[test]
+fn mine_counts_only_a_persons_interventions_in_a_real_cycles_log() {
+    use crate::cycle::CycleRepo;
+    let repo = CycleRepo::with_config(
+        "tasks:\n  - task_id: T1\n    title: Vacuous\n    approval: after\n    validators: [[\"test\", \"-f\", \"README.md\"]]\n  - task_id: T2\n    title: Rejected\n    approval: after\n    validators: [[\"test\", \"-f\", \"b.txt\"]]\n  - task_id: T3\n    title: Asked first\n    approval: before\n    validators: [[\"test\", \"-f\", \"c.txt\"]]\n",
+        "notify:\n  command: [\"true\"]\n  on: [awaiting_approval]\n",
+    );
+    let env = &repo.env;
+    env.write("README.md", "already here\n");
+    env.git(&["add", "README.md"]);
+    env.git(&["commit", "-q", "-m", "readme"]);
+    env.git(&["config", "user.name", "Ada Reviewer"]);
+    env.git(&["config", "user.email", "ada@example.com"]);
+    repo.script("T1", "write a.txt a\ncommit a\n");
+    repo.script("T2", "write b.txt b\ncommit b\n");
+    repo.script("T3", "write c.txt c\ncommit c\n");
+    let waiting = |ids: &[&str]| {
+        let start = std::time::Instant::now();
+        while !ids
+            .iter()
+            .all(|id| repo.task(id)["status"]["Known"] == "awaiting_approval")
+        {
+            let run = repo.cycle();
+            assert!(run.code == 0 || run.code == 1, "{run:?}");
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "{}",
+                repo.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    waiting(&["T1", "T2", "T3"]);
+    let wrong = "0123456789abcdef0123456789abcdef";
+    assert_eq!(env.longrun(&["heartbeat", "T1", "--token", wrong]).code, 1);
+    assert_eq!(
+        env.longrun(&["release", "T1", "--token", wrong, "--status", "complete"])
+            .code,
+        1
+    );
+    assert_eq!(
+        env.longrun(&["approve", "T1", "--note", "looks right"])
+            .code,
+        0
+    );
+    assert_eq!(
+        env.longrun(&["reject", "T2", "--reason", "naming is off"])
+            .code,
+        0
+    );
+    assert_eq!(env.longrun(&["approve", "T3"]).code, 0);
+    let agent = env.longrun_with_env(
+        &env.root,
+        &[
+            "log",
+            "note",
+            "--task",
+            "T1",
+            "the parser needs a lookahead",
+        ],
+        &[("LONGRUN_TASK_ID", "T1")],
+    );
+    assert_eq!(agent.code, 0, "{agent:?}");
+    assert_eq!(
+        env.longrun(&["log", "note", "--task", "T1", "use the v2 API"])
+            .code,
+        0
+    );
+    repo.cycle_until_settled(std::time::Duration::from_secs(60));
+    assert_eq!(env.longrun(&["stop"]).code, 0);
+    assert_eq!(env.longrun(&["resume"]).code, 0);
+    let set = env.longrun(&["task", "set", "T2", "--status", "archived"]);
+    assert_eq!(set.code, 0, "{set:?}");
+
+    // The machine's events are all there to be mistaken for a person's.
+    let log = repo.log();
+    for written in [
+        "evidence [T1]: vacuous validator:",
+        "awaits approval",
+        "note [T1]: notify `awaiting_approval` started",
+        "reject [T1] operation=heartbeat",
+        "reject [T1] operation=release",
+        "decision: kill switch on",
+        "note [T1] by=agent: the parser needs a lookahead",
+        "failure [T2] attempt=1: rejected by Ada Reviewer",
+    ] {
+        assert!(log.contains(written), "{written:?} in {log}");
+    }
+    let run = env.longrun(&["mine", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let interventions: Vec<(String, String, String)> = value["findings"]["interventions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_string(),
+                i["task"].as_str().unwrap_or("-").to_string(),
+                i["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let kinds: Vec<(&str, &str)> = interventions
+        .iter()
+        .map(|(kind, task, _)| (kind.as_str(), task.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("approval", "T1"),
+            ("rejection", "T2"),
+            ("approval", "T3"),
+            ("steering", "T1"),
+            ("hand-edit", "T2"),
+        ],
+        "{interventions:#?}"
+    );
+    assert!(interventions[1].2.contains("naming is off"));
+    assert_eq!(interventions[3].2, "use the v2 API");
+    let patch = env.read(".longrun/proposals/20261121T090000Z/AGENTS.md.patch");
+    assert!(
+        patch.contains("+- A person had to say, on T1: use the v2 API\n"),
+        "{patch}"
+    );
+    for machine in [
+        "vacuous",
+        "awaits approval",
+        "notify",
+        "refused",
+        "kill switch",
+        "lookahead",
+        "dispatch approved",
+    ] {
+        assert!(!patch.contains(machine), "{machine:?} in {patch}");
+    }
+}
