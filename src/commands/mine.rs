@@ -414,7 +414,12 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
     if !findings.follow_ups.is_empty() {
         out.push_str("\nFollow-ups\n");
         for item in findings.follow_ups.iter().take(REPORT_ITEMS) {
-            out.push_str(&format!("  - {item}\n"));
+            out.push_str(&format!(
+                "  {:<16} {}  (line {})\n",
+                item.category.label(),
+                item.text,
+                item.line
+            ));
         }
         more(&mut out, findings.follow_ups.len(), REPORT_ITEMS);
     }
@@ -433,6 +438,33 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
             if written.agents_patch {
                 out.push_str(&format!("  patch  {}\n", proposals::AGENTS_PATCH));
             }
+            if written.lessons_already_in_agents_md > 0 {
+                out.push_str(&format!(
+                    "  ({} lesson(s) left out: AGENTS.md already says them)\n",
+                    written.lessons_already_in_agents_md
+                ));
+            }
+            if !written.follow_up_skills.is_empty() {
+                out.push_str(&format!(
+                    "  ({} skill draft(s) from the Follow-ups' skills to extract: {})\n",
+                    written.follow_up_skills.len(),
+                    mine::short_task_list(&written.follow_up_skills, 5)
+                ));
+            }
+            if written.follow_up_skills_left_out > 0 {
+                out.push_str(&format!(
+                    "  ({} more skill(s) to extract past the first {}: not drafted)\n",
+                    written.follow_up_skills_left_out,
+                    proposals::MAX_SKILLS
+                ));
+            }
+            for item in written.follow_up_evals.iter().take(REPORT_ITEMS) {
+                out.push_str(&format!(
+                    "  (eval to add \"{}\": evals/{}.yaml)\n",
+                    item.item, item.eval
+                ));
+            }
+            more(&mut out, written.follow_up_evals.len(), REPORT_ITEMS);
             let left_out = written.repeated_groups_left_out + written.single_groups_left_out;
             if left_out > 0 {
                 out.push_str(&format!(
@@ -450,6 +482,15 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
             }
             out.push_str("Review them, delete what you reject, then run `longrun mine --apply`.\n");
         }
+    }
+    if !written.evals_without_evidence.is_empty() {
+        out.push_str(
+            "\nEvals to add with no fix to replay (name a task or a `validator` that was fixed):\n",
+        );
+        for item in written.evals_without_evidence.iter().take(REPORT_ITEMS) {
+            out.push_str(&format!("  - {item}\n"));
+        }
+        more(&mut out, written.evals_without_evidence.len(), REPORT_ITEMS);
     }
     out
 }
@@ -520,7 +561,14 @@ mod tests {
                     text: format!("steer {i}"),
                 })
                 .collect(),
-            follow_ups: (0..12).map(|i| format!("item {i}")).collect(),
+            follow_ups: (0..12)
+                .map(|i| crate::mine::FollowUp {
+                    category: crate::mine::FollowUpCategory::Other,
+                    heading: None,
+                    text: format!("item {i}"),
+                    line: i,
+                })
+                .collect(),
             ..Findings::default()
         };
         let written = WrittenProposals {

@@ -81,7 +81,69 @@ pub struct Findings {
     pub intervention_count: usize,
     pub interventions: Vec<Intervention>,
     /// Items of the run log's `## Follow-ups` section, in file order.
-    pub follow_ups: Vec<String>,
+    pub follow_ups: Vec<FollowUp>,
+}
+
+/// One item of the run log's Follow-ups section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowUp {
+    pub category: FollowUpCategory,
+    /// The category's line as written (`Agent guidelines to update (\`AGENTS.md\`)`).
+    pub heading: Option<String>,
+    pub text: String,
+    /// 1-based line in run-log.md.
+    pub line: usize,
+}
+
+/// The playbook template's Follow-ups categories.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FollowUpCategory {
+    /// `Skills to extract`: each becomes a skill draft.
+    SkillsToExtract,
+    /// `Evals to add`: an eval draft when a fix gives it a base commit, else listed.
+    EvalsToAdd,
+    /// `Agent guidelines to update (AGENTS.md)`: lines of the AGENTS.md patch.
+    GuidelinesToUpdate,
+    /// `Docs to update`: listed.
+    DocsToUpdate,
+    /// `Tech debt spotted`: listed.
+    TechDebt,
+    /// A plain item, or one under a heading of the person's own: listed.
+    #[default]
+    Other,
+}
+
+impl FollowUpCategory {
+    /// The category a top-level item's text before its colon names, if any.
+    fn of_heading(heading: &str) -> Option<FollowUpCategory> {
+        let heading = heading.trim().to_ascii_lowercase();
+        let heading = heading.trim_start_matches("agent ");
+        [
+            ("skills to extract", FollowUpCategory::SkillsToExtract),
+            ("skill to extract", FollowUpCategory::SkillsToExtract),
+            ("evals to add", FollowUpCategory::EvalsToAdd),
+            ("eval to add", FollowUpCategory::EvalsToAdd),
+            ("guidelines to update", FollowUpCategory::GuidelinesToUpdate),
+            ("docs to update", FollowUpCategory::DocsToUpdate),
+            ("tech debt", FollowUpCategory::TechDebt),
+        ]
+        .into_iter()
+        .find(|(name, _)| heading.starts_with(name))
+        .map(|(_, category)| category)
+    }
+
+    /// How the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            FollowUpCategory::SkillsToExtract => "skill to extract",
+            FollowUpCategory::EvalsToAdd => "eval to add",
+            FollowUpCategory::GuidelinesToUpdate => "guideline",
+            FollowUpCategory::DocsToUpdate => "docs",
+            FollowUpCategory::TechDebt => "tech debt",
+            FollowUpCategory::Other => "other",
+        }
+    }
 }
 
 /// Failures with the same normalised signature.
@@ -828,16 +890,19 @@ impl Miner {
 }
 
 /// The list items of the run log's `## Follow-ups` section (any heading starting with
-/// "Follow-up"), read line by line.
-fn read_follow_ups(path: &Path) -> Result<Vec<String>, MineError> {
+/// "Follow-up"), read line by line, each with its category. The template's structure: a
+/// top-level item naming a category (`- Skills to extract:`), its items nested under it
+/// (`  - how to rebase`) or after its colon (`- Evals to add: the retry test`); a top-level
+/// item that names no category stands alone.
+fn read_follow_ups(path: &Path) -> Result<Vec<FollowUp>, MineError> {
     let file = std::fs::File::open(path).map_err(|source| MineError::Read {
         path: path.to_path_buf(),
         source,
     })?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
-    let mut items = Vec::new();
-    let mut inside = false;
+    let mut parser = FollowUpParser::default();
     let mut line = Vec::new();
+    let mut number = 0;
     loop {
         line.clear();
         let read = (&mut reader)
@@ -850,21 +915,87 @@ fn read_follow_ups(path: &Path) -> Result<Vec<String>, MineError> {
         if read == 0 {
             break;
         }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end();
+        number += 1;
+        parser.line(number, String::from_utf8_lossy(&line).trim_end());
+    }
+    Ok(parser.items)
+}
+
+/// Reads the Follow-ups section one line at a time (see [`read_follow_ups`]).
+#[derive(Default)]
+struct FollowUpParser {
+    inside: bool,
+    /// The category the items nested under the last top-level item belong to, and its
+    /// heading as written.
+    current: Option<(FollowUpCategory, String)>,
+    items: Vec<FollowUp>,
+}
+
+impl FollowUpParser {
+    fn line(&mut self, number: usize, text: &str) {
         if let Some(title) = text.strip_prefix("## ") {
-            inside = title.trim().to_ascii_lowercase().starts_with("follow-up");
-            continue;
+            self.inside = title.trim().to_ascii_lowercase().starts_with("follow-up");
+            self.current = None;
+            return;
         }
-        if inside && let Some(item) = text.strip_prefix("- ").or(text.strip_prefix("* ")) {
-            let item = item.trim();
-            // The template's empty prompts (`- Skills to extract:`) are not follow-ups.
-            if !item.is_empty() && !item.starts_with('<') && !item.ends_with(':') {
-                items.push(item.to_string());
+        if !self.inside {
+            return;
+        }
+        let indent = text.len() - text.trim_start().len();
+        let Some(item) = text
+            .trim_start()
+            .strip_prefix("- ")
+            .or_else(|| text.trim_start().strip_prefix("* "))
+            .map(str::trim)
+        else {
+            return;
+        };
+        if indent > 0 {
+            // Nested: an item of the category above, or a detail of a plain item.
+            let (category, heading) = match &self.current {
+                Some((category, heading)) => (*category, Some(heading.clone())),
+                None => (FollowUpCategory::Other, None),
+            };
+            self.push(number, category, heading, item);
+            return;
+        }
+        match item.split_once(':') {
+            Some((heading, rest)) if FollowUpCategory::of_heading(heading).is_some() => {
+                let category = FollowUpCategory::of_heading(heading).unwrap_or_default();
+                let heading = heading.trim().to_string();
+                self.push(number, category, Some(heading.clone()), rest);
+                self.current = Some((category, heading));
+            }
+            // Any other `Heading:` with nothing after it is a category of the person's own.
+            Some((heading, "")) => {
+                self.current = Some((FollowUpCategory::Other, heading.trim().to_string()));
+            }
+            _ => {
+                self.current = None;
+                self.push(number, FollowUpCategory::Other, None, item);
             }
         }
     }
-    Ok(items)
+
+    fn push(
+        &mut self,
+        line: usize,
+        category: FollowUpCategory,
+        heading: Option<String>,
+        text: &str,
+    ) {
+        let text = text.trim();
+        // The template's placeholders (`<fill in>`) are not follow-ups.
+        if text.is_empty() || text.starts_with('<') {
+            return;
+        }
+        self.items.push(FollowUp {
+            category,
+            heading,
+            text: text.to_string(),
+            line,
+        });
+    }
 }
 
 #[cfg(test)]
@@ -1026,7 +1157,15 @@ not an event\n\
         );
         assert_eq!(fix.commit_after.as_deref(), Some("def"));
         assert_eq!(fix.failure_evidence.as_deref(), Some("x/failure.md"));
-        assert_eq!(findings.follow_ups, ["write the FAQ"]);
+        assert_eq!(
+            findings.follow_ups,
+            [FollowUp {
+                category: FollowUpCategory::Other,
+                heading: None,
+                text: "write the FAQ".to_string(),
+                line: 12,
+            }]
+        );
         assert_eq!(
             short_task_list(&["A".into(), "B".into(), "C".into()], 2),
             "A, B and 1 more"
@@ -1132,6 +1271,89 @@ not an event\n\
         ] {
             assert_eq!(kind(line), Some(expected), "{line}");
         }
+    }
+
+    #[test]
+    fn follow_ups_keep_the_templates_categories_and_nested_items() {
+        let mut parser = FollowUpParser::default();
+        // Lines, not one literal: a `\` line continuation would eat the indentation.
+        let text = [
+            "# Run log",
+            "",
+            "## Follow-ups",
+            "- Skills to extract:",
+            "  - how to rebase a task branch",
+            "  * bisect a flaky test",
+            "- Evals to add: the retry test from T3",
+            "- Agent guidelines to update (`AGENTS.md`):",
+            "    - run `make lint` before committing",
+            "- Docs to update:",
+            "- Tech debt spotted:",
+            "  - <fill in>",
+            "  - the parser copies every line",
+            "- Questions:",
+            "  - who owns the CI?",
+            "- a plain item: with a colon",
+            "  - its detail",
+            "",
+            "## Events (append-only)",
+            "- 2026-11-20T10:00:00Z note: not a follow-up",
+        ]
+        .join("\n");
+        for (index, line) in text.lines().enumerate() {
+            parser.line(index + 1, line);
+        }
+        let items: Vec<(FollowUpCategory, Option<&str>, &str, usize)> = parser
+            .items
+            .iter()
+            .map(|item| {
+                (
+                    item.category,
+                    item.heading.as_deref(),
+                    item.text.as_str(),
+                    item.line,
+                )
+            })
+            .collect();
+        use FollowUpCategory::*;
+        assert_eq!(
+            items,
+            [
+                (
+                    SkillsToExtract,
+                    Some("Skills to extract"),
+                    "how to rebase a task branch",
+                    5
+                ),
+                (
+                    SkillsToExtract,
+                    Some("Skills to extract"),
+                    "bisect a flaky test",
+                    6
+                ),
+                (
+                    EvalsToAdd,
+                    Some("Evals to add"),
+                    "the retry test from T3",
+                    7
+                ),
+                (
+                    GuidelinesToUpdate,
+                    Some("Agent guidelines to update (`AGENTS.md`)"),
+                    "run `make lint` before committing",
+                    9
+                ),
+                (
+                    TechDebt,
+                    Some("Tech debt spotted"),
+                    "the parser copies every line",
+                    13
+                ),
+                (Other, Some("Questions"), "who owns the CI?", 15),
+                (Other, None, "a plain item: with a colon", 16),
+                (Other, None, "its detail", 17),
+            ]
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{FailureGroup, Findings, FixPair, InterventionKind, MineError};
+use super::{
+    FailureGroup, Findings, FixPair, FollowUp, FollowUpCategory, InterventionKind, MineError,
+};
 use crate::eval::EvalSpec;
 use crate::fsutil;
 use crate::skills::{self, SkillDraft};
@@ -54,10 +56,28 @@ pub struct WrittenProposals {
     pub repeated_groups_left_out: usize,
     /// ... and those seen fewer than [`MIN_REPEATS`] times.
     pub single_groups_left_out: usize,
+    /// Skill drafts asked for by the Follow-ups' "Skills to extract" (also in `skills`), and
+    /// how many such items were past [`MAX_SKILLS`].
+    pub follow_up_skills: Vec<String>,
+    pub follow_up_skills_left_out: usize,
     pub evals: Vec<String>,
     /// Fix pairs without a known base commit: no eval can replay them.
     pub evals_without_base: usize,
+    /// The Follow-ups' "Evals to add" a fix gave evidence for, with the eval drafted for it.
+    pub follow_up_evals: Vec<FollowUpEval>,
+    /// The Follow-ups' "Evals to add" no fix gave evidence for (no base commit to replay
+    /// from): listed for a person, not drafted.
+    pub evals_without_evidence: Vec<String>,
     pub agents_patch: bool,
+    /// Lessons left out of the patch because AGENTS.md already says them.
+    pub lessons_already_in_agents_md: usize,
+}
+
+/// An "Evals to add" follow-up and the eval drafted for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowUpEval {
+    pub item: String,
+    pub eval: String,
 }
 
 /// One item `--apply` looked at.
@@ -139,7 +159,46 @@ pub fn write_proposals(
         written.skills.push(name);
     }
 
+    let wanted: Vec<&FollowUp> =
+        follow_ups_of(findings, FollowUpCategory::SkillsToExtract).collect();
+    written.follow_up_skills_left_out = wanted.len().saturating_sub(MAX_SKILLS);
+    for item in wanted.into_iter().take(MAX_SKILLS) {
+        let name = unique_name(&follow_up_skill_name(&item.text), &mut used_names);
+        let what = item.text.trim_end_matches('.');
+        let draft = SkillDraft {
+            name: name.clone(),
+            description: format!(
+                "{what}: a skill the run log's Follow-ups ask for. Use when a task needs {}.",
+                lowercase_first(what)
+            ),
+            metadata: vec![
+                ("source".to_string(), "longrun mine".to_string()),
+                (
+                    "follow-up".to_string(),
+                    format!("run-log.md line {}", item.line),
+                ),
+            ],
+            body: follow_up_skill_body(item),
+        };
+        let skill_dir = directory.join("skills").join(&name);
+        files.push((
+            skill_dir.join(skills::SKILL_FILE),
+            skills::render_skill_md(&draft),
+        ));
+        files.push((
+            skill_dir.join("references").join("evidence.md"),
+            format!(
+                "# Evidence\n\n## run-log.md line {}\n\n```text\n- {}\n```\n",
+                item.line,
+                item.text.replace("```", "'''")
+            ),
+        ));
+        written.follow_up_skills.push(name.clone());
+        written.skills.push(name);
+    }
+
     let mut used_ids = std::collections::BTreeSet::new();
+    let mut eval_of_fix = std::collections::HashMap::new();
     for index in eval_candidates(findings) {
         let fix = &findings.fixes[index];
         let Some(base) = &fix.commit_before else {
@@ -150,41 +209,36 @@ pub fn write_proposals(
             &slug(&format!("{}-{}", fix.task, fix.validator), 48),
             &mut used_ids,
         );
-        let task = checklist.and_then(|checklist| checklist.task(&fix.task));
-        let spec = EvalSpec {
-            id: id.clone(),
-            base: base.clone(),
-            task: task.map_or_else(
-                || format!("Redo task {} so that `{}` passes.", fix.task, fix.validator),
-                |task| {
-                    let mut text = task.title.trim().to_string();
-                    if !task.description.trim().is_empty() {
-                        text.push_str("\n\n");
-                        text.push_str(task.description.trim());
-                    }
-                    text
-                },
-            ),
-            acceptance: task
-                .map(|task| task.acceptance_criteria.clone())
-                .unwrap_or_default(),
-            validators: vec![fix.validator.clone()],
-            timeout: task.and_then(|task| task.timeout.clone()),
-            source: Some(format!(
-                "run-log.md lines {}-{}: task {} failed `{}` {} time(s), then merged as {}",
-                fix.failure_line,
-                fix.fix_line,
-                fix.task,
-                fix.validator,
-                fix.failures,
-                fix.commit_after.as_deref().unwrap_or("?")
-            )),
-        };
         files.push((
             directory.join("evals").join(format!("{id}.yaml")),
-            spec.render(),
+            eval_spec(fix, &id, base, checklist, None).render(),
         ));
+        eval_of_fix.insert(index, id.clone());
         written.evals.push(id);
+    }
+    for item in follow_ups_of(findings, FollowUpCategory::EvalsToAdd) {
+        let Some((index, base)) = fix_for_follow_up(findings, item) else {
+            written.evals_without_evidence.push(item.text.clone());
+            continue;
+        };
+        let id = match eval_of_fix.get(&index) {
+            Some(id) => id.clone(),
+            None => {
+                let id = unique_name(&slug(&item.text, 48), &mut used_ids);
+                let fix = &findings.fixes[index];
+                files.push((
+                    directory.join("evals").join(format!("{id}.yaml")),
+                    eval_spec(fix, &id, base, checklist, Some(item)).render(),
+                ));
+                eval_of_fix.insert(index, id.clone());
+                written.evals.push(id.clone());
+                id
+            }
+        };
+        written.follow_up_evals.push(FollowUpEval {
+            item: item.text.clone(),
+            eval: id,
+        });
     }
 
     let agents_path = root.join("AGENTS.md");
@@ -198,7 +252,17 @@ pub fn write_proposals(
             });
         }
     };
-    let lessons = lessons(findings, &skill_for_signature);
+    let all_lessons = lessons(findings, &skill_for_signature);
+    let lessons: Vec<String> = all_lessons
+        .iter()
+        .filter(|lesson| {
+            !agents_now
+                .as_deref()
+                .is_some_and(|agents| says_already(agents, lesson))
+        })
+        .map(|lesson| lesson.line.clone())
+        .collect();
+    written.lessons_already_in_agents_md = all_lessons.len() - lessons.len();
     if !lessons.is_empty() {
         files.push((
             directory.join(AGENTS_PATCH),
@@ -623,11 +687,18 @@ fn excerpt(path: &Path) -> Option<String> {
     Some(text.trim_end().replace("```", "'''"))
 }
 
+/// One line of the AGENTS.md patch, and what AGENTS.md must contain for it to be said
+/// already (the counts in a line change from run to run; what it is about does not).
+struct Lesson {
+    line: String,
+    key: String,
+}
+
 fn lessons(
     findings: &Findings,
     skill_for_signature: &std::collections::BTreeMap<String, String>,
-) -> Vec<String> {
-    let mut lines = Vec::new();
+) -> Vec<Lesson> {
+    let mut lessons = Vec::new();
     for group in &findings.failure_groups {
         let Some(skill) = skill_for_signature.get(&group.signature) else {
             continue;
@@ -636,11 +707,14 @@ fn lessons(
             .validator
             .as_ref()
             .map_or_else(|| format!("`{}`", group.signature), |v| format!("`{v}`"));
-        lines.push(format!(
-            "- {what} failed {} time(s) on {}: run it before every commit; see the `{skill}` skill.",
-            group.count,
-            super::short_task_list(&group.tasks, 5)
-        ));
+        lessons.push(Lesson {
+            line: format!(
+                "- {what} failed {} time(s) on {}: run it before every commit; see the `{skill}` skill.",
+                group.count,
+                super::short_task_list(&group.tasks, 5)
+            ),
+            key: format!("see the `{skill}` skill"),
+        });
     }
     for intervention in findings
         .interventions
@@ -653,20 +727,140 @@ fn lessons(
         })
         .take(10)
     {
-        let text: String = intervention
-            .text
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        match &intervention.task {
-            Some(task) => lines.push(format!("- A person had to say, on {task}: {text}")),
-            None => lines.push(format!("- A person had to say: {text}")),
-        }
+        let text = one_line(&intervention.text);
+        let line = match &intervention.task {
+            Some(task) => format!("- A person had to say, on {task}: {text}"),
+            None => format!("- A person had to say: {text}"),
+        };
+        lessons.push(Lesson { line, key: text });
     }
-    for item in &findings.follow_ups {
-        lines.push(format!("- Follow-up from the run log: {item}"));
+    for item in follow_ups_of(findings, FollowUpCategory::GuidelinesToUpdate) {
+        let text = one_line(&item.text);
+        lessons.push(Lesson {
+            line: format!("- {text}"),
+            key: text,
+        });
     }
-    lines
+    lessons
+}
+
+/// Whether `agents_md` already says `lesson`: its key, whitespace and case aside.
+fn says_already(agents_md: &str, lesson: &Lesson) -> bool {
+    let key = one_line(&lesson.key).to_lowercase();
+    !key.is_empty() && one_line(agents_md).to_lowercase().contains(&key)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The follow-ups of one category, in file order.
+fn follow_ups_of(
+    findings: &Findings,
+    category: FollowUpCategory,
+) -> impl Iterator<Item = &FollowUp> {
+    findings
+        .follow_ups
+        .iter()
+        .filter(move |item| item.category == category)
+}
+
+/// The latest fix with a base commit that an "Evals to add" item is about: a fix of a task
+/// it names (`T3`), or of a validator it names in backticks.
+fn fix_for_follow_up<'a>(findings: &'a Findings, item: &FollowUp) -> Option<(usize, &'a str)> {
+    let words: std::collections::HashSet<&str> = item
+        .text
+        .split(|c: char| c.is_whitespace() || ",;:()[]'\"".contains(c))
+        .map(|word| word.trim_end_matches('.'))
+        .filter(|word| !word.is_empty())
+        .collect();
+    let commands: Vec<&str> = item.text.split('`').skip(1).step_by(2).collect();
+    findings
+        .fixes
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, fix)| {
+            words.contains(fix.task.as_str()) || commands.contains(&fix.validator.as_str())
+        })
+        .find_map(|(index, fix)| Some((index, fix.commit_before.as_deref()?)))
+}
+
+fn eval_spec(
+    fix: &FixPair,
+    id: &str,
+    base: &str,
+    checklist: Option<&Checklist>,
+    follow_up: Option<&FollowUp>,
+) -> EvalSpec {
+    let task = checklist.and_then(|checklist| checklist.task(&fix.task));
+    let mut source = format!(
+        "run-log.md lines {}-{}: task {} failed `{}` {} time(s), then merged as {}",
+        fix.failure_line,
+        fix.fix_line,
+        fix.task,
+        fix.validator,
+        fix.failures,
+        fix.commit_after.as_deref().unwrap_or("?")
+    );
+    if let Some(item) = follow_up {
+        source = format!(
+            "run-log.md line {} (Evals to add): {}; {source}",
+            item.line,
+            one_line(&item.text)
+        );
+    }
+    EvalSpec {
+        id: id.to_string(),
+        base: base.to_string(),
+        task: task.map_or_else(
+            || format!("Redo task {} so that `{}` passes.", fix.task, fix.validator),
+            |task| {
+                let mut text = task.title.trim().to_string();
+                if !task.description.trim().is_empty() {
+                    text.push_str("\n\n");
+                    text.push_str(task.description.trim());
+                }
+                text
+            },
+        ),
+        acceptance: task
+            .map(|task| task.acceptance_criteria.clone())
+            .unwrap_or_default(),
+        validators: vec![fix.validator.clone()],
+        timeout: task.and_then(|task| task.timeout.clone()),
+        source: Some(source),
+    }
+}
+
+/// A valid skill name from a follow-up's words: `How to rebase a task branch` gives
+/// `how-to-rebase-a-task-branch`, cut at a word within the 64 characters allowed.
+fn follow_up_skill_name(text: &str) -> String {
+    let full = slug(text, 200);
+    if full.len() <= 64 {
+        return full;
+    }
+    let cut = full[..=64].rfind('-').unwrap_or(64);
+    full[..cut].trim_end_matches('-').to_string()
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The body of a skill a follow-up asks for: the same sections as a failure group's draft,
+/// with what only a person (or `--agent`) can write marked as such.
+fn follow_up_skill_body(item: &FollowUp) -> String {
+    format!(
+        "# {title}\n\n## When to use\n\nThe run log's Follow-ups ask for this skill (\"Skills to extract\", `run-log.md` line {line}): {text}\n\n## Procedure\n\n1. To write: the steps, each a command or a check, from the runs that needed this.\n\n## Verification\n\nTo write: the command that shows it worked; it must exit 0.\n\n## Evidence\n\n- `run-log.md` line {line}: the follow-up.\n- [references/evidence.md](references/evidence.md): the log excerpt.\n",
+        title = item.text.trim_end_matches('.'),
+        line = item.line,
+        text = item.text,
+    )
 }
 
 /// A unified diff that appends the lessons section at the end of AGENTS.md.

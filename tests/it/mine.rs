@@ -48,7 +48,7 @@ pub fn mined_repo() -> TestEnv {
 - 2026-11-20T10:06:00Z decision: always run the formatter before committing\n\
 - 2026-11-20T10:07:00Z approve [T1]: looks right\n\
 - 2026-11-20T10:09:00Z merge [T1] attempt=2 commit={short}: merged into `main` as {short} (tree 0123456789); validators: `cargo test` exit 0 in 5 ms (.longrun/runs/20261120T100900Z/T1/2/validate/1/output.log)\n\
-\n## Follow-ups\n- Skills to extract:\n- document the retry policy\n"
+\n## Follow-ups\n- Skills to extract:\n  - How to retry a flaky network test\n- Evals to add:\n  - the parser fix of T1\n  - a `make lint` run that nobody fixed\n- Agent guidelines to update (`AGENTS.md`):\n  - document the retry policy\n- Docs to update:\n  - the FAQ\n"
     );
     env.write("run-log.md", log);
     env
@@ -82,9 +82,45 @@ fn mining_finds_groups_fixes_interventions_and_follow_ups() {
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["hand-edit", "steering", "approval", "task-note"]);
+    let follow_ups: Vec<(&str, &str)> = findings["follow_ups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["category"].as_str().unwrap(),
+                item["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
-        findings["follow_ups"],
-        serde_json::json!(["document the retry policy"])
+        follow_ups,
+        [
+            ("skills-to-extract", "How to retry a flaky network test"),
+            ("evals-to-add", "the parser fix of T1"),
+            ("evals-to-add", "a `make lint` run that nobody fixed"),
+            ("guidelines-to-update", "document the retry policy"),
+            ("docs-to-update", "the FAQ"),
+        ]
+    );
+    let proposals = &value["proposals"];
+    assert_eq!(
+        proposals["skills"],
+        serde_json::json!([
+            "fix-cargo-test",
+            "fix-make-lint",
+            "how-to-retry-a-flaky-network-test"
+        ])
+    );
+    // The eval the T1 item asks for is the one its fix already gives; the other has no fix
+    // to replay and is only listed.
+    assert_eq!(
+        proposals["follow_up_evals"],
+        serde_json::json!([{"item": "the parser fix of T1", "eval": "t1-cargo-test"}])
+    );
+    assert_eq!(
+        proposals["evals_without_evidence"],
+        serde_json::json!(["a `make lint` run that nobody fixed"])
     );
 
     // The proposals: two skills, one eval at the commit before the fix, a patch.
@@ -111,7 +147,23 @@ fn mining_finds_groups_fixes_interventions_and_follow_ups() {
     let patch = env.read(&format!("{dir}/AGENTS.md.patch"));
     assert!(patch.contains("+## Lessons from longrun mine"), "{patch}");
     assert!(patch.contains("Use the v2 config API"), "{patch}");
-    assert!(patch.contains("document the retry policy"), "{patch}");
+    assert!(patch.contains("+- document the retry policy\n"), "{patch}");
+    assert!(
+        !patch.contains("FAQ"),
+        "docs to update are not guidelines: {patch}"
+    );
+    let extracted = env.read(&format!(
+        "{dir}/skills/how-to-retry-a-flaky-network-test/SKILL.md"
+    ));
+    for section in [
+        "## When to use",
+        "## Procedure",
+        "## Verification",
+        "## Evidence",
+        "`run-log.md` line 19",
+    ] {
+        assert!(extracted.contains(section), "{section} in {extracted}");
+    }
 
     // Deterministic: mining again writes the same bytes.
     let first = env.read(&format!("{dir}/skills/fix-cargo-test/SKILL.md"));

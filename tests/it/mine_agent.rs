@@ -175,7 +175,11 @@ fn a_failing_agent_keeps_the_deterministic_proposals() {
     assert_eq!(value["agent"]["failure"], "agent `writer` exited 4");
     assert_eq!(
         value["proposals"]["skills"],
-        serde_json::json!(["fix-cargo-test", "fix-make-lint"])
+        serde_json::json!([
+            "fix-cargo-test",
+            "fix-make-lint",
+            "how-to-retry-a-flaky-network-test"
+        ])
     );
     for (file, text) in &drafts {
         assert_eq!(&env.read(&format!("{PROPOSALS}/{file}")), text, "{file}");
