@@ -503,10 +503,16 @@ pub struct MineArgs {
     /// deterministic draft.
     #[arg(long, value_name = "PROFILE", conflicts_with = "apply")]
     pub agent: Option<String>,
-    /// Install the newest proposals (what is left of them after review) instead of mining.
+    /// Install proposals (what is left of them after review) instead of mining: the newest,
+    /// or those --from names.
     #[arg(long)]
     pub apply: bool,
-    /// With --apply: overwrite existing skills, evals and AGENTS.md lessons.
+    /// With --apply: the proposals to install, by timestamp (a folder of
+    /// `.longrun/proposals/`) or path, instead of the newest.
+    #[arg(long, value_name = "DIR", requires = "apply")]
+    pub from: Option<PathBuf>,
+    /// With --apply: overwrite existing skills and evals, and add new lessons to AGENTS.md's
+    /// lessons section when it has one.
     #[arg(long, requires = "apply")]
     pub force: bool,
     /// Print the findings as JSON.

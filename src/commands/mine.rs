@@ -1,6 +1,6 @@
-//! `longrun mine`: mine the run log and write proposals, or (`--apply`) install the newest
-//! proposals a person kept. Resolves the commit before each fix with git (the domain never
-//! runs git) and logs every applied item in run-log.md.
+//! `longrun mine`: mine the run log and write proposals, or (`--apply`) install the proposals
+//! a person kept (the newest, or those `--from` names). Resolves the commit before each fix
+//! with git (the domain never runs git) and logs every applied item in run-log.md.
 
 use std::path::PathBuf;
 
@@ -286,13 +286,25 @@ fn apply(
     args: &MineArgs,
     workspace: &crate::workspace::Workspace,
 ) -> Result<ExitStatus, CommandError> {
-    let Some(directory) = proposals::latest_proposals(&workspace.root).map_err(mine_error)? else {
-        return Err(
-            CommandError::user(format!("no proposals in `{}`", proposals::PROPOSALS_DIR))
+    let directory = match &args.from {
+        Some(from) => chosen_proposals(ctx, workspace, from)?,
+        None => {
+            let Some(newest) = proposals::latest_proposals(&workspace.root).map_err(mine_error)?
+            else {
+                return Err(CommandError::user(format!(
+                    "no proposals in `{}`",
+                    proposals::PROPOSALS_DIR
+                ))
                 .with_hint(
                     "run `longrun mine` first, review what it wrote, delete what you reject",
-                ),
-        );
+                ));
+            };
+            ctx.ui.status(&format!(
+                "applying the newest proposals, `{}` (`--from DIR` applies another)",
+                newest.display()
+            ));
+            newest
+        }
     };
     let applied =
         proposals::apply_proposals(&workspace.root, &directory, args.force).map_err(mine_error)?;
@@ -326,11 +338,70 @@ fn apply(
         ctx.append_events(workspace, &events)?;
     }
     if args.json {
-        ctx.ui.json(&applied);
+        ctx.ui.json(&ApplyOutput {
+            directory: &directory,
+            applied: &applied,
+        });
     } else {
         ctx.ui.data(&apply_report(&directory, &applied));
     }
     Ok(ExitStatus::Success)
+}
+
+#[derive(Serialize)]
+struct ApplyOutput<'a> {
+    /// The proposal directory applied, relative to the repository root when inside it.
+    directory: &'a std::path::Path,
+    applied: &'a [AppliedItem],
+}
+
+/// The proposal directory `--from` names: a timestamp under `.longrun/proposals/`, or a
+/// path (from the current directory); relative to the repository root when inside it.
+fn chosen_proposals(
+    ctx: &Context,
+    workspace: &crate::workspace::Workspace,
+    from: &std::path::Path,
+) -> Result<PathBuf, CommandError> {
+    let by_name = PathBuf::from(proposals::PROPOSALS_DIR).join(from);
+    let plain_name = from.components().count() == 1 && !from.is_absolute();
+    let path = if plain_name && workspace.root.join(&by_name).is_dir() {
+        workspace.root.join(&by_name)
+    } else {
+        ctx.cwd.join(from)
+    };
+    if !path.is_dir() {
+        let known = proposals::sorted_entries(&workspace.root.join(proposals::PROPOSALS_DIR))
+            .map_err(mine_error)?;
+        let error = CommandError::user(format!(
+            "no proposals `{}`: neither `{}` nor `{}` is a directory",
+            from.display(),
+            by_name.display(),
+            path.display()
+        ));
+        return Err(if known.is_empty() {
+            error.with_hint("run `longrun mine` first")
+        } else {
+            error.with_hint(format!(
+                "proposals: {}",
+                known
+                    .iter()
+                    .rev()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        });
+    }
+    let path = path.canonicalize().unwrap_or(path);
+    let root = workspace
+        .root
+        .canonicalize()
+        .unwrap_or(workspace.root.clone());
+    Ok(path
+        .strip_prefix(&root)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(path))
 }
 
 fn mine_error(error: mine::MineError) -> CommandError {

@@ -88,6 +88,8 @@ pub struct AppliedItem {
     pub name: String,
     /// Where it went (or would have gone), relative to the repository root.
     pub destination: PathBuf,
+    /// In JSON `"outcome": "installed"`, or `"skipped"` with a `"reason"`.
+    #[serde(flatten)]
     pub outcome: ApplyOutcome,
 }
 
@@ -932,12 +934,18 @@ fn apply_agents_patch(
         return Err("the patch adds nothing".to_string());
     }
     let text = current.unwrap_or("");
-    if !force && text.lines().any(|line| line.trim_end() == LESSONS_HEADING) {
-        return Err(format!(
-            "AGENTS.md already has `{LESSONS_HEADING}` (use --force to add another)"
-        ));
-    }
     let lines: Vec<&str> = text.lines().collect();
+    if let Some(heading) = lines
+        .iter()
+        .position(|line| line.trim_end() == LESSONS_HEADING)
+    {
+        if !force {
+            return Err(format!(
+                "AGENTS.md already has `{LESSONS_HEADING}` (use --force to add the new lessons to it)"
+            ));
+        }
+        return merge_lessons(&lines, heading, &added);
+    }
     let ends_with_context =
         lines.len() >= context.len() && lines[lines.len() - context.len()..] == context[..];
     if !force && !ends_with_context {
@@ -955,6 +963,47 @@ fn apply_agents_patch(
         out.push('\n');
     }
     Ok((out, ApplyOutcome::Installed))
+}
+
+/// `--force` on an AGENTS.md that has the lessons section already (at line index
+/// `heading`): the patch's lessons it does not have yet go at the end of that section,
+/// never under a second heading.
+fn merge_lessons(
+    lines: &[&str],
+    heading: usize,
+    added: &[&str],
+) -> Result<(String, ApplyOutcome), String> {
+    let end = lines[heading + 1..]
+        .iter()
+        .position(|line| line.starts_with("# ") || line.starts_with("## "))
+        .map_or(lines.len(), |offset| heading + 1 + offset);
+    // After the section's last non-blank line, so blank lines before the next heading stay.
+    let insert_at = (heading + 1..end)
+        .rev()
+        .find(|&index| !lines[index].trim().is_empty())
+        .map_or(heading + 1, |index| index + 1);
+    let present: std::collections::HashSet<&str> = lines[heading..end]
+        .iter()
+        .map(|line| line.trim_end())
+        .collect();
+    let new: Vec<&str> = added
+        .iter()
+        .copied()
+        .filter(|line| line.starts_with("- ") && !present.contains(line.trim_end()))
+        .collect();
+    if new.is_empty() {
+        return Err(format!(
+            "AGENTS.md's `{LESSONS_HEADING}` has every lesson of the patch already"
+        ));
+    }
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len() + new.len() + 1);
+    out.extend_from_slice(&lines[..insert_at]);
+    if insert_at == heading + 1 {
+        out.push("");
+    }
+    out.extend_from_slice(&new);
+    out.extend_from_slice(&lines[insert_at..]);
+    Ok((out.join("\n") + "\n", ApplyOutcome::Overwritten))
 }
 
 #[cfg(test)]
@@ -1078,5 +1127,29 @@ mod tests {
         let fresh = agents_patch(None, &lessons);
         let (text, _) = apply_agents_patch(None, &fresh, false).unwrap();
         assert_eq!(text, format!("{LESSONS_HEADING}\n\n- run the tests\n"));
+    }
+
+    #[test]
+    fn forcing_the_agents_patch_adds_to_the_lessons_section_there_is() {
+        let current = format!(
+            "# AGENTS.md\n\n{LESSONS_HEADING}\n\n- run the tests\n\n## Style\n\nShort lines.\n"
+        );
+        let patch = agents_patch(
+            Some("# something else\n"),
+            &["- run the tests".to_string(), "- lint first".to_string()],
+        );
+        let refused = apply_agents_patch(Some(&current), &patch, false).unwrap_err();
+        assert!(refused.contains("use --force"), "{refused}");
+        let (text, outcome) = apply_agents_patch(Some(&current), &patch, true).unwrap();
+        assert_eq!(outcome, ApplyOutcome::Overwritten);
+        assert_eq!(
+            text,
+            format!(
+                "# AGENTS.md\n\n{LESSONS_HEADING}\n\n- run the tests\n- lint first\n\n## Style\n\nShort lines.\n"
+            )
+        );
+        assert_eq!(text.matches(LESSONS_HEADING).count(), 1);
+        // Again: nothing new to add.
+        assert!(apply_agents_patch(Some(&text), &patch, true).is_err());
     }
 }

@@ -473,3 +473,205 @@ fn mine_counts_only_a_persons_interventions_in_a_real_cycles_log() {
         assert!(!patch.contains(machine), "{machine:?} in {patch}");
     }
 }
+
+/// The run at `now` (`LONGRUN_NOW`), with its exit code checked.
+fn longrun_at(env: &TestEnv, now: &str, args: &[&str]) -> crate::Run {
+    env.longrun_with_env(&env.root, args, &[("LONGRUN_NOW", now)])
+}
+
+/// `--apply --from` installs the proposals a person reviewed, not whatever a later `mine`
+/// wrote; plain `--apply` names the newest it takes.
+#[test]
+fn apply_from_installs_the_reviewed_proposals_and_names_them() {
+    let env = mined_repo();
+    assert_eq!(env.longrun(&["mine"]).code, 0);
+    let reviewed = ".longrun/proposals/20261121T090000Z";
+    // The person reviews the first proposals (rejecting a skill) while mine runs again.
+    std::fs::remove_dir_all(env.path(&format!("{reviewed}/skills/fix-make-lint"))).unwrap();
+    let later = longrun_at(&env, "2026-11-22T09:00:00Z", &["mine"]);
+    assert_eq!(later.code, 0, "{later:?}");
+    assert!(
+        env.path(".longrun/proposals/20261122T090000Z/skills/fix-make-lint")
+            .is_dir()
+    );
+
+    let run = env.longrun(&["mine", "--apply", "--from", "20261121T090000Z", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["directory"], reviewed);
+    let applied: Vec<(&str, &str, &str)> = value["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["kind"].as_str().unwrap(),
+                item["name"].as_str().unwrap(),
+                item["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            ("skill", "fix-cargo-test", "installed"),
+            ("skill", "how-to-retry-a-flaky-network-test", "installed"),
+            ("eval", "t1-cargo-test", "installed"),
+            ("agents-md", "Lessons from longrun mine", "installed"),
+        ]
+    );
+    assert_eq!(
+        value["applied"][0]["destination"],
+        ".agents/skills/fix-cargo-test"
+    );
+    assert!(!env.path(".agents/skills/fix-make-lint").exists());
+    assert!(env.read("run-log.md").contains(&format!(
+        "proposal={reviewed}: mine applied skill `fix-cargo-test`"
+    )));
+
+    // A path works too; an unknown name is an error that lists what there is.
+    let by_path = env.longrun(&[
+        "mine",
+        "--apply",
+        "--from",
+        ".longrun/proposals/20261122T090000Z",
+    ]);
+    assert_eq!(by_path.code, 0, "{by_path:?}");
+    assert!(
+        by_path
+            .stdout
+            .starts_with("Applied `.longrun/proposals/20261122T090000Z`:\n"),
+        "{by_path:?}"
+    );
+    let unknown = env.longrun(&["mine", "--apply", "--from", "20990101T000000Z"]);
+    assert_eq!(unknown.code, 2, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("no proposals `20990101T000000Z`")
+            && unknown
+                .stderr
+                .contains("proposals: 20261122T090000Z, 20261121T090000Z"),
+        "{unknown:?}"
+    );
+    let from_without_apply = env.longrun(&["mine", "--from", "20261121T090000Z"]);
+    assert_eq!(from_without_apply.code, 2, "{from_without_apply:?}");
+
+    let newest = env.longrun(&["mine", "--apply"]);
+    assert_eq!(newest.code, 0, "{newest:?}");
+    assert!(
+        newest.stderr.contains(
+            "applying the newest proposals, `.longrun/proposals/20261122T090000Z` (`--from DIR` applies another)"
+        ),
+        "{newest:?}"
+    );
+}
+
+/// `--force` overwrites an eval and adds new lessons to the one Lessons section; lessons
+/// AGENTS.md already says are not proposed again.
+#[test]
+fn force_overwrites_evals_and_adds_lessons_to_the_one_section() {
+    let env = mined_repo();
+    env.write("evals/t1-cargo-test.yaml", "mine\n");
+    assert_eq!(env.longrun(&["mine"]).code, 0);
+    let first = env.longrun(&["mine", "--apply", "--json"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    let value: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    let eval = &value["applied"][3];
+    assert_eq!(eval["name"], "t1-cargo-test");
+    assert_eq!(eval["outcome"], "skipped");
+    assert_eq!(eval["reason"], "already exists (use --force to overwrite)");
+    assert_eq!(env.read("evals/t1-cargo-test.yaml"), "mine\n");
+    let agents = env.read("AGENTS.md");
+    assert_eq!(agents.matches("## Lessons from longrun mine").count(), 1);
+    assert!(agents.contains("- document the retry policy\n"), "{agents}");
+
+    // Mined again: every lesson is in AGENTS.md already, so there is no patch.
+    let again = longrun_at(&env, "2026-11-22T09:00:00Z", &["mine", "--json"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    let value: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(
+        value["proposals"]["agents_patch"], false,
+        "{}",
+        again.stdout
+    );
+    assert_eq!(value["proposals"]["lessons_already_in_agents_md"], 5);
+    assert!(
+        !env.path(".longrun/proposals/20261122T090000Z/AGENTS.md.patch")
+            .exists()
+    );
+    let report = longrun_at(&env, "2026-11-22T10:00:00Z", &["mine"]);
+    assert!(
+        report
+            .stdout
+            .contains("(5 lesson(s) left out: AGENTS.md already says them)"),
+        "{report:?}"
+    );
+
+    // A new lesson: without --force the section is not touched, with it the lesson joins
+    // the section there is.
+    let note = longrun_at(
+        &env,
+        "2026-11-23T09:00:00Z",
+        &["log", "note", "always rebase before merging"],
+    );
+    assert_eq!(note.code, 0, "{note:?}");
+    assert_eq!(longrun_at(&env, "2026-11-23T09:00:00Z", &["mine"]).code, 0);
+    let patch = env.read(".longrun/proposals/20261123T090000Z/AGENTS.md.patch");
+    assert_eq!(
+        proposed_lessons(&patch),
+        ["- A person had to say: always rebase before merging"]
+    );
+    let refused = env.longrun(&["mine", "--apply"]);
+    assert!(
+        refused
+            .stdout
+            .contains("skipped (AGENTS.md already has `## Lessons from longrun mine` (use --force to add the new lessons to it))"),
+        "{refused:?}"
+    );
+    let forced = env.longrun(&["mine", "--apply", "--force", "--json"]);
+    assert_eq!(forced.code, 0, "{forced:?}");
+    let value: serde_json::Value = serde_json::from_str(&forced.stdout).unwrap();
+    let outcomes: Vec<(&str, &str)> = value["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["kind"] != "skill")
+        .map(|item| {
+            (
+                item["name"].as_str().unwrap(),
+                item["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("t1-cargo-test", "overwritten"),
+            ("Lessons from longrun mine", "overwritten"),
+        ]
+    );
+    assert!(env.read("evals/t1-cargo-test.yaml").contains("base: '"));
+    let agents = env.read("AGENTS.md");
+    assert_eq!(
+        agents.matches("## Lessons from longrun mine").count(),
+        1,
+        "{agents}"
+    );
+    assert!(
+        agents.ends_with(
+            "- document the retry policy\n- A person had to say: always rebase before merging\n"
+        ),
+        "{agents}"
+    );
+    assert!(
+        env.read("run-log.md")
+            .contains("mine applied agents-md `Lessons from longrun mine`: overwrote `AGENTS.md`")
+    );
+}
+
+fn proposed_lessons(patch: &str) -> Vec<&str> {
+    patch
+        .lines()
+        .filter_map(|line| line.strip_prefix('+'))
+        .filter(|line| line.starts_with("- "))
+        .collect()
+}
