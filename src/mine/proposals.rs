@@ -43,6 +43,14 @@ pub const MAX_EVALS: usize = 50;
 /// At most this many fixes are listed in a skill draft's procedure.
 const MAX_FIXES_SHOWN: usize = 10;
 
+/// The sections every skill draft's body has, as `## ` headings, in this order: when to
+/// use it, the procedure, the verification step and the evidence (which links
+/// `references/evidence.md`). An agent's rewrite must keep them all ([`super::prose`]).
+pub const SKILL_SECTIONS: [&str; 4] = ["When to use", "Procedure", "Verification", "Evidence"];
+
+/// The file an Evidence section links.
+pub const EVIDENCE_FILE: &str = "references/evidence.md";
+
 /// Largest piece of an artifact quoted in `references/evidence.md`.
 const MAX_EXCERPT_BYTES: usize = 4 * 1024;
 
