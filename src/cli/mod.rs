@@ -492,10 +492,12 @@ pub struct ClaimsArgs {
 
 #[derive(Debug, Args)]
 pub struct MineArgs {
-    /// Only events at or after DATE (`2026-11-21` or `2026-11-21T09:00:00Z`).
+    /// Only events and task-note lines at or after DATE (`2026-11-21` or
+    /// `2026-11-21T09:00:00Z`).
     #[arg(long, value_name = "DATE", value_parser = parse_since)]
     pub since: Option<jiff::Timestamp>,
-    /// Only events of one run (the `<run>` in `.longrun/runs/<run>/`).
+    /// Only one run (the `<ID>` of `.longrun/runs/<ID>/`): the tasks and attempts its folder
+    /// holds, their events from the run's start to their next run, and what people did.
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
     /// Let this agent profile (from longrun.yaml) rewrite the proposals' prose (skill

@@ -77,7 +77,10 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
     let options = MineOptions {
         run_log,
         since: args.since,
-        run: args.run.clone(),
+        run: match &args.run {
+            Some(id) => Some(read_run(&workspace, id)?),
+            None => None,
+        },
     };
     let mut findings = mine::mine(&options, checklist.as_ref()).map_err(mine_error)?;
     if let Err(error) = resolve_bases(&workspace.root, &mut findings) {
@@ -131,6 +134,42 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// The run `--run` names, from its folder under `.longrun/runs/`; an unknown one is a usage
+/// error that lists the newest runs.
+fn read_run(
+    workspace: &crate::workspace::Workspace,
+    id: &str,
+) -> Result<mine::scope::RunScope, CommandError> {
+    let runs = workspace.state_dir().join("runs");
+    match mine::scope::read_run(&runs, id) {
+        Ok(mut scope) => {
+            if let Ok(relative) = scope.directory.strip_prefix(&workspace.root) {
+                scope.directory = relative.to_path_buf();
+            }
+            Ok(scope)
+        }
+        Err(mine::scope::RunScopeError::Mine(error)) => Err(mine_error(error)),
+        Err(error) => {
+            let known = proposals::sorted_entries(&runs).unwrap_or_default();
+            let hint = if known.is_empty() {
+                "no run has left a folder in `.longrun/runs/` yet".to_string()
+            } else {
+                format!(
+                    "the newest runs: {}",
+                    known
+                        .iter()
+                        .rev()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            Err(CommandError::user(error.to_string()).with_hint(hint))
+        }
+    }
 }
 
 /// Fills in every fix's `commit_before` (the first parent of its merged commit), asking git
@@ -431,6 +470,31 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
         findings.intervention_count,
         findings.follow_ups.len()
     );
+    if let Some(run) = &findings.run {
+        let tasks: Vec<String> = run
+            .tasks
+            .iter()
+            .map(|(task, attempts)| {
+                let attempts: Vec<String> = attempts.iter().map(u32::to_string).collect();
+                format!("{task} (attempt {})", attempts.join(", "))
+            })
+            .collect();
+        out.push_str(&format!(
+            "Run `{}` (`{}`){}: {}; each task's events until its next run or its merge.\n",
+            run.id,
+            run.directory.display(),
+            run.start
+                .map(|start| format!(" from {}", crate::clock::format_timestamp(start)))
+                .unwrap_or_default(),
+            mine::short_task_list(&tasks, 6)
+        ));
+    }
+    if findings.notes_without_time > 0 {
+        out.push_str(&format!(
+            "{} task-note line(s) left out: nothing tells when they were written.\n",
+            findings.notes_without_time
+        ));
+    }
     if findings.unreadable_lines > 0 {
         out.push_str(&format!(
             "{} line(s) of the Events section are not events (`longrun check` lists them).\n",
@@ -629,6 +693,7 @@ mod tests {
                     kind: InterventionKind::Steering,
                     task: None,
                     line: Some(i),
+                    at: None,
                     text: format!("steer {i}"),
                 })
                 .collect(),

@@ -9,6 +9,7 @@
 
 pub mod proposals;
 pub mod prose;
+pub mod scope;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -36,10 +37,10 @@ pub const MAX_GROUPS: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct MineOptions {
     pub run_log: PathBuf,
-    /// Events before this are skipped.
+    /// Events (and note lines) before this are skipped.
     pub since: Option<Timestamp>,
-    /// Only events that mention `runs/<run>/` (the cycle's run directories) count.
-    pub run: Option<String>,
+    /// Only this run's events count (see [`scope`]).
+    pub run: Option<scope::RunScope>,
 }
 
 /// Why mining failed.
@@ -82,6 +83,12 @@ pub struct Findings {
     pub interventions: Vec<Intervention>,
     /// Items of the run log's `## Follow-ups` section, in file order.
     pub follow_ups: Vec<FollowUp>,
+    /// The run `--run` named, as its folder tells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<scope::RunScope>,
+    /// Task-note lines left out under `--since` or `--run` because nothing tells when they
+    /// were written.
+    pub notes_without_time: usize,
 }
 
 /// One item of the run log's Follow-ups section.
@@ -218,22 +225,34 @@ pub struct Intervention {
     pub task: Option<String>,
     /// 1-based line in run-log.md; `None` for a task note.
     pub line: Option<usize>,
+    /// When: the event's time, or what a note line tells (see [`scope`]).
+    pub at: Option<String>,
     pub text: String,
 }
 
 /// Reads the run log and the checklist's notes and returns the findings.
 pub fn mine(options: &MineOptions, checklist: Option<&Checklist>) -> Result<Findings, MineError> {
     let mut miner = Miner::default();
+    let mut run = options.run.clone().map(scope::RunFilter::new);
+    // When each task's note was last replaced by hand: the time of its undated lines.
+    let mut note_replaced: HashMap<String, Timestamp> = HashMap::new();
     for item in runlog::stream_events(&options.run_log)? {
         match item? {
             StreamItem::Garbage(_) => miner.findings.unreadable_lines += 1,
             StreamItem::Event(logged) => {
                 let event = &logged.event;
+                if event.kind == EventKind::Note
+                    && event.text.starts_with("task set by hand")
+                    && event.text.contains("note replaced")
+                    && let Some(task) = &event.task
+                {
+                    note_replaced.insert(task.as_str().to_string(), event.timestamp);
+                }
                 if options.since.is_some_and(|since| event.timestamp < since) {
                     continue;
                 }
-                if let Some(run) = &options.run
-                    && !mentions_run(&event.text, run)
+                if let Some(run) = &mut run
+                    && !run.keep(event)
                 {
                     continue;
                 }
@@ -241,21 +260,42 @@ pub fn mine(options: &MineOptions, checklist: Option<&Checklist>) -> Result<Find
             }
         }
     }
-    if let Some(checklist) = checklist {
-        for task in &checklist.tasks {
-            for line in task.note.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                if !is_machine_note(line) {
-                    miner.intervention(Intervention {
-                        kind: InterventionKind::TaskNote,
-                        task: Some(task.task_id.clone()),
-                        line: None,
-                        text: line.to_string(),
-                    });
+    let filtered = options.since.is_some() || run.is_some();
+    for task in checklist.map_or(&[][..], |checklist| checklist.tasks.as_slice()) {
+        let mut dated: Option<Timestamp> = note_replaced.get(&task.task_id).copied();
+        for line in task.note.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let own = scope::note_line_time(line);
+            let at = own.or(dated);
+            if let Some(own) = own {
+                dated = Some(dated.map_or(own, |d| d.max(own)));
+            }
+            if is_machine_note(line) {
+                continue;
+            }
+            if filtered {
+                let Some(at) = at else {
+                    miner.findings.notes_without_time += 1;
+                    continue;
+                };
+                if options.since.is_some_and(|since| at < since)
+                    || run
+                        .as_ref()
+                        .is_some_and(|run| !run.covers_note(&task.task_id, at))
+                {
+                    continue;
                 }
             }
+            miner.intervention(Intervention {
+                kind: InterventionKind::TaskNote,
+                task: Some(task.task_id.clone()),
+                line: None,
+                at: at.map(crate::clock::format_timestamp),
+                text: line.to_string(),
+            });
         }
     }
     miner.findings.follow_ups = read_follow_ups(&options.run_log)?;
+    miner.findings.run = run.map(|run| run.scope().clone());
     Ok(miner.finish())
 }
 
@@ -595,10 +635,6 @@ pub fn merge_target(text: &str) -> Option<String> {
     Some(rest[..rest.find('`')?].to_string())
 }
 
-fn mentions_run(text: &str, run: &str) -> bool {
-    text.contains(&format!("runs/{run}/"))
-}
-
 /// The field longrun adds to what an agent inside a worker writes with `longrun log` or
 /// `longrun task set` (`by=agent`): the log's only other sign of who wrote a line is its
 /// form, and an agent's `longrun log note` looks like a person's.
@@ -855,6 +891,7 @@ impl Miner {
             kind,
             task,
             line: Some(line),
+            at: Some(crate::clock::format_timestamp(event.timestamp)),
             text: event.text.clone(),
         });
     }

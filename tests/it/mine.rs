@@ -177,17 +177,134 @@ fn mining_finds_groups_fixes_interventions_and_follow_ups() {
     assert!(again.stdout.contains("longrun mine --apply"), "{again:?}");
 }
 
+/// The interventions of a `mine --json` run: kind and task.
+fn intervention_kinds(value: &serde_json::Value) -> Vec<(String, String)> {
+    value["findings"]["interventions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["kind"].as_str().unwrap().to_string(),
+                i["task"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
 #[test]
-fn filters_narrow_what_is_mined() {
+fn since_filters_events_and_task_notes_by_their_time() {
     let env = mined_repo();
+    // A person replaces T2's note now (2026-11-21T09:00:00Z): its lines date from then.
+    let set = env.longrun(&["task", "set", "T2", "--note", "prefer the streaming parser"]);
+    assert_eq!(set.code, 0, "{set:?}");
+    let all = env.longrun(&["mine", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(&all.stdout).unwrap();
+    assert_eq!(
+        intervention_kinds(&value),
+        pairs(&[
+            ("hand-edit", "T2"),
+            ("steering", "-"),
+            ("approval", "T1"),
+            ("hand-edit", "T2"),
+            ("task-note", "T1"),
+            ("task-note", "T2"),
+        ])
+    );
+    assert_eq!(
+        value["findings"]["interventions"][5]["at"],
+        "2026-11-21T09:00:00Z"
+    );
+
     let since = env.longrun(&["mine", "--json", "--since", "2026-11-20T10:03:00Z"]);
+    assert_eq!(since.code, 0, "{since:?}");
     let value: serde_json::Value = serde_json::from_str(&since.stdout).unwrap();
-    assert_eq!(value["findings"]["events"], 6, "{since:?}");
-    let run = env.longrun(&["mine", "--json", "--run", "20261120T100500Z"]);
-    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(value["findings"]["events"], 1, "{run:?}");
+    assert_eq!(value["findings"]["events"], 7, "{since:?}");
+    // T1's note line follows a line of 10:01, before --since: left out.
+    assert_eq!(
+        intervention_kinds(&value),
+        pairs(&[
+            ("hand-edit", "T2"),
+            ("steering", "-"),
+            ("approval", "T1"),
+            ("hand-edit", "T2"),
+            ("task-note", "T2"),
+        ])
+    );
+    let later = env.longrun(&["mine", "--json", "--since", "2026-11-21"]);
+    let value: serde_json::Value = serde_json::from_str(&later.stdout).unwrap();
+    assert_eq!(
+        intervention_kinds(&value),
+        pairs(&[("hand-edit", "T2"), ("task-note", "T2")])
+    );
     let bad = env.longrun(&["mine", "--since", "yesterday"]);
     assert_eq!(bad.code, 2, "{bad:?}");
+}
+
+/// `--run` reads the run's folder: its tasks' events from the run's start to their next
+/// run, with what people did about them; a note with no time is left out and counted.
+#[test]
+fn run_keeps_its_tasks_events_and_interventions() {
+    let env = mined_repo();
+    // A note written by hand into the checklist: nothing tells when.
+    let checklist = env.read("checklist.yaml").replace(
+        "    title: Lint\n",
+        "    title: Lint\n    note: ask Ada about the lint rules\n",
+    );
+    env.write("checklist.yaml", checklist);
+    for attempt in ["T2/1", "T3/1"] {
+        env.write(
+            &format!(".longrun/runs/20261120T100000Z/{attempt}/result.json"),
+            "{}",
+        );
+    }
+    let run = env.longrun(&["mine", "--json", "--run", "20261120T100000Z"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let findings = &value["findings"];
+    // Not the attempts 2 of T1 and T3 (other runs: T1's merge is one), nor the decision
+    // about no task.
+    assert_eq!(findings["events"], 6, "{}", run.stdout);
+    assert_eq!(
+        findings["run"]["tasks"],
+        serde_json::json!({"T1": [1], "T2": [1], "T3": [1]})
+    );
+    assert_eq!(findings["run"]["start"], "2026-11-20T10:00:00Z");
+    // T1's note line follows one of 10:01, inside T1's part of the run.
+    assert_eq!(
+        intervention_kinds(&value),
+        pairs(&[("hand-edit", "T2"), ("approval", "T1"), ("task-note", "T1")])
+    );
+    assert_eq!(findings["notes_without_time"], 1);
+    assert_eq!(findings["fixes"], serde_json::json!([]));
+    let groups = findings["failure_groups"].as_array().unwrap();
+    assert_eq!(groups[0]["count"], 2);
+    assert_eq!(groups[1]["count"], 1, "T3's first attempt only");
+    let report = env.longrun(&["mine", "--run", "20261120T100000Z"]);
+    assert!(
+        report.stdout.contains(
+            "Run `20261120T100000Z` (`.longrun/runs/20261120T100000Z`) from 2026-11-20T10:00:00Z: T1 (attempt 1), T2 (attempt 1), T3 (attempt 1); each task's events until its next run or its merge.\n1 task-note line(s) left out: nothing tells when they were written.\n"
+        ),
+        "{report:?}"
+    );
+
+    let unknown = env.longrun(&["mine", "--run", "20991231T000000Z"]);
+    assert_eq!(unknown.code, 2, "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("no run `20991231T000000Z`")
+            && unknown.stderr.contains("the newest runs: 20261120T100000Z"),
+        "{unknown:?}"
+    );
+    let escape = env.longrun(&["mine", "--run", "../runs"]);
+    assert_eq!(escape.code, 2, "{escape:?}");
+    assert!(escape.stderr.contains("is not a run id"), "{escape:?}");
 }
 
 #[test]
