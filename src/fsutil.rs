@@ -133,6 +133,45 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), FsError> {
     replace(path, contents, true)
 }
 
+/// [`write_atomic`] for contents produced piece by piece: `write` fills a buffered temp file
+/// (a large JSON document is then never held whole in memory), which is synced and renamed
+/// over `path` only when `write` succeeds.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), FsError> {
+    let (directory, temp_path) = temp_path_for(path);
+    let mut staged = Staged {
+        path: path.to_path_buf(),
+        directory,
+        temp_path,
+        committed: false,
+    };
+    let result = (|| {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staged.temp_path)?;
+        if let Ok(metadata) = fs::metadata(path) {
+            file.set_permissions(metadata.permissions())?;
+        }
+        let mut writer = io::BufWriter::with_capacity(64 * 1024, file);
+        write(&mut writer)?;
+        let file = writer
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()
+    })();
+    // On an error `staged` is dropped here, which removes the temp file.
+    result.map_err(|source| FsError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    staged.rename()?;
+    sync_directory(&std::mem::take(&mut staged.directory));
+    Ok(())
+}
+
 /// Replaces `path` through a temp file and a rename like [`write_atomic`], but without
 /// syncing. Only for derived caches that readers verify (a checksum) and can rebuild: after
 /// a crash the file may be old, empty or garbage, which a reader must treat as missing. The

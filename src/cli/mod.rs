@@ -497,10 +497,12 @@ pub struct ClaimsArgs {
 
 #[derive(Debug, Args)]
 pub struct MineArgs {
-    /// Only events at or after DATE (`2026-11-21` or `2026-11-21T09:00:00Z`).
+    /// Only events and task-note lines at or after DATE (`2026-11-21` or
+    /// `2026-11-21T09:00:00Z`).
     #[arg(long, value_name = "DATE", value_parser = parse_since)]
     pub since: Option<jiff::Timestamp>,
-    /// Only events of one run (the `<run>` in `.longrun/runs/<run>/`).
+    /// Only one run (the `<ID>` of `.longrun/runs/<ID>/`): the tasks and attempts its folder
+    /// holds, their events from the run's start to their next run, and what people did.
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
     /// Let this agent profile (from longrun.yaml) rewrite the proposals' prose (skill
@@ -508,10 +510,16 @@ pub struct MineArgs {
     /// deterministic draft.
     #[arg(long, value_name = "PROFILE", conflicts_with = "apply")]
     pub agent: Option<String>,
-    /// Install the newest proposals (what is left of them after review) instead of mining.
+    /// Install proposals (what is left of them after review) instead of mining: the newest,
+    /// or those --from names.
     #[arg(long)]
     pub apply: bool,
-    /// With --apply: overwrite existing skills, evals and AGENTS.md lessons.
+    /// With --apply: the proposals to install, by timestamp (a folder of
+    /// `.longrun/proposals/`) or path, instead of the newest.
+    #[arg(long, value_name = "DIR", requires = "apply")]
+    pub from: Option<PathBuf>,
+    /// With --apply: overwrite existing skills and evals, and add new lessons to AGENTS.md's
+    /// lessons section when it has one.
     #[arg(long, requires = "apply")]
     pub force: bool,
     /// Print the findings as JSON.

@@ -1,4 +1,5 @@
-//! `longrun log`: append one event to run-log.md (for people and for agents in a worktree).
+//! `longrun log`: append one event to run-log.md (for people and for agents in a worktree;
+//! an agent's events say `by=agent`, so that `longrun mine` does not take them for a person's).
 
 use super::Context;
 use crate::cli::LogArgs;
@@ -23,6 +24,9 @@ pub fn run(ctx: &Context, args: &LogArgs) -> Result<ExitStatus, CommandError> {
     let mut event = Event::new(ctx.clock.now(), args.kind, args.message.trim());
     if let Some(task) = &args.task {
         event = event.with_task(task.clone());
+    }
+    if let Some(by) = super::worker_marker() {
+        event = event.with_field(by.0, by.1);
     }
     ctx.append_events(&workspace, std::slice::from_ref(&event))?;
     ctx.ui.data(&event.render());

@@ -1,6 +1,6 @@
-//! `longrun mine`: mine the run log and write proposals, or (`--apply`) install the newest
-//! proposals a person kept. Resolves the commit before each fix with git (the domain never
-//! runs git) and logs every applied item in run-log.md.
+//! `longrun mine`: mine the run log and write proposals, or (`--apply`) install the proposals
+//! a person kept (the newest, or those `--from` names). Resolves the commit before each fix
+//! with git (the domain never runs git) and logs every applied item in run-log.md.
 
 use std::path::PathBuf;
 
@@ -77,19 +77,16 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
     let options = MineOptions {
         run_log,
         since: args.since,
-        run: args.run.clone(),
+        run: match &args.run {
+            Some(id) => Some(read_run(&workspace, id)?),
+            None => None,
+        },
     };
     let mut findings = mine::mine(&options, checklist.as_ref()).map_err(mine_error)?;
-    // Only the fixes that become evals need their base commit: one git call each.
-    for index in proposals::eval_candidates(&findings) {
-        let fix = &mut findings.fixes[index];
-        if let Some(after) = &fix.commit_after
-            && after.bytes().all(|b| b.is_ascii_hexdigit())
-        {
-            fix.commit_before = crate::git::rev_parse(&workspace.root, &format!("{after}^1"))
-                .ok()
-                .flatten();
-        }
+    if let Err(error) = resolve_bases(&workspace.root, &mut findings) {
+        ctx.ui.warn(&format!(
+            "the commits before the fixes are unknown, so no eval is proposed: {error}"
+        ));
     }
     let stamp = ctx.clock.now().strftime("%Y%m%dT%H%M%SZ").to_string();
     let written =
@@ -137,6 +134,68 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// The run `--run` names, from its folder under `.longrun/runs/`; an unknown one is a usage
+/// error that lists the newest runs.
+fn read_run(
+    workspace: &crate::workspace::Workspace,
+    id: &str,
+) -> Result<mine::scope::RunScope, CommandError> {
+    let runs = workspace.state_dir().join("runs");
+    match mine::scope::read_run(&runs, id) {
+        Ok(mut scope) => {
+            if let Ok(relative) = scope.directory.strip_prefix(&workspace.root) {
+                scope.directory = relative.to_path_buf();
+            }
+            Ok(scope)
+        }
+        Err(mine::scope::RunScopeError::Mine(error)) => Err(mine_error(error)),
+        Err(error) => {
+            let known = proposals::sorted_entries(&runs).unwrap_or_default();
+            let hint = if known.is_empty() {
+                "no run has left a folder in `.longrun/runs/` yet".to_string()
+            } else {
+                format!(
+                    "the newest runs: {}",
+                    known
+                        .iter()
+                        .rev()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            Err(CommandError::user(error.to_string()).with_hint(hint))
+        }
+    }
+}
+
+/// Fills in every fix's `commit_before` (the first parent of its merged commit), asking git
+/// about all of them at once (see [`crate::git::first_parents`]). When git fails they stay unknown: the findings stand without
+/// them, and no eval is proposed for those fixes.
+fn resolve_bases(
+    root: &std::path::Path,
+    findings: &mut Findings,
+) -> Result<(), crate::git::GitError> {
+    let afters: Vec<&str> = findings
+        .fixes
+        .iter()
+        .map(|fix| fix.commit_after.as_deref().unwrap_or(""))
+        .collect();
+    let mut targets: Vec<&str> = findings
+        .fixes
+        .iter()
+        .filter_map(|fix| fix.target.as_deref())
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let parents = crate::git::first_parents(root, &targets, &afters)?;
+    for (fix, parent) in findings.fixes.iter_mut().zip(parents) {
+        fix.commit_before = parent;
+    }
+    Ok(())
 }
 
 /// Runs the agent on a copy of the drafts in `.longrun/mine/<stamp>/` and installs what
@@ -266,13 +325,25 @@ fn apply(
     args: &MineArgs,
     workspace: &crate::workspace::Workspace,
 ) -> Result<ExitStatus, CommandError> {
-    let Some(directory) = proposals::latest_proposals(&workspace.root).map_err(mine_error)? else {
-        return Err(
-            CommandError::user(format!("no proposals in `{}`", proposals::PROPOSALS_DIR))
+    let directory = match &args.from {
+        Some(from) => chosen_proposals(ctx, workspace, from)?,
+        None => {
+            let Some(newest) = proposals::latest_proposals(&workspace.root).map_err(mine_error)?
+            else {
+                return Err(CommandError::user(format!(
+                    "no proposals in `{}`",
+                    proposals::PROPOSALS_DIR
+                ))
                 .with_hint(
                     "run `longrun mine` first, review what it wrote, delete what you reject",
-                ),
-        );
+                ));
+            };
+            ctx.ui.status(&format!(
+                "applying the newest proposals, `{}` (`--from DIR` applies another)",
+                newest.display()
+            ));
+            newest
+        }
     };
     let skills_dir = super::skill::configured_skills_dir(workspace)?;
     let applied = proposals::apply_proposals(&workspace.root, &directory, &skills_dir, args.force)
@@ -307,27 +378,124 @@ fn apply(
         ctx.append_events(workspace, &events)?;
     }
     if args.json {
-        ctx.ui.json(&applied);
+        ctx.ui.json(&ApplyOutput {
+            directory: &directory,
+            applied: &applied,
+        });
     } else {
         ctx.ui.data(&apply_report(&directory, &applied));
     }
     Ok(ExitStatus::Success)
 }
 
+#[derive(Serialize)]
+struct ApplyOutput<'a> {
+    /// The proposal directory applied, relative to the repository root when inside it.
+    directory: &'a std::path::Path,
+    applied: &'a [AppliedItem],
+}
+
+/// The proposal directory `--from` names: a timestamp under `.longrun/proposals/`, or a
+/// path (from the current directory); relative to the repository root when inside it.
+fn chosen_proposals(
+    ctx: &Context,
+    workspace: &crate::workspace::Workspace,
+    from: &std::path::Path,
+) -> Result<PathBuf, CommandError> {
+    let by_name = PathBuf::from(proposals::PROPOSALS_DIR).join(from);
+    let plain_name = from.components().count() == 1 && !from.is_absolute();
+    let path = if plain_name && workspace.root.join(&by_name).is_dir() {
+        workspace.root.join(&by_name)
+    } else {
+        ctx.cwd.join(from)
+    };
+    if !path.is_dir() {
+        let known = proposals::sorted_entries(&workspace.root.join(proposals::PROPOSALS_DIR))
+            .map_err(mine_error)?;
+        let error = CommandError::user(format!(
+            "no proposals `{}`: neither `{}` nor `{}` is a directory",
+            from.display(),
+            by_name.display(),
+            path.display()
+        ));
+        return Err(if known.is_empty() {
+            error.with_hint("run `longrun mine` first")
+        } else {
+            error.with_hint(format!(
+                "proposals: {}",
+                known
+                    .iter()
+                    .rev()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        });
+    }
+    let path = path.canonicalize().unwrap_or(path);
+    let root = workspace
+        .root
+        .canonicalize()
+        .unwrap_or(workspace.root.clone());
+    Ok(path
+        .strip_prefix(&root)
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or(path))
+}
+
 fn mine_error(error: mine::MineError) -> CommandError {
     CommandError::from_error(crate::error::ErrorKind::User, &error)
 }
 
-/// The report a person reads in a minute.
+/// How many items of each list the report shows; the rest is counted ("and N more").
+const REPORT_ITEMS: usize = 10;
+
+/// `  ... and N more (see findings.json)` when a list was cut.
+fn more(out: &mut String, total: usize, shown: usize) {
+    if total > shown {
+        out.push_str(&format!(
+            "  ... and {} more (see findings.json)\n",
+            total - shown
+        ));
+    }
+}
+
+/// The report a person reads in a minute: every list cut at [`REPORT_ITEMS`].
 fn report(findings: &Findings, written: &WrittenProposals) -> String {
     let mut out = format!(
         "Mined {} event(s): {} failure group(s), {} fix(es), {} intervention(s), {} follow-up(s).\n",
         findings.events,
-        findings.failure_groups.len(),
+        findings.failure_group_count,
         findings.fixes.len(),
         findings.intervention_count,
         findings.follow_ups.len()
     );
+    if let Some(run) = &findings.run {
+        let tasks: Vec<String> = run
+            .tasks
+            .iter()
+            .map(|(task, attempts)| {
+                let attempts: Vec<String> = attempts.iter().map(u32::to_string).collect();
+                format!("{task} (attempt {})", attempts.join(", "))
+            })
+            .collect();
+        out.push_str(&format!(
+            "Run `{}` (`{}`){}: {}; each task's events until its next run or its merge.\n",
+            run.id,
+            run.directory.display(),
+            run.start
+                .map(|start| format!(" from {}", crate::clock::format_timestamp(start)))
+                .unwrap_or_default(),
+            mine::short_task_list(&tasks, 6)
+        ));
+    }
+    if findings.notes_without_time > 0 {
+        out.push_str(&format!(
+            "{} task-note line(s) left out: nothing tells when they were written.\n",
+            findings.notes_without_time
+        ));
+    }
     if findings.unreadable_lines > 0 {
         out.push_str(&format!(
             "{} line(s) of the Events section are not events (`longrun check` lists them).\n",
@@ -336,7 +504,7 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
     }
     if !findings.failure_groups.is_empty() {
         out.push_str("\nRepeated failures\n");
-        for group in findings.failure_groups.iter().take(10) {
+        for group in findings.failure_groups.iter().take(REPORT_ITEMS) {
             out.push_str(&format!(
                 "  {:>4}x  {}  [{}]\n",
                 group.count,
@@ -344,16 +512,11 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
                 mine::short_task_list(&group.tasks, 6)
             ));
         }
-        if findings.failure_groups.len() > 10 {
-            out.push_str(&format!(
-                "  ... and {} more (see findings.json)\n",
-                findings.failure_groups.len() - 10
-            ));
-        }
+        more(&mut out, findings.failure_group_count, REPORT_ITEMS);
     }
     if !findings.fixes.is_empty() {
         out.push_str("\nFixes (a failure, then a pass of the same validator)\n");
-        for fix in findings.fixes.iter().take(10) {
+        for fix in findings.fixes.iter().take(REPORT_ITEMS) {
             out.push_str(&format!(
                 "  {}  `{}`  failed {}x, fixed in {}{}\n",
                 fix.task,
@@ -366,10 +529,11 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
                     .unwrap_or_default()
             ));
         }
+        more(&mut out, findings.fixes.len(), REPORT_ITEMS);
     }
     if findings.intervention_count > 0 {
         out.push_str("\nHuman interventions\n");
-        for intervention in findings.interventions.iter().take(5) {
+        for intervention in findings.interventions.iter().take(REPORT_ITEMS) {
             let text: String = intervention.text.chars().take(80).collect();
             out.push_str(&format!(
                 "  {:<10} {}  {}\n",
@@ -381,28 +545,70 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
                 text
             ));
         }
-        if findings.intervention_count > 5 {
-            out.push_str(&format!("  ... {} in all\n", findings.intervention_count));
-        }
+        more(&mut out, findings.intervention_count, REPORT_ITEMS);
     }
     if !findings.follow_ups.is_empty() {
         out.push_str("\nFollow-ups\n");
-        for item in findings.follow_ups.iter().take(5) {
-            out.push_str(&format!("  - {item}\n"));
+        for item in findings.follow_ups.iter().take(REPORT_ITEMS) {
+            out.push_str(&format!(
+                "  {:<16} {}  (line {})\n",
+                item.category.label(),
+                item.text,
+                item.line
+            ));
         }
+        more(&mut out, findings.follow_ups.len(), REPORT_ITEMS);
     }
     match &written.directory {
         None => out.push_str("\nNothing to propose.\n"),
         Some(directory) => {
             out.push_str(&format!("\nProposals in `{}`:\n", directory.display()));
-            for skill in &written.skills {
+            for skill in written.skills.iter().take(REPORT_ITEMS) {
                 out.push_str(&format!("  skill  skills/{skill}/SKILL.md\n"));
             }
-            for eval in &written.evals {
+            more(&mut out, written.skills.len(), REPORT_ITEMS);
+            for eval in written.evals.iter().take(REPORT_ITEMS) {
                 out.push_str(&format!("  eval   evals/{eval}.yaml\n"));
             }
+            more(&mut out, written.evals.len(), REPORT_ITEMS);
             if written.agents_patch {
                 out.push_str(&format!("  patch  {}\n", proposals::AGENTS_PATCH));
+            }
+            if written.lessons_already_in_agents_md > 0 {
+                out.push_str(&format!(
+                    "  ({} lesson(s) left out: AGENTS.md already says them)\n",
+                    written.lessons_already_in_agents_md
+                ));
+            }
+            if !written.follow_up_skills.is_empty() {
+                out.push_str(&format!(
+                    "  ({} skill draft(s) from the Follow-ups' skills to extract: {})\n",
+                    written.follow_up_skills.len(),
+                    mine::short_task_list(&written.follow_up_skills, 5)
+                ));
+            }
+            if written.follow_up_skills_left_out > 0 {
+                out.push_str(&format!(
+                    "  ({} more skill(s) to extract past the first {}: not drafted)\n",
+                    written.follow_up_skills_left_out,
+                    proposals::MAX_SKILLS
+                ));
+            }
+            for item in written.follow_up_evals.iter().take(REPORT_ITEMS) {
+                out.push_str(&format!(
+                    "  (eval to add \"{}\": evals/{}.yaml)\n",
+                    item.item, item.eval
+                ));
+            }
+            more(&mut out, written.follow_up_evals.len(), REPORT_ITEMS);
+            let left_out = written.repeated_groups_left_out + written.single_groups_left_out;
+            if left_out > 0 {
+                out.push_str(&format!(
+                    "  ({left_out} more failure group(s) got no skill: {} repeated past the {} most frequent, {} seen once)\n",
+                    written.repeated_groups_left_out,
+                    proposals::MAX_SKILLS,
+                    written.single_groups_left_out
+                ));
             }
             if written.evals_without_base > 0 {
                 out.push_str(&format!(
@@ -412,6 +618,15 @@ fn report(findings: &Findings, written: &WrittenProposals) -> String {
             }
             out.push_str("Review them, delete what you reject, then run `longrun mine --apply`.\n");
         }
+    }
+    if !written.evals_without_evidence.is_empty() {
+        out.push_str(
+            "\nEvals to add with no fix to replay (name a task or a `validator` that was fixed):\n",
+        );
+        for item in written.evals_without_evidence.iter().take(REPORT_ITEMS) {
+            out.push_str(&format!("  - {item}\n"));
+        }
+        more(&mut out, written.evals_without_evidence.len(), REPORT_ITEMS);
     }
     out
 }
@@ -435,4 +650,83 @@ fn apply_report(directory: &std::path::Path, applied: &[AppliedItem]) -> String 
         out.push_str("  nothing left to apply\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mine::{FailureGroup, FixPair, Intervention, InterventionKind};
+
+    #[test]
+    fn every_list_of_the_report_is_cut_with_a_count_of_the_rest() {
+        let group = |i: usize| FailureGroup {
+            signature: format!("failure {i}"),
+            validator: None,
+            count: 2,
+            tasks: vec!["T1".to_string()],
+            first_seen: String::new(),
+            last_seen: String::new(),
+            examples: Vec::new(),
+        };
+        let fix = |i: usize| FixPair {
+            task: format!("T{i}"),
+            validator: "make".to_string(),
+            signature: String::new(),
+            failed_attempt: Some(1),
+            fixed_attempt: Some(2),
+            failures: 1,
+            failure_line: i,
+            fix_line: i + 1,
+            failure_evidence: None,
+            commit_after: None,
+            target: None,
+            commit_before: None,
+        };
+        let findings = Findings {
+            events: 100,
+            failure_group_count: 25,
+            repeated_group_count: 25,
+            failure_groups: (0..25).map(group).collect(),
+            fixes: (0..13).map(fix).collect(),
+            intervention_count: 40,
+            interventions: (0..40)
+                .map(|i| Intervention {
+                    kind: InterventionKind::Steering,
+                    task: None,
+                    line: Some(i),
+                    at: None,
+                    text: format!("steer {i}"),
+                })
+                .collect(),
+            follow_ups: (0..12)
+                .map(|i| crate::mine::FollowUp {
+                    category: crate::mine::FollowUpCategory::Other,
+                    heading: None,
+                    text: format!("item {i}"),
+                    line: i,
+                })
+                .collect(),
+            ..Findings::default()
+        };
+        let written = WrittenProposals {
+            directory: Some(PathBuf::from(".longrun/proposals/x")),
+            skills: (0..10).map(|i| format!("s{i}")).collect(),
+            repeated_groups_left_out: 15,
+            evals: (0..50).map(|i| format!("e{i}")).collect(),
+            ..WrittenProposals::default()
+        };
+        let text = report(&findings, &written);
+        for expected in [
+            "  ... and 15 more (see findings.json)\n\nFixes",
+            "  ... and 3 more (see findings.json)\n\nHuman interventions",
+            "  ... and 30 more (see findings.json)\n\nFollow-ups",
+            "  ... and 2 more (see findings.json)\n\nProposals",
+            "  ... and 40 more (see findings.json)\n",
+            "(15 more failure group(s) got no skill: 15 repeated past the 10 most frequent, 0 seen once)",
+        ] {
+            assert!(text.contains(expected), "{expected:?} in\n{text}");
+        }
+        assert!(!text.contains("failure 10 "), "{text}");
+        assert!(text.lines().count() < 80, "{text}");
+    }
 }

@@ -282,3 +282,12 @@ fn require_run_log(workspace: &Workspace) -> Result<(), CommandError> {
             .with_hint("`longrun init` creates it without touching the other files"),
     )
 }
+
+/// `by=agent` for an event written from inside a worker (`LONGRUN_TASK_ID` is set, as the
+/// cycle sets it for every agent it starts), so that `longrun mine` can tell it from a
+/// person's; `None` otherwise, leaving a person's event as the playbook writes it.
+fn worker_marker() -> Option<(crate::state::runlog::FieldKey, &'static str)> {
+    let in_worker = std::env::var_os("LONGRUN_TASK_ID").is_some_and(|value| !value.is_empty());
+    let key = crate::state::runlog::FieldKey::parse(crate::mine::BY_FIELD).ok()?;
+    in_worker.then_some((key, crate::mine::BY_AGENT))
+}

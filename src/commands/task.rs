@@ -66,6 +66,9 @@ pub fn set(ctx: &Context, args: &TaskSetArgs) -> Result<ExitStatus, CommandError
                 format!("task set by hand: {}", changes.join(", ")),
             )
             .with_task(args.task.clone());
+            if let Some(by) = super::worker_marker() {
+                event = event.with_field(by.0, by.1);
+            }
             if let Some(status) = args.status
                 && let Ok(key) = FieldKey::parse("status")
             {

@@ -37,8 +37,9 @@ pub use remote::{
     PushOutcome, PushRefStatus, RejectKind, fetch, parse_push_porcelain, push_with_lease,
 };
 pub use repo::{
-    Branch, branch_delete, branches_delete, common_dir, config_value, is_ancestor, list_branches,
-    merge_base, parse_branch_list, primary_checkout, rev_parse, tree_of,
+    Branch, branch_delete, branches_delete, common_dir, config_value, first_parents, is_ancestor,
+    list_branches, merge_base, parse_batch_check_commits, parse_branch_list, parse_commit_parents,
+    primary_checkout, rev_parse, tree_of,
 };
 pub use status::{
     StatusEntry, is_clean, parse_null_separated_paths, parse_status, status, status_fingerprint,
@@ -248,7 +249,18 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    execute(dir, None, args)
+    execute(dir, None, None, args)
+}
+
+/// Like [`run_git_output`], with `input` on git's stdin (`cat-file --batch-check` and other
+/// batch commands: one process for many questions). The input is written from a thread so
+/// a large answer cannot block git while it waits for the rest of the question.
+pub fn run_git_with_input<I, S>(dir: &Path, args: I, input: &[u8]) -> Result<GitOutput, GitError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    execute(dir, None, Some(input), args)
 }
 
 /// Like [`run_git_output`], with `identity` as author and committer of any commit it makes.
@@ -257,10 +269,15 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    execute(dir, Some(identity), args)
+    execute(dir, Some(identity), None, args)
 }
 
-fn execute<I, S>(dir: &Path, identity: Option<&Identity>, args: I) -> Result<GitOutput, GitError>
+fn execute<I, S>(
+    dir: &Path,
+    identity: Option<&Identity>,
+    input: Option<&[u8]>,
+    args: I,
+) -> Result<GitOutput, GitError>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -286,14 +303,34 @@ where
             .env("GIT_COMMITTER_EMAIL", &identity.email);
     }
     let started = std::time::Instant::now();
-    let output = command
-        .args(&args)
-        .output()
-        .map_err(|source| GitError::Spawn {
-            args: display.clone(),
-            dir: dir.to_path_buf(),
-            source,
-        })?;
+    let spawn_error = |source| GitError::Spawn {
+        args: display.clone(),
+        dir: dir.to_path_buf(),
+        source,
+    };
+    command.args(&args);
+    let output = match input {
+        None => command.output().map_err(spawn_error)?,
+        Some(input) => {
+            let mut child = command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(spawn_error)?;
+            let output = std::thread::scope(|scope| {
+                if let Some(mut stdin) = child.stdin.take() {
+                    scope.spawn(move || {
+                        use std::io::Write;
+                        // git closing its stdin early shows in its exit status and stderr.
+                        let _ = stdin.write_all(input);
+                    });
+                }
+                child.wait_with_output()
+            });
+            output.map_err(spawn_error)?
+        }
+    };
     let took_ms = started.elapsed().as_secs_f64() * 1000.0;
     let shown: &str = &display;
     tracing::trace!("git {shown}: {took_ms:.1} ms");

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    GitError, check_branch_name, check_object_id, path_from_bytes, run_git_output, worktree,
+    GitError, check_branch_name, check_object_id, path_from_bytes, run_git_output,
+    run_git_with_input, worktree,
 };
 
 /// A local branch and the commit it points at.
@@ -111,6 +112,139 @@ pub fn merge_base(dir: &Path, one: &str, other: &str) -> Result<Option<String>, 
         Some(1) if output.stdout.is_empty() => Ok(None),
         _ => Err(output.to_error()),
     }
+}
+
+/// Up to this many commits are asked of `git cat-file --batch-check` directly; more are
+/// looked up in one walk of the branches' first-parent history first. An abbreviated id
+/// costs `cat-file` about 40 µs (git first tries it as a ref name, a dozen failed `stat`s),
+/// so 20,000 of them take 0.8 s, while walking 20,000 commits takes 0.16 s.
+const BATCH_CHECK_LIMIT: usize = 1000;
+
+/// The first parent of each of `commits` (full or abbreviated ids, as a run log writes
+/// them), in order. `None` for an id that is not hexadecimal, names nothing, is ambiguous or
+/// names a root commit.
+///
+/// One git process in the common case: `cat-file --batch-check` for a few commits, or for
+/// many, one `git log --first-parent` over `branches` (where merged commits are), matched by
+/// prefix; only commits the walk did not meet (a rewritten branch) are then asked of
+/// `cat-file`.
+pub fn first_parents(
+    dir: &Path,
+    branches: &[&str],
+    commits: &[&str],
+) -> Result<Vec<Option<String>>, GitError> {
+    first_parents_with_limit(dir, branches, commits, BATCH_CHECK_LIMIT)
+}
+
+fn first_parents_with_limit(
+    dir: &Path,
+    branches: &[&str],
+    commits: &[&str],
+    batch_limit: usize,
+) -> Result<Vec<Option<String>>, GitError> {
+    let is_id =
+        |id: &str| (4..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut parents = vec![None; commits.len()];
+    let mut left: Vec<usize> = (0..commits.len()).filter(|&i| is_id(commits[i])).collect();
+    let branches: Vec<&str> = branches
+        .iter()
+        .copied()
+        .filter(|branch| check_branch_name(branch).is_ok())
+        .collect();
+    if left.len() > batch_limit && !branches.is_empty() {
+        let mut wanted: std::collections::HashMap<String, Vec<usize>> =
+            std::collections::HashMap::new();
+        for &index in &left {
+            wanted
+                .entry(commits[index].to_ascii_lowercase())
+                .or_default()
+                .push(index);
+        }
+        let mut lengths: Vec<usize> = wanted.keys().map(String::len).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        let mut args = vec![
+            "log".to_string(),
+            "--first-parent".to_string(),
+            "--format=%H %P".to_string(),
+            "--end-of-options".to_string(),
+        ];
+        args.extend(branches.iter().map(|branch| format!("refs/heads/{branch}")));
+        args.push("--".to_string());
+        let output = run_git_output(dir, &args)?;
+        // A branch that no longer exists makes the walk fail: `cat-file` answers instead.
+        if output.success() {
+            for (id, parent) in parse_commit_parents(&output.stdout_text()) {
+                for &length in &lengths {
+                    if let Some(indices) = id.get(..length).and_then(|prefix| wanted.remove(prefix))
+                    {
+                        for index in indices {
+                            parents[index] = parent.map(str::to_string);
+                        }
+                    }
+                }
+                if wanted.is_empty() {
+                    break;
+                }
+            }
+            left = wanted.into_values().flatten().collect();
+            left.sort_unstable();
+        }
+    }
+    if left.is_empty() {
+        return Ok(parents);
+    }
+    let input: String = left
+        .iter()
+        .map(|&index| format!("{}^1\n", commits[index]))
+        .collect();
+    let output = run_git_with_input(
+        dir,
+        [
+            "cat-file",
+            "--buffer",
+            "--batch-check=%(objectname) %(objecttype)",
+        ],
+        input.as_bytes(),
+    )?;
+    if !output.success() {
+        return Err(output.to_error());
+    }
+    let answers = parse_batch_check_commits(&output.stdout_text());
+    if answers.len() != left.len() {
+        return Err(output.unexpected(format!(
+            "{} answer(s) to {} question(s)",
+            answers.len(),
+            left.len()
+        )));
+    }
+    for (index, answer) in left.into_iter().zip(answers) {
+        parents[index] = answer;
+    }
+    Ok(parents)
+}
+
+/// Reads `git log --format='%H %P'` output: each commit with its first parent (`None` for a
+/// root commit).
+pub fn parse_commit_parents(stdout: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    stdout.lines().filter_map(|line| {
+        let mut words = line.split(' ');
+        let id = words.next().filter(|id| !id.is_empty())?;
+        Some((id, words.next().filter(|parent| !parent.is_empty())))
+    })
+}
+
+/// Reads `git cat-file --batch-check='%(objectname) %(objecttype)'` output: one answer per
+/// line, the id when it names a commit (`<id> commit`), `None` otherwise (`<rev> missing`,
+/// `<rev> ambiguous`, another type).
+pub fn parse_batch_check_commits(stdout: &str) -> Vec<Option<String>> {
+    stdout
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some((id, "commit")) if check_object_id("commit", id).is_ok() => Some(id.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The repository's common directory (the primary checkout's `.git`, or the bare repository),
@@ -267,6 +401,79 @@ mod tests {
         // A tree is not a commit.
         assert_eq!(rev_parse(&repo.primary, &tree).unwrap(), None);
         assert!(tree_of(&repo.primary, "no-such-branch").is_err());
+    }
+
+    #[test]
+    fn first_parents_answer_many_commits_in_order_by_batch_or_by_walk() {
+        let repo = TestRepo::new();
+        let first = repo.head(&repo.primary);
+        repo.write("a.txt", "a\n");
+        let second = repo.commit_everything(&repo.primary, "second");
+        repo.write("b.txt", "b\n");
+        let third = repo.commit_everything(&repo.primary, "third");
+        // Not on `main`'s first-parent history: only `cat-file` finds it.
+        run_git(&repo.primary, ["checkout", "-q", "-b", "side"]).unwrap();
+        repo.write("c.txt", "c\n");
+        let side = repo.commit_everything(&repo.primary, "side");
+        let asked = [
+            &third[..10],
+            "not-hex",
+            &first,
+            "0000000000",
+            &second,
+            "",
+            &third,
+            &side[..12],
+        ];
+        let expected = [
+            Some(second.clone()),
+            None,
+            None, // a root commit has no parent
+            None, // names nothing
+            Some(first.clone()),
+            None,
+            Some(second.clone()),
+            Some(third.clone()),
+        ];
+        for limit in [0, BATCH_CHECK_LIMIT] {
+            assert_eq!(
+                first_parents_with_limit(&repo.primary, &["main"], &asked, limit).unwrap(),
+                expected,
+                "limit {limit}"
+            );
+        }
+        // A branch that is gone: `cat-file` answers everything.
+        assert_eq!(
+            first_parents_with_limit(&repo.primary, &["gone"], &asked, 0).unwrap(),
+            expected
+        );
+        assert_eq!(first_parents(&repo.primary, &["main"], &[]).unwrap(), []);
+        let many: Vec<&str> = std::iter::repeat_n(&third[..10], 5000).collect();
+        let answers = first_parents(&repo.primary, &["main"], &many).unwrap();
+        assert_eq!(answers.len(), 5000);
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.as_deref() == Some(second.as_str()))
+        );
+    }
+
+    #[test]
+    fn log_parents_parse_roots_and_merges() {
+        let parsed: Vec<_> = parse_commit_parents("a b c\nd e\nf\n\n").collect();
+        assert_eq!(parsed, [("a", Some("b")), ("d", Some("e")), ("f", None)]);
+    }
+
+    #[test]
+    fn batch_check_output_parses_commits_only() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        assert_eq!(
+            parse_batch_check_commits(&format!(
+                "{a} commit\nabc^1 missing\n{b} tree\nab^1 ambiguous\n"
+            )),
+            [Some(a), None, None, None]
+        );
     }
 
     #[test]

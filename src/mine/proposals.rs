@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{FailureGroup, Findings, FixPair, InterventionKind, MineError};
+use super::{
+    FailureGroup, Findings, FixPair, FollowUp, FollowUpCategory, InterventionKind, MineError,
+};
 use crate::eval::EvalSpec;
 use crate::fsutil;
 use crate::skills::{self, SkillDraft};
@@ -26,8 +28,13 @@ pub const AGENTS_PATCH: &str = "AGENTS.md.patch";
 /// The heading of the section the AGENTS.md patch adds.
 pub const LESSONS_HEADING: &str = "## Lessons from longrun mine";
 
-/// A failure group needs this many failures to become a skill draft without a fix.
+/// A failure group needs this many failures to become a skill draft.
 pub const MIN_REPEATS: usize = 2;
+
+/// At most this many skill drafts per mining run: the most frequent repeated failure groups
+/// (the groups come sorted by count, then signature, so the pick is deterministic). A log
+/// with thousands of distinct failures would otherwise get thousands of drafts no one reads.
+pub const MAX_SKILLS: usize = 10;
 
 /// At most this many evals are proposed per mining run: the latest fix of each task and
 /// validator, newest first.
@@ -35,6 +42,14 @@ pub const MAX_EVALS: usize = 50;
 
 /// At most this many fixes are listed in a skill draft's procedure.
 const MAX_FIXES_SHOWN: usize = 10;
+
+/// The sections every skill draft's body has, as `## ` headings, in this order: when to
+/// use it, the procedure, the verification step and the evidence (which links
+/// `references/evidence.md`). An agent's rewrite must keep them all ([`super::prose`]).
+pub const SKILL_SECTIONS: [&str; 4] = ["When to use", "Procedure", "Verification", "Evidence"];
+
+/// The file an Evidence section links.
+pub const EVIDENCE_FILE: &str = "references/evidence.md";
 
 /// Largest piece of an artifact quoted in `references/evidence.md`.
 const MAX_EXCERPT_BYTES: usize = 4 * 1024;
@@ -45,10 +60,32 @@ pub struct WrittenProposals {
     /// `.longrun/proposals/<timestamp>`; `None` when there was nothing to propose.
     pub directory: Option<PathBuf>,
     pub skills: Vec<String>,
+    /// Failure groups that got no skill draft: repeated ones past [`MAX_SKILLS`]...
+    pub repeated_groups_left_out: usize,
+    /// ... and those seen fewer than [`MIN_REPEATS`] times.
+    pub single_groups_left_out: usize,
+    /// Skill drafts asked for by the Follow-ups' "Skills to extract" (also in `skills`), and
+    /// how many such items were past [`MAX_SKILLS`].
+    pub follow_up_skills: Vec<String>,
+    pub follow_up_skills_left_out: usize,
     pub evals: Vec<String>,
     /// Fix pairs without a known base commit: no eval can replay them.
     pub evals_without_base: usize,
+    /// The Follow-ups' "Evals to add" a fix gave evidence for, with the eval drafted for it.
+    pub follow_up_evals: Vec<FollowUpEval>,
+    /// The Follow-ups' "Evals to add" no fix gave evidence for (no base commit to replay
+    /// from): listed for a person, not drafted.
+    pub evals_without_evidence: Vec<String>,
     pub agents_patch: bool,
+    /// Lessons left out of the patch because AGENTS.md already says them.
+    pub lessons_already_in_agents_md: usize,
+}
+
+/// An "Evals to add" follow-up and the eval drafted for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowUpEval {
+    pub item: String,
+    pub eval: String,
 }
 
 /// One item `--apply` looked at.
@@ -59,6 +96,8 @@ pub struct AppliedItem {
     pub name: String,
     /// Where it went (or would have gone), relative to the repository root.
     pub destination: PathBuf,
+    /// In JSON `"outcome": "installed"`, or `"skipped"` with a `"reason"`.
+    #[serde(flatten)]
     pub outcome: ApplyOutcome,
 }
 
@@ -85,17 +124,28 @@ pub fn write_proposals(
 
     let mut used_names = std::collections::BTreeSet::new();
     let mut skill_for_signature = std::collections::BTreeMap::new();
-    for group in &findings.failure_groups {
-        let fixes: Vec<&FixPair> = findings
-            .fixes
-            .iter()
-            .filter(|fix| fix.signature == group.signature)
-            .collect();
-        if group.count < MIN_REPEATS && fixes.is_empty() {
-            continue;
-        }
+    let mut fixes_by_signature: std::collections::HashMap<&str, Vec<&FixPair>> =
+        std::collections::HashMap::new();
+    for fix in &findings.fixes {
+        fixes_by_signature
+            .entry(fix.signature.as_str())
+            .or_default()
+            .push(fix);
+    }
+    let repeated = findings.repeated_group_count;
+    written.repeated_groups_left_out = repeated.saturating_sub(MAX_SKILLS);
+    written.single_groups_left_out = findings.failure_group_count.saturating_sub(repeated);
+    for group in findings
+        .failure_groups
+        .iter()
+        .filter(|group| group.count >= MIN_REPEATS)
+        .take(MAX_SKILLS)
+    {
+        let fixes = fixes_by_signature
+            .get(group.signature.as_str())
+            .map_or(&[][..], Vec::as_slice);
         let name = unique_name(&skill_name_for(group), &mut used_names);
-        let body = skill_body(group, &fixes);
+        let body = skill_body(group, fixes);
         let draft = SkillDraft {
             name: name.clone(),
             description: skill_description(group),
@@ -119,7 +169,46 @@ pub fn write_proposals(
         written.skills.push(name);
     }
 
+    let wanted: Vec<&FollowUp> =
+        follow_ups_of(findings, FollowUpCategory::SkillsToExtract).collect();
+    written.follow_up_skills_left_out = wanted.len().saturating_sub(MAX_SKILLS);
+    for item in wanted.into_iter().take(MAX_SKILLS) {
+        let name = unique_name(&follow_up_skill_name(&item.text), &mut used_names);
+        let what = item.text.trim_end_matches('.');
+        let draft = SkillDraft {
+            name: name.clone(),
+            description: format!(
+                "{what}: a skill the run log's Follow-ups ask for. Use when a task needs {}.",
+                lowercase_first(what)
+            ),
+            metadata: vec![
+                ("source".to_string(), "longrun mine".to_string()),
+                (
+                    "follow-up".to_string(),
+                    format!("run-log.md line {}", item.line),
+                ),
+            ],
+            body: follow_up_skill_body(item),
+        };
+        let skill_dir = directory.join("skills").join(&name);
+        files.push((
+            skill_dir.join(skills::SKILL_FILE),
+            skills::render_skill_md(&draft),
+        ));
+        files.push((
+            skill_dir.join("references").join("evidence.md"),
+            format!(
+                "# Evidence\n\n## run-log.md line {}\n\n```text\n- {}\n```\n",
+                item.line,
+                item.text.replace("```", "'''")
+            ),
+        ));
+        written.follow_up_skills.push(name.clone());
+        written.skills.push(name);
+    }
+
     let mut used_ids = std::collections::BTreeSet::new();
+    let mut eval_of_fix = std::collections::HashMap::new();
     for index in eval_candidates(findings) {
         let fix = &findings.fixes[index];
         let Some(base) = &fix.commit_before else {
@@ -130,41 +219,36 @@ pub fn write_proposals(
             &slug(&format!("{}-{}", fix.task, fix.validator), 48),
             &mut used_ids,
         );
-        let task = checklist.and_then(|checklist| checklist.task(&fix.task));
-        let spec = EvalSpec {
-            id: id.clone(),
-            base: base.clone(),
-            task: task.map_or_else(
-                || format!("Redo task {} so that `{}` passes.", fix.task, fix.validator),
-                |task| {
-                    let mut text = task.title.trim().to_string();
-                    if !task.description.trim().is_empty() {
-                        text.push_str("\n\n");
-                        text.push_str(task.description.trim());
-                    }
-                    text
-                },
-            ),
-            acceptance: task
-                .map(|task| task.acceptance_criteria.clone())
-                .unwrap_or_default(),
-            validators: vec![fix.validator.clone()],
-            timeout: task.and_then(|task| task.timeout.clone()),
-            source: Some(format!(
-                "run-log.md lines {}-{}: task {} failed `{}` {} time(s), then merged as {}",
-                fix.failure_line,
-                fix.fix_line,
-                fix.task,
-                fix.validator,
-                fix.failures,
-                fix.commit_after.as_deref().unwrap_or("?")
-            )),
-        };
         files.push((
             directory.join("evals").join(format!("{id}.yaml")),
-            spec.render(),
+            eval_spec(fix, &id, base, checklist, None).render(),
         ));
+        eval_of_fix.insert(index, id.clone());
         written.evals.push(id);
+    }
+    for item in follow_ups_of(findings, FollowUpCategory::EvalsToAdd) {
+        let Some((index, base)) = fix_for_follow_up(findings, item) else {
+            written.evals_without_evidence.push(item.text.clone());
+            continue;
+        };
+        let id = match eval_of_fix.get(&index) {
+            Some(id) => id.clone(),
+            None => {
+                let id = unique_name(&slug(&item.text, 48), &mut used_ids);
+                let fix = &findings.fixes[index];
+                files.push((
+                    directory.join("evals").join(format!("{id}.yaml")),
+                    eval_spec(fix, &id, base, checklist, Some(item)).render(),
+                ));
+                eval_of_fix.insert(index, id.clone());
+                written.evals.push(id.clone());
+                id
+            }
+        };
+        written.follow_up_evals.push(FollowUpEval {
+            item: item.text.clone(),
+            eval: id,
+        });
     }
 
     let agents_path = root.join("AGENTS.md");
@@ -178,7 +262,17 @@ pub fn write_proposals(
             });
         }
     };
-    let lessons = lessons(findings, &skill_for_signature);
+    let all_lessons = lessons(findings, &skill_for_signature);
+    let lessons: Vec<String> = all_lessons
+        .iter()
+        .filter(|lesson| {
+            !agents_now
+                .as_deref()
+                .is_some_and(|agents| says_already(agents, lesson))
+        })
+        .map(|lesson| lesson.line.clone())
+        .collect();
+    written.lessons_already_in_agents_md = all_lessons.len() - lessons.len();
     if !lessons.is_empty() {
         files.push((
             directory.join(AGENTS_PATCH),
@@ -190,10 +284,6 @@ pub fn write_proposals(
     if files.is_empty() {
         return Ok(written);
     }
-    files.push((
-        directory.join("findings.json"),
-        serde_json::to_string_pretty(findings).unwrap_or_default() + "\n",
-    ));
     for (path, contents) in files {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(|source| MineError::Write {
@@ -203,6 +293,11 @@ pub fn write_proposals(
         }
         fsutil::write_atomic(&path, contents.as_bytes())?;
     }
+    // Streamed: the findings of a long log are megabytes of JSON.
+    fsutil::write_atomic_with(&directory.join("findings.json"), |out| {
+        serde_json::to_writer_pretty(&mut *out, findings)?;
+        out.write_all(b"\n")
+    })?;
     written.directory = Some(relative_dir);
     Ok(written)
 }
@@ -604,11 +699,18 @@ fn excerpt(path: &Path) -> Option<String> {
     Some(text.trim_end().replace("```", "'''"))
 }
 
+/// One line of the AGENTS.md patch, and what AGENTS.md must contain for it to be said
+/// already (the counts in a line change from run to run; what it is about does not).
+struct Lesson {
+    line: String,
+    key: String,
+}
+
 fn lessons(
     findings: &Findings,
     skill_for_signature: &std::collections::BTreeMap<String, String>,
-) -> Vec<String> {
-    let mut lines = Vec::new();
+) -> Vec<Lesson> {
+    let mut lessons = Vec::new();
     for group in &findings.failure_groups {
         let Some(skill) = skill_for_signature.get(&group.signature) else {
             continue;
@@ -617,11 +719,14 @@ fn lessons(
             .validator
             .as_ref()
             .map_or_else(|| format!("`{}`", group.signature), |v| format!("`{v}`"));
-        lines.push(format!(
-            "- {what} failed {} time(s) on {}: run it before every commit; see the `{skill}` skill.",
-            group.count,
-            super::short_task_list(&group.tasks, 5)
-        ));
+        lessons.push(Lesson {
+            line: format!(
+                "- {what} failed {} time(s) on {}: run it before every commit; see the `{skill}` skill.",
+                group.count,
+                super::short_task_list(&group.tasks, 5)
+            ),
+            key: format!("see the `{skill}` skill"),
+        });
     }
     for intervention in findings
         .interventions
@@ -634,20 +739,140 @@ fn lessons(
         })
         .take(10)
     {
-        let text: String = intervention
-            .text
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        match &intervention.task {
-            Some(task) => lines.push(format!("- A person had to say, on {task}: {text}")),
-            None => lines.push(format!("- A person had to say: {text}")),
-        }
+        let text = one_line(&intervention.text);
+        let line = match &intervention.task {
+            Some(task) => format!("- A person had to say, on {task}: {text}"),
+            None => format!("- A person had to say: {text}"),
+        };
+        lessons.push(Lesson { line, key: text });
     }
-    for item in &findings.follow_ups {
-        lines.push(format!("- Follow-up from the run log: {item}"));
+    for item in follow_ups_of(findings, FollowUpCategory::GuidelinesToUpdate) {
+        let text = one_line(&item.text);
+        lessons.push(Lesson {
+            line: format!("- {text}"),
+            key: text,
+        });
     }
-    lines
+    lessons
+}
+
+/// Whether `agents_md` already says `lesson`: its key, whitespace and case aside.
+fn says_already(agents_md: &str, lesson: &Lesson) -> bool {
+    let key = one_line(&lesson.key).to_lowercase();
+    !key.is_empty() && one_line(agents_md).to_lowercase().contains(&key)
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The follow-ups of one category, in file order.
+fn follow_ups_of(
+    findings: &Findings,
+    category: FollowUpCategory,
+) -> impl Iterator<Item = &FollowUp> {
+    findings
+        .follow_ups
+        .iter()
+        .filter(move |item| item.category == category)
+}
+
+/// The latest fix with a base commit that an "Evals to add" item is about: a fix of a task
+/// it names (`T3`), or of a validator it names in backticks.
+fn fix_for_follow_up<'a>(findings: &'a Findings, item: &FollowUp) -> Option<(usize, &'a str)> {
+    let words: std::collections::HashSet<&str> = item
+        .text
+        .split(|c: char| c.is_whitespace() || ",;:()[]'\"".contains(c))
+        .map(|word| word.trim_end_matches('.'))
+        .filter(|word| !word.is_empty())
+        .collect();
+    let commands: Vec<&str> = item.text.split('`').skip(1).step_by(2).collect();
+    findings
+        .fixes
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, fix)| {
+            words.contains(fix.task.as_str()) || commands.contains(&fix.validator.as_str())
+        })
+        .find_map(|(index, fix)| Some((index, fix.commit_before.as_deref()?)))
+}
+
+fn eval_spec(
+    fix: &FixPair,
+    id: &str,
+    base: &str,
+    checklist: Option<&Checklist>,
+    follow_up: Option<&FollowUp>,
+) -> EvalSpec {
+    let task = checklist.and_then(|checklist| checklist.task(&fix.task));
+    let mut source = format!(
+        "run-log.md lines {}-{}: task {} failed `{}` {} time(s), then merged as {}",
+        fix.failure_line,
+        fix.fix_line,
+        fix.task,
+        fix.validator,
+        fix.failures,
+        fix.commit_after.as_deref().unwrap_or("?")
+    );
+    if let Some(item) = follow_up {
+        source = format!(
+            "run-log.md line {} (Evals to add): {}; {source}",
+            item.line,
+            one_line(&item.text)
+        );
+    }
+    EvalSpec {
+        id: id.to_string(),
+        base: base.to_string(),
+        task: task.map_or_else(
+            || format!("Redo task {} so that `{}` passes.", fix.task, fix.validator),
+            |task| {
+                let mut text = task.title.trim().to_string();
+                if !task.description.trim().is_empty() {
+                    text.push_str("\n\n");
+                    text.push_str(task.description.trim());
+                }
+                text
+            },
+        ),
+        acceptance: task
+            .map(|task| task.acceptance_criteria.clone())
+            .unwrap_or_default(),
+        validators: vec![fix.validator.clone()],
+        timeout: task.and_then(|task| task.timeout.clone()),
+        source: Some(source),
+    }
+}
+
+/// A valid skill name from a follow-up's words: `How to rebase a task branch` gives
+/// `how-to-rebase-a-task-branch`, cut at a word within the 64 characters allowed.
+fn follow_up_skill_name(text: &str) -> String {
+    let full = slug(text, 200);
+    if full.len() <= 64 {
+        return full;
+    }
+    let cut = full[..=64].rfind('-').unwrap_or(64);
+    full[..cut].trim_end_matches('-').to_string()
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The body of a skill a follow-up asks for: the same sections as a failure group's draft,
+/// with what only a person (or `--agent`) can write marked as such.
+fn follow_up_skill_body(item: &FollowUp) -> String {
+    format!(
+        "# {title}\n\n## When to use\n\nThe run log's Follow-ups ask for this skill (\"Skills to extract\", `run-log.md` line {line}): {text}\n\n## Procedure\n\n1. To write: the steps, each a command or a check, from the runs that needed this.\n\n## Verification\n\nTo write: the command that shows it worked; it must exit 0.\n\n## Evidence\n\n- `run-log.md` line {line}: the follow-up.\n- [references/evidence.md](references/evidence.md): the log excerpt.\n",
+        title = item.text.trim_end_matches('.'),
+        line = item.line,
+        text = item.text,
+    )
 }
 
 /// A unified diff that appends the lessons section at the end of AGENTS.md.
@@ -719,12 +944,18 @@ fn apply_agents_patch(
         return Err("the patch adds nothing".to_string());
     }
     let text = current.unwrap_or("");
-    if !force && text.lines().any(|line| line.trim_end() == LESSONS_HEADING) {
-        return Err(format!(
-            "AGENTS.md already has `{LESSONS_HEADING}` (use --force to add another)"
-        ));
-    }
     let lines: Vec<&str> = text.lines().collect();
+    if let Some(heading) = lines
+        .iter()
+        .position(|line| line.trim_end() == LESSONS_HEADING)
+    {
+        if !force {
+            return Err(format!(
+                "AGENTS.md already has `{LESSONS_HEADING}` (use --force to add the new lessons to it)"
+            ));
+        }
+        return merge_lessons(&lines, heading, &added);
+    }
     let ends_with_context =
         lines.len() >= context.len() && lines[lines.len() - context.len()..] == context[..];
     if !force && !ends_with_context {
@@ -744,6 +975,47 @@ fn apply_agents_patch(
     Ok((out, ApplyOutcome::Installed))
 }
 
+/// `--force` on an AGENTS.md that has the lessons section already (at line index
+/// `heading`): the patch's lessons it does not have yet go at the end of that section,
+/// never under a second heading.
+fn merge_lessons(
+    lines: &[&str],
+    heading: usize,
+    added: &[&str],
+) -> Result<(String, ApplyOutcome), String> {
+    let end = lines[heading + 1..]
+        .iter()
+        .position(|line| line.starts_with("# ") || line.starts_with("## "))
+        .map_or(lines.len(), |offset| heading + 1 + offset);
+    // After the section's last non-blank line, so blank lines before the next heading stay.
+    let insert_at = (heading + 1..end)
+        .rev()
+        .find(|&index| !lines[index].trim().is_empty())
+        .map_or(heading + 1, |index| index + 1);
+    let present: std::collections::HashSet<&str> = lines[heading..end]
+        .iter()
+        .map(|line| line.trim_end())
+        .collect();
+    let new: Vec<&str> = added
+        .iter()
+        .copied()
+        .filter(|line| line.starts_with("- ") && !present.contains(line.trim_end()))
+        .collect();
+    if new.is_empty() {
+        return Err(format!(
+            "AGENTS.md's `{LESSONS_HEADING}` has every lesson of the patch already"
+        ));
+    }
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len() + new.len() + 1);
+    out.extend_from_slice(&lines[..insert_at]);
+    if insert_at == heading + 1 {
+        out.push("");
+    }
+    out.extend_from_slice(&new);
+    out.extend_from_slice(&lines[insert_at..]);
+    Ok((out.join("\n") + "\n", ApplyOutcome::Overwritten))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -760,6 +1032,7 @@ mod tests {
             fix_line: line + 1,
             failure_evidence: None,
             commit_after: None,
+            target: None,
             commit_before: None,
         }
     }
@@ -782,6 +1055,53 @@ mod tests {
         let picked = eval_candidates(&findings);
         assert_eq!(picked.len(), MAX_EVALS);
         assert_eq!(picked[0], 10, "the newest are kept");
+    }
+
+    fn group(signature: &str, count: usize) -> FailureGroup {
+        FailureGroup {
+            signature: signature.to_string(),
+            validator: None,
+            count,
+            tasks: vec!["T1".to_string()],
+            first_seen: "2026-11-20T10:00:00Z".to_string(),
+            last_seen: "2026-11-20T10:00:00Z".to_string(),
+            examples: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn skills_are_drafted_for_the_most_frequent_repeated_groups_only() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sorted as `mine` sorts them: by count, then signature.
+        let mut groups: Vec<FailureGroup> = (0..MAX_SKILLS + 5)
+            .map(|i| {
+                group(
+                    &format!("failure number {}", (b'a' + i as u8) as char),
+                    100 - i,
+                )
+            })
+            .collect();
+        groups.extend((0..3).map(|i| group(&format!("once {i}"), 1)));
+        let findings = Findings {
+            failure_group_count: groups.len(),
+            repeated_group_count: MAX_SKILLS + 5,
+            failure_groups: groups,
+            ..Findings::default()
+        };
+        let written = write_proposals(dir.path(), "stamp", &findings, None).unwrap();
+        assert_eq!(written.skills.len(), MAX_SKILLS);
+        assert_eq!(written.skills[0], "avoid-failure-number-a");
+        assert_eq!(
+            written.skills[MAX_SKILLS - 1],
+            format!(
+                "avoid-failure-number-{}",
+                (b'a' + MAX_SKILLS as u8 - 1) as char
+            )
+        );
+        assert_eq!(written.repeated_groups_left_out, 5);
+        assert_eq!(written.single_groups_left_out, 3);
+        let drafted = sorted_entries(&dir.path().join(PROPOSALS_DIR).join("stamp/skills")).unwrap();
+        assert_eq!(drafted.len(), MAX_SKILLS);
     }
 
     #[test]
@@ -817,5 +1137,29 @@ mod tests {
         let fresh = agents_patch(None, &lessons);
         let (text, _) = apply_agents_patch(None, &fresh, false).unwrap();
         assert_eq!(text, format!("{LESSONS_HEADING}\n\n- run the tests\n"));
+    }
+
+    #[test]
+    fn forcing_the_agents_patch_adds_to_the_lessons_section_there_is() {
+        let current = format!(
+            "# AGENTS.md\n\n{LESSONS_HEADING}\n\n- run the tests\n\n## Style\n\nShort lines.\n"
+        );
+        let patch = agents_patch(
+            Some("# something else\n"),
+            &["- run the tests".to_string(), "- lint first".to_string()],
+        );
+        let refused = apply_agents_patch(Some(&current), &patch, false).unwrap_err();
+        assert!(refused.contains("use --force"), "{refused}");
+        let (text, outcome) = apply_agents_patch(Some(&current), &patch, true).unwrap();
+        assert_eq!(outcome, ApplyOutcome::Overwritten);
+        assert_eq!(
+            text,
+            format!(
+                "# AGENTS.md\n\n{LESSONS_HEADING}\n\n- run the tests\n- lint first\n\n## Style\n\nShort lines.\n"
+            )
+        );
+        assert_eq!(text.matches(LESSONS_HEADING).count(), 1);
+        // Again: nothing new to add.
+        assert!(apply_agents_patch(Some(&text), &patch, true).is_err());
     }
 }

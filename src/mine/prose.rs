@@ -1,7 +1,7 @@
 //! `longrun mine --agent`: an agent rewrites the prose of the deterministic proposals (the
 //! `SKILL.md` descriptions and bodies, the AGENTS.md guideline lines) in a scratch folder,
-//! and only what passes the same checks as `longrun skill check` (and the guideline format)
-//! replaces the deterministic draft. Everything else keeps the draft, with the rule it broke.
+//! and only what passes the same checks as `longrun skill check`, keeps the body's sections
+//! ([`body_violations`]) and the guideline format replaces the deterministic draft. Everything else keeps the draft, with the rule it broke.
 //!
 //! [`prepare`] copies the drafts out, [`adopt`] judges the agent's copies and installs the
 //! accepted ones into the proposal directory. Files only: this module never spawns (the
@@ -147,7 +147,13 @@ pub fn adopt(
             Some(text) if Some(&text) == ours.as_ref() => unchanged(name),
             Some(text) => {
                 let check = skills::check_skill_dir(&agent_dir);
-                if check.is_valid() {
+                let mut violations: Vec<(String, String)> = check
+                    .violations
+                    .iter()
+                    .map(|v| (v.rule.as_str().to_string(), v.message.clone()))
+                    .collect();
+                violations.extend(body_violations(&text));
+                if violations.is_empty() {
                     write(&ours_path, &text)?;
                     Verdict {
                         name: name.clone(),
@@ -158,11 +164,7 @@ pub fn adopt(
                     Verdict {
                         name: name.clone(),
                         outcome: Outcome::Refused,
-                        violations: check
-                            .violations
-                            .iter()
-                            .map(|v| (v.rule.as_str().to_string(), v.message.clone()))
-                            .collect(),
+                        violations,
                     }
                 }
             }
@@ -252,6 +254,74 @@ pub fn guideline_violations(lines: &[String]) -> Vec<(String, String)> {
     violations
 }
 
+/// The rules a skill's body must meet beyond the Agent Skills ones, the parts every
+/// deterministic draft has: each of [`proposals::SKILL_SECTIONS`] as a `## ` heading with
+/// something under it (`body-sections`), and an Evidence section that links
+/// [`proposals::EVIDENCE_FILE`] (`evidence-link`).
+pub fn body_violations(skill_md: &str) -> Vec<(String, String)> {
+    let body = body_of(skill_md);
+    let mut sections: Vec<(String, Vec<&str>)> = Vec::new();
+    for line in body.lines() {
+        if let Some(title) = line.strip_prefix("## ") {
+            sections.push((title.trim().to_ascii_lowercase(), Vec::new()));
+        } else if line.starts_with("# ") {
+            sections.push((String::new(), Vec::new()));
+        } else if let Some((_, lines)) = sections.last_mut()
+            && !line.trim().is_empty()
+        {
+            lines.push(line);
+        }
+    }
+    let mut violations = Vec::new();
+    for name in proposals::SKILL_SECTIONS {
+        let found = sections
+            .iter()
+            .find(|(title, _)| *title == name.to_ascii_lowercase());
+        match found {
+            None => violations.push((
+                "body-sections".to_string(),
+                format!("the body has no `## {name}` section"),
+            )),
+            Some((_, lines)) if lines.is_empty() => violations.push((
+                "body-sections".to_string(),
+                format!("the `## {name}` section is empty"),
+            )),
+            Some((_, lines)) => {
+                if name == "Evidence"
+                    && !lines
+                        .iter()
+                        .any(|line| line.contains(proposals::EVIDENCE_FILE))
+                {
+                    violations.push((
+                        "evidence-link".to_string(),
+                        format!(
+                            "the `## Evidence` section does not link `{}`",
+                            proposals::EVIDENCE_FILE
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    violations
+}
+
+/// What follows the front matter's closing `---` line; the whole text when there is none.
+fn body_of(skill_md: &str) -> &str {
+    let mut lines = skill_md.split_inclusive('\n');
+    if lines.next().map(str::trim_end) != Some("---") {
+        return skill_md;
+    }
+    let mut offset = skill_md.find('\n').map_or(skill_md.len(), |i| i + 1);
+    for line in lines {
+        offset += line.len();
+        if line.trim_end() == "---" {
+            return &skill_md[offset..];
+        }
+    }
+    ""
+}
+
 /// The guideline lines a patch from [`proposals::agents_patch`] adds.
 pub fn lessons_of_patch(patch: &str) -> Vec<String> {
     patch
@@ -323,6 +393,74 @@ mod tests {
         );
         let many: Vec<String> = (0..=MAX_GUIDELINES).map(|i| format!("- {i}")).collect();
         assert_eq!(guideline_violations(&many)[0].0, "guideline-count");
+    }
+
+    #[test]
+    fn a_skill_body_needs_its_four_sections_and_the_evidence_link() {
+        let good = "---\nname: x\ndescription: d\n---\n\n# X\n\n## When to use\n\nWhen x.\n\n## Procedure\n\n1. Do.\n\n## Verification\n\nRun `x`.\n\n## Evidence\n\n- [references/evidence.md](references/evidence.md)\n";
+        assert_eq!(body_violations(good), []);
+        let rules = |text: &str| -> Vec<String> {
+            body_violations(text)
+                .into_iter()
+                .map(|(rule, message)| format!("{rule}: {message}"))
+                .collect()
+        };
+        assert_eq!(
+            rules(&good.replace("## Verification\n\nRun `x`.\n\n", "")),
+            ["body-sections: the body has no `## Verification` section"]
+        );
+        assert_eq!(
+            rules(&good.replace("1. Do.\n", "")),
+            ["body-sections: the `## Procedure` section is empty"]
+        );
+        assert_eq!(
+            rules(&good.replace(
+                "- [references/evidence.md](references/evidence.md)",
+                "- the log"
+            )),
+            ["evidence-link: the `## Evidence` section does not link `references/evidence.md`"]
+        );
+        // Headings in the front matter do not count.
+        assert_eq!(rules("---\nname: x\n## When to use\n---\nbody\n").len(), 4);
+    }
+
+    /// The deterministic drafts meet the body rules an agent's rewrite is held to.
+    #[test]
+    fn deterministic_drafts_have_the_sections_an_agent_must_keep() {
+        let dir = tempfile::tempdir().unwrap();
+        let findings = crate::mine::Findings {
+            failure_group_count: 1,
+            repeated_group_count: 1,
+            failure_groups: vec![crate::mine::FailureGroup {
+                signature: "validator `make` exited #".to_string(),
+                validator: Some("make".to_string()),
+                count: 2,
+                tasks: vec!["T1".to_string()],
+                first_seen: String::new(),
+                last_seen: String::new(),
+                examples: Vec::new(),
+            }],
+            follow_ups: vec![crate::mine::FollowUp {
+                category: crate::mine::FollowUpCategory::SkillsToExtract,
+                heading: None,
+                text: "how to rebase".to_string(),
+                line: 3,
+            }],
+            ..crate::mine::Findings::default()
+        };
+        let written = proposals::write_proposals(dir.path(), "x", &findings, None).unwrap();
+        assert_eq!(written.skills, ["fix-make", "how-to-rebase"]);
+        for skill in &written.skills {
+            let text = std::fs::read_to_string(
+                dir.path()
+                    .join(proposals::PROPOSALS_DIR)
+                    .join("x/skills")
+                    .join(skill)
+                    .join(SKILL_FILE),
+            )
+            .unwrap();
+            assert_eq!(body_violations(&text), [], "{text}");
+        }
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub fn writer_repo(steps: &str) -> TestEnv {
     env
 }
 
-pub const GOOD_SKILL: &str = "---\nname: fix-cargo-test\ndescription: 'Fix a failing `cargo test`: reproduce it, read the first failing test, fix the cause. Use when `cargo test` fails on a task.'\nmetadata:\n  source: 'longrun mine'\n---\n\n# When `cargo test` fails\n\n1. Run `cargo test` in the worktree and read the first failure.\n2. Fix the cause; commit.\n\nEvidence: [references/evidence.md](references/evidence.md).\n";
+pub const GOOD_SKILL: &str = "---\nname: fix-cargo-test\ndescription: 'Fix a failing `cargo test`: reproduce it, read the first failing test, fix the cause. Use when `cargo test` fails on a task.'\nmetadata:\n  source: 'longrun mine'\n---\n\n# When `cargo test` fails\n\n## When to use\n\nWhen `cargo test` fails on a task, as it did on T1 and T2.\n\n## Procedure\n\n1. Run `cargo test` in the worktree and read the first failure.\n2. Fix the cause; commit.\n\n## Verification\n\n`cargo test` exits 0 on the committed state.\n\n## Evidence\n\n[references/evidence.md](references/evidence.md): the failures of T1 and T2.\n";
+
+/// Valid front matter, but the body lost the verification step and the evidence link.
+pub const SKILL_WITHOUT_VERIFICATION: &str = "---\nname: fix-cargo-test\ndescription: 'Fix a failing `cargo test`. Use when `cargo test` fails on a task.'\n---\n\n# When `cargo test` fails\n\n## When to use\n\nWhen `cargo test` fails.\n\n## Procedure\n\n1. Fix it.\n\n## Evidence\n\nThe run log.\n";
 
 /// `text` as one argument of a fake agent step.
 fn escape(text: &str) -> String {
@@ -175,7 +178,11 @@ fn a_failing_agent_keeps_the_deterministic_proposals() {
     assert_eq!(value["agent"]["failure"], "agent `writer` exited 4");
     assert_eq!(
         value["proposals"]["skills"],
-        serde_json::json!(["fix-cargo-test", "fix-make-lint"])
+        serde_json::json!([
+            "fix-cargo-test",
+            "fix-make-lint",
+            "how-to-retry-a-flaky-network-test"
+        ])
     );
     for (file, text) in &drafts {
         assert_eq!(&env.read(&format!("{PROPOSALS}/{file}")), text, "{file}");
@@ -187,4 +194,36 @@ fn a_failing_agent_keeps_the_deterministic_proposals() {
         unknown.stderr.contains("no agent profile `nobody`"),
         "{unknown:?}"
     );
+}
+
+#[test]
+fn a_body_without_its_sections_is_refused_and_the_draft_kept() {
+    let env = writer_repo(&format!(
+        "write drafts/skills/fix-cargo-test/SKILL.md {}\n",
+        escape(SKILL_WITHOUT_VERIFICATION)
+    ));
+    let drafts = deterministic(&env);
+    let run = env.longrun(&["mine", "--agent", "writer", "--json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let verdict = &value["agent"]["skills"][0];
+    assert_eq!(verdict["name"], "fix-cargo-test");
+    assert_eq!(verdict["outcome"], "refused");
+    assert_eq!(
+        verdict["violations"],
+        serde_json::json!([
+            ["body-sections", "the body has no `## Verification` section"],
+            [
+                "evidence-link",
+                "the `## Evidence` section does not link `references/evidence.md`"
+            ]
+        ])
+    );
+    // The front matter alone passes `longrun skill check`: only the body rules refused it.
+    let scratch = env.path(".longrun/mine/20261121T090000Z/drafts/skills/fix-cargo-test");
+    let check = env.longrun(&["skill", "check", scratch.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{check:?}");
+    for (file, text) in &drafts {
+        assert_eq!(&env.read(&format!("{PROPOSALS}/{file}")), text, "{file}");
+    }
 }
