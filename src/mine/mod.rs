@@ -675,13 +675,34 @@ const MACHINE_FORMS: &[MachineForm] = &[
     form(EventKind::Evidence, "vacuous validator: ", ""),
     form(
         EventKind::Decision,
-        "dispatched without validators: allowed by --allow-missing-validators",
+        "dispatched without validators: allowed by ",
         "",
     ),
     form(
         EventKind::Decision,
         "validated candidate ",
         " awaits approval",
+    ),
+    form(
+        EventKind::Decision,
+        "unvalidated candidate ",
+        " awaits approval",
+    ),
+    // cycle/gates.rs: an approval record no person's event accounts for.
+    form(EventKind::Evidence, "the before record of `", " has no `"),
+    form(EventKind::Evidence, "the after record of `", " has no `"),
+    // cycle/gates.rs, commands/resume.rs: the run budgets count in.
+    form(
+        EventKind::Decision,
+        "run started at ",
+        ": per-run budgets count from here",
+    ),
+    form(EventKind::Decision, "run ended: every task is complete", ""),
+    form(EventKind::Decision, "budget: dispatch resumes: ", ""),
+    form(
+        EventKind::Decision,
+        "new run (`longrun resume --new-run`)",
+        "",
     ),
     form(
         EventKind::Decision,
@@ -745,9 +766,10 @@ const MACHINE_NOTES: &[(&str, &str)] = &[
     ("vacuous validator: ", ""),
     ("validated candidate ", " awaits approval"),
     (
-        "no validators: dispatched because missing validators were allowed",
-        "",
+        "no validators: dispatched because ",
+        " allows missing validators",
     ),
+    ("unvalidated candidate ", " awaits approval"),
     ("not dispatched: ", ""),
     ("the approval of ", " no longer counts"),
     ("held before dispatch until a person approves", ""),
@@ -1400,7 +1422,7 @@ not an event\n\
             "2026-11-21T09:00:00Z attempt 3: merged as abc after `x` exit 0",
             "2026-11-21T09:00:00Z vacuous validator: `true` already passes",
             "2026-11-21T09:00:00Z validated candidate abc awaits approval (`x` passed)",
-            "no validators: dispatched because missing validators were allowed",
+            "no validators: dispatched because --allow-missing-validators allows missing validators",
             "not dispatched: the task has no validators (fail closed)",
             "the approval of abc by Ada no longer counts: the task branch is now at def",
             "held before dispatch until a person approves: `longrun approve T1`",
