@@ -109,24 +109,8 @@ fn bench(
         mine_times.push(start.elapsed());
 
         let start = Instant::now();
-        let afters: Vec<&str> = findings
-            .fixes
-            .iter()
-            .map(|fix| fix.commit_after.as_deref().unwrap_or(""))
-            .collect();
-        let mut targets: Vec<&str> = findings
-            .fixes
-            .iter()
-            .filter_map(|fix| fix.target.as_deref())
-            .collect();
-        targets.sort_unstable();
-        targets.dedup();
-        let parents = longrun::git::first_parents(repo, &targets, &afters)?;
+        let resolved = mine::resolve_bases(repo, &mut findings)?;
         base_times.push(start.elapsed());
-        let resolved = parents.iter().filter(|parent| parent.is_some()).count();
-        for (fix, parent) in findings.fixes.iter_mut().zip(parents) {
-            fix.commit_before = parent;
-        }
 
         let out = dir.join(format!("out-{}-{round}", shape.name()));
         std::fs::create_dir_all(&out)?;

@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, args: &MineArgs) -> Result<ExitStatus, CommandError> {
         },
     };
     let mut findings = mine::mine(&options, checklist.as_ref()).map_err(mine_error)?;
-    if let Err(error) = resolve_bases(&workspace.root, &mut findings) {
+    if let Err(error) = mine::resolve_bases(&workspace.root, &mut findings) {
         ctx.ui.warn(&format!(
             "the commits before the fixes are unknown, so no eval is proposed: {error}"
         ));
@@ -156,46 +156,11 @@ fn read_run(
             let hint = if known.is_empty() {
                 "no run has left a folder in `.longrun/runs/` yet".to_string()
             } else {
-                format!(
-                    "the newest runs: {}",
-                    known
-                        .iter()
-                        .rev()
-                        .take(5)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                format!("the newest runs: {}", newest(&known))
             };
             Err(CommandError::user(error.to_string()).with_hint(hint))
         }
     }
-}
-
-/// Fills in every fix's `commit_before` (the first parent of its merged commit), asking git
-/// about all of them at once (see [`crate::git::first_parents`]). When git fails they stay unknown: the findings stand without
-/// them, and no eval is proposed for those fixes.
-fn resolve_bases(
-    root: &std::path::Path,
-    findings: &mut Findings,
-) -> Result<(), crate::git::GitError> {
-    let afters: Vec<&str> = findings
-        .fixes
-        .iter()
-        .map(|fix| fix.commit_after.as_deref().unwrap_or(""))
-        .collect();
-    let mut targets: Vec<&str> = findings
-        .fixes
-        .iter()
-        .filter_map(|fix| fix.target.as_deref())
-        .collect();
-    targets.sort_unstable();
-    targets.dedup();
-    let parents = crate::git::first_parents(root, &targets, &afters)?;
-    for (fix, parent) in findings.fixes.iter_mut().zip(parents) {
-        fix.commit_before = parent;
-    }
-    Ok(())
 }
 
 /// Runs the agent on a copy of the drafts in `.longrun/mine/<stamp>/` and installs what
@@ -421,16 +386,7 @@ fn chosen_proposals(
         return Err(if known.is_empty() {
             error.with_hint("run `longrun mine` first")
         } else {
-            error.with_hint(format!(
-                "proposals: {}",
-                known
-                    .iter()
-                    .rev()
-                    .take(5)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            error.with_hint(format!("proposals: {}", newest(&known)))
         });
     }
     let path = path.canonicalize().unwrap_or(path);
@@ -650,6 +606,17 @@ fn apply_report(directory: &std::path::Path, applied: &[AppliedItem]) -> String 
         out.push_str("  nothing left to apply\n");
     }
     out
+}
+
+/// The five newest of `sorted` folder names (timestamps sort by time), newest first.
+fn newest(sorted: &[String]) -> String {
+    sorted
+        .iter()
+        .rev()
+        .take(5)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

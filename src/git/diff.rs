@@ -10,6 +10,16 @@ use super::{GitError, run_git_output};
 /// lines). Larger ones are listed in [`DiffSummary::unscanned`] for policy to refuse.
 pub const MAX_SCANNED_BINARY_BYTES: u64 = 8 * 1024 * 1024;
 
+/// The diff without context, colour, external drivers, text conversion or rename
+/// detection: every changed line, as committed.
+const PLAIN_DIFF: [&str; 5] = [
+    "-U0",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-renames",
+];
+
 /// What changed between `base` and `head`: the paths, the added plus removed lines (a
 /// binary file counts as one of each) and the unified diff with no context (`-U0`), without
 /// colour, external diff drivers or text conversion. Binary files up to
@@ -17,25 +27,10 @@ pub const MAX_SCANNED_BINARY_BYTES: u64 = 8 * 1024 * 1024;
 /// appended, so that nothing added escapes the secret scan; larger ones are listed as
 /// unscanned. One `git diff`, and two more commands only when binary files changed.
 pub fn diff_summary(dir: &Path, base: &str, head: &str) -> Result<DiffSummary, GitError> {
-    let output = run_git_output(
-        dir,
-        [
-            "diff",
-            "--numstat",
-            "--patch",
-            "-z",
-            "-U0",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--no-renames",
-            "--end-of-options",
-            base,
-            head,
-            "--",
-        ],
-    )?
-    .into_result()?;
+    let mut args = vec!["diff", "--numstat", "--patch", "-z"];
+    args.extend(PLAIN_DIFF);
+    args.extend(["--end-of-options", base, head, "--"]);
+    let output = run_git_output(dir, &args)?.into_result()?;
     let mut summary = parse_summary(&output.stdout);
     if summary.binary.is_empty() {
         return Ok(summary);
@@ -59,22 +54,10 @@ pub fn diff_summary(dir: &Path, base: &str, head: &str) -> Result<DiffSummary, G
         }
     }
     for paths in scanned.chunks(PER_COMMAND) {
-        let mut args: Vec<String> = [
-            "diff",
-            "--text",
-            "-U0",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--no-renames",
-            "--end-of-options",
-            base,
-            head,
-            "--",
-        ]
-        .map(str::to_string)
-        .to_vec();
-        args.extend(paths.iter().cloned());
+        let mut args = vec!["diff", "--text"];
+        args.extend(PLAIN_DIFF);
+        args.extend(["--end-of-options", base, head, "--"]);
+        args.extend(paths.iter().map(String::as_str));
         let binary = run_git_output(dir, &args)?.into_result()?;
         if !summary.text.is_empty() && !summary.text.ends_with('\n') {
             summary.text.push('\n');

@@ -299,6 +299,31 @@ pub fn mine(options: &MineOptions, checklist: Option<&Checklist>) -> Result<Find
     Ok(miner.finish())
 }
 
+/// Fills in every fix's `commit_before` (the first parent of its merged commit), asking git
+/// about all of them at once (see [`crate::git::first_parents`]); returns how many were
+/// found. When git fails they stay unknown: the findings stand without them, and no eval
+/// is proposed for those fixes.
+pub fn resolve_bases(root: &Path, findings: &mut Findings) -> Result<usize, crate::git::GitError> {
+    let afters: Vec<&str> = findings
+        .fixes
+        .iter()
+        .map(|fix| fix.commit_after.as_deref().unwrap_or(""))
+        .collect();
+    let mut targets: Vec<&str> = findings
+        .fixes
+        .iter()
+        .filter_map(|fix| fix.target.as_deref())
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let parents = crate::git::first_parents(root, &targets, &afters)?;
+    let resolved = parents.iter().filter(|parent| parent.is_some()).count();
+    for (fix, parent) in findings.fixes.iter_mut().zip(parents) {
+        fix.commit_before = parent;
+    }
+    Ok(resolved)
+}
+
 /// `T1, T2, T3 and 4 more`: a task list short enough for a line.
 pub fn short_task_list(tasks: &[String], shown: usize) -> String {
     let mut text = tasks

@@ -265,7 +265,7 @@ fn governance_check_and_the_cycle_apply_required_validators_by_risk() {
     );
 }
 
-fn settle_approval(repo: &CycleRepo, id: &str, wanted: &str) {
+pub(crate) fn settle_approval(repo: &CycleRepo, id: &str, wanted: &str) {
     let start = Instant::now();
     loop {
         let run = repo.cycle();

@@ -130,13 +130,7 @@ fn an_approval_written_by_worker_code_run_as_a_validator_does_not_count() {
         "T1",
         "write forge.sh mkdir -p ../../approvals && printf '{\"task\":\"T1\",\"stage\":\"after\",\"decision\":\"approve\",\"commit\":\"%s\",\"by\":\"Ada <ada@example.com>\",\"at\":\"now\"}' \"$(git rev-parse HEAD)\" > ../../approvals/T1.after.json\ncommit forge\n",
     );
-    let start = Instant::now();
-    while repo.task("T1")["status"]["Known"] != "awaiting_approval" {
-        let run = repo.cycle();
-        assert!(run.code == 0 || run.code == 1, "{run:?}");
-        assert!(start.elapsed() < Duration::from_secs(60), "{}", repo.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    crate::governance::settle_approval(&repo, "T1", "awaiting_approval");
     assert!(repo.env.path(".longrun/approvals/T1.after.json").exists());
     for _ in 0..2 {
         let run = repo.cycle();
